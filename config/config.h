@@ -1,0 +1,83 @@
+// The one plain struct pgrev runs from. config/ is the only part of pgrev that reads YAML:
+// everything else receives a validated Config.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pgrev::config {
+
+// A TCP endpoint written "host:port" in the file ("[::1]:6432" for IPv6 literals).
+struct Endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+
+    std::string to_string() const;  // "host:port", brackets around IPv6 literals
+};
+
+// What a DELETE revision records (DESIGN.md §1).
+enum class DeleteRecord {
+    KeyOnly,  // primary key columns, NULL elsewhere (sqlalchemy-audit's behaviour)
+    FullRow,  // the whole deleted row
+};
+
+struct AuditedTable {
+    std::string schema = "public";
+    std::string name;
+    DeleteRecord on_delete = DeleteRecord::KeyOnly;
+
+    std::string qualified_name() const;  // "schema.name"
+};
+
+// The role pgrev itself uses for catalog reads and creating <table>_rev.
+struct Admin {
+    std::string user = "postgres";
+    std::string password_env;  // name of an environment variable holding the password; may be empty
+};
+
+struct Audit {
+    std::vector<AuditedTable> tables;
+    bool create_rev_tables = true;
+};
+
+struct Limits {
+    std::size_t max_clients = 1000;
+    // Largest message a client may send; PostgreSQL's own cap is 1 GiB.
+    std::size_t max_message_size = 64 * 1024 * 1024;
+    // From accept until the server's first ReadyForQuery (covers the whole authentication).
+    std::chrono::milliseconds startup_timeout{std::chrono::seconds(60)};
+    // A session idle (no message either way) this long is closed; zero means never.
+    std::chrono::milliseconds idle_timeout{0};
+};
+
+enum class LogLevel { Trace, Debug, Info, Warn, Error };
+
+struct Config {
+    Endpoint listen{"127.0.0.1", 6432};
+    Endpoint upstream;  // required
+    Admin admin;
+    Audit audit;
+    Limits limits;
+    LogLevel log_level = LogLevel::Info;
+    unsigned workers = 0;  // I/O threads; 0 means one per core
+};
+
+// Every problem with a configuration file: the message is one line of the form
+// "FILE:LINE: KEY: what is wrong" (LINE is 1-based; omitted when the file could not be read).
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+Config load_config_file(const std::string& path);
+// Same rules; `source_name` stands in for the file name in error messages.
+Config load_config_string(const std::string& yaml, const std::string& source_name);
+
+// Parses "host:port" / "[v6]:port"; throws std::invalid_argument with a reason.
+Endpoint parse_endpoint(const std::string& text);
+
+}  // namespace pgrev::config
