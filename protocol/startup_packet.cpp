@@ -1,1 +1,100 @@
-// placeholder
+#include "protocol/startup_packet.h"
+
+#include "protocol/byte_reader.h"
+
+namespace pgrev::protocol {
+
+std::string StartupPacket::parameter(std::string_view name) const {
+    for (const auto& [key, value] : parameters) {
+        if (key == name) return value;
+    }
+    return {};
+}
+
+std::string StartupPacket::database() const {
+    std::string db = parameter("database");
+    return db.empty() ? parameter("user") : db;
+}
+
+std::optional<std::size_t> startup_packet_length(std::span<const char, 4> prefix) {
+    std::size_t length = read_u32_be(prefix.data());
+    if (length < 8 || length > kMaxStartupPacketSize) return std::nullopt;
+    return length;
+}
+
+StartupPacket decode_startup_packet(std::span<const char> packet) {
+    ByteReader in(packet);
+    std::uint32_t length = in.u32();
+    if (length != packet.size()) throw ProtocolError("startup packet length does not match");
+    StartupPacket out;
+    std::uint32_t code = in.u32();
+    switch (code) {
+        case kSslRequestCode:
+            out.kind = StartupKind::SslRequest;
+            in.expect_end("SSLRequest");
+            return out;
+        case kGssEncRequestCode:
+            out.kind = StartupKind::GssEncRequest;
+            in.expect_end("GSSENCRequest");
+            return out;
+        case kCancelRequestCode:
+            out.kind = StartupKind::CancelRequest;
+            out.cancel.process_id = in.i32();
+            out.cancel.secret_key = in.i32();
+            in.expect_end("CancelRequest");
+            return out;
+        default:
+            break;
+    }
+    out.kind = StartupKind::Startup;
+    out.protocol_version = code;
+    if ((code >> 16) != 3) {
+        // Version 2 died with PostgreSQL 14; anything else is not PostgreSQL at all.
+        throw ProtocolError("unsupported frontend protocol " + std::to_string(code >> 16) + "." +
+                            std::to_string(code & 0xffff) + ": pgrev speaks protocol 3");
+    }
+    // Pairs of NUL-terminated strings, ended by an empty name.
+    while (true) {
+        std::string_view name = in.cstring();
+        if (name.empty()) break;
+        std::string_view value = in.cstring();
+        out.parameters.emplace_back(std::string(name), std::string(value));
+    }
+    in.expect_end("StartupMessage");
+    if (out.parameter("user").empty()) {
+        throw ProtocolError("no PostgreSQL user name specified in startup packet");
+    }
+    return out;
+}
+
+namespace {
+void append_u32(std::string& out, std::uint32_t value) {
+    char b[4];
+    write_u32_be(b, value);
+    out.append(b, 4);
+}
+}  // namespace
+
+std::string encode_cancel_request(const CancelKey& key) {
+    std::string out;
+    append_u32(out, 16);
+    append_u32(out, kCancelRequestCode);
+    append_u32(out, static_cast<std::uint32_t>(key.process_id));
+    append_u32(out, static_cast<std::uint32_t>(key.secret_key));
+    return out;
+}
+
+std::string encode_startup_message(
+    const std::vector<std::pair<std::string, std::string>>& parameters) {
+    std::string out(4, '\0');
+    append_u32(out, kProtocolVersion3);
+    for (const auto& [name, value] : parameters) {
+        out.append(name).push_back('\0');
+        out.append(value).push_back('\0');
+    }
+    out.push_back('\0');
+    write_u32_be(out.data(), static_cast<std::uint32_t>(out.size()));
+    return out;
+}
+
+}  // namespace pgrev::protocol

@@ -1,1 +1,340 @@
-// placeholder
+#include "server/client_session.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include "protocol/byte_reader.h"
+#include "server/cancel_forwarder.h"
+#include "server/upstream_connect.h"
+
+namespace pgrev::server {
+
+namespace asio = boost::asio;
+using protocol::PgrevError;
+
+namespace {
+
+std::string endpoint_text(const ClientSession::Socket& socket) {
+    boost::system::error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    if (ec) return "unknown address";
+    return fmt::format("{}:{}", ep.address().to_string(), ep.port());
+}
+
+PgrevError fatal(std::string sqlstate, std::string message) {
+    return PgrevError{"FATAL", std::move(sqlstate), "pgrev: " + std::move(message), {}, {}};
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+ClientSession::ClientSession(Socket client, ServerState& state)
+    : client_(std::move(client)),
+      upstream_(client_.get_executor()),
+      state_(state),
+      config_(state.config),
+      id_(state.next_session_id.fetch_add(1)),
+      client_address_(endpoint_text(client_)),
+      client_messages_(*this),
+      server_messages_(*this),
+      client_to_server_(client_, upstream_, config_.limits.max_message_size, client_messages_),
+      // The server is trusted with any length the protocol allows; its big messages stream.
+      server_to_client_(upstream_, client_, std::size_t{1} << 31, server_messages_),
+      startup_timer_(client_.get_executor()),
+      idle_timer_(client_.get_executor()),
+      opened_at_(std::chrono::steady_clock::now()) {}
+
+ClientSession::~ClientSession() {
+    if (counted_) {
+        state_.active_sessions.fetch_sub(1);
+        spdlog::info("{}: closed after {:.3f}s: {} (client sent {} B, server sent {} B)",
+                     describe(), seconds_since(opened_at_),
+                     close_reason_.empty() ? "done" : close_reason_, client_to_server_.bytes_read(),
+                     server_to_client_.bytes_read());
+    }
+    state_.open_connections.fetch_sub(1);
+}
+
+std::string ClientSession::describe() const {
+    if (startup_.parameters.empty()) return fmt::format("client {}", client_address_);
+    return fmt::format("session {} ({} user={} database={})", id_, client_address_,
+                       startup_.parameter("user"), startup_.database());
+}
+
+void ClientSession::start() {
+    tune_socket(client_);
+    arm_startup_timer();
+    read_startup_packet();
+}
+
+void ClientSession::arm_startup_timer() {
+    startup_timer_.expires_after(config_.limits.startup_timeout);
+    startup_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || self->phase_ == State::Ready || self->phase_ == State::Closing) return;
+        spdlog::warn("{}: closed: startup not finished within limits.startup_timeout ({} ms)",
+                     self->describe(), self->config_.limits.startup_timeout.count());
+        self->close_reason_ = "startup timeout";
+        self->phase_ = State::Closing;
+        boost::system::error_code ignored;
+        self->upstream_.close(ignored);
+        self->client_.close(ignored);
+    });
+}
+
+// --- Startup: untyped packets, read exactly so that nothing after them is consumed. ---
+
+void ClientSession::read_startup_packet() {
+    startup_buffer_.resize(4);
+    asio::async_read(
+        client_, asio::buffer(startup_buffer_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+            if (ec || self->phase_ != State::Startup) return;  // gone or timed out
+            auto length = protocol::startup_packet_length(
+                std::span<const char, 4>(self->startup_buffer_.data(), 4));
+            if (!length) {
+                spdlog::warn("{}: closed: invalid startup packet length", self->describe());
+                return self->refuse_startup(fatal("08P01", "invalid length of startup packet"),
+                                            "invalid startup packet");
+            }
+            self->on_startup_packet(*length);
+        });
+}
+
+void ClientSession::on_startup_packet(std::size_t length) {
+    startup_buffer_.resize(length);
+    asio::async_read(
+        client_, asio::buffer(startup_buffer_.data() + 4, length - 4),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+            if (ec || self->phase_ != State::Startup) return;
+            protocol::StartupPacket packet;
+            try {
+                packet = protocol::decode_startup_packet(self->startup_buffer_);
+            } catch (const protocol::ProtocolError& e) {
+                spdlog::warn("{}: closed: {}", self->describe(), e.what());
+                return self->refuse_startup(fatal("08P01", e.what()), "invalid startup packet");
+            }
+            switch (packet.kind) {
+                case protocol::StartupKind::SslRequest:
+                    // TLS is not offered yet; 'N' lets sslmode=prefer clients go on in clear.
+                    return self->answer_negotiation('N');
+                case protocol::StartupKind::GssEncRequest:
+                    return self->answer_negotiation('N');
+                case protocol::StartupKind::CancelRequest:
+                    self->close_reason_ = "cancel request";
+                    forward_cancel_request(
+                        static_cast<asio::io_context&>(self->client_.get_executor().context()),
+                        self->config_.upstream, packet.cancel, self->describe());
+                    self->phase_ = State::Closing;
+                    self->startup_timer_.cancel();
+                    return;  // dropping the last reference closes the client socket
+                case protocol::StartupKind::Startup:
+                    break;
+            }
+            self->startup_ = std::move(packet);
+            std::size_t sessions = self->state_.active_sessions.fetch_add(1) + 1;
+            self->counted_ = true;
+            if (sessions > self->config_.limits.max_clients) {
+                spdlog::warn("{}: refused: too many clients (limits.max_clients = {})",
+                             self->describe(), self->config_.limits.max_clients);
+                return self->refuse_startup(
+                    fatal("53300", fmt::format("sorry, too many clients already "
+                                               "(limits.max_clients = {})",
+                                               self->config_.limits.max_clients)),
+                    "too many clients");
+            }
+            spdlog::info("{}: connected, application_name={}", self->describe(),
+                         self->startup_.parameter("application_name"));
+            self->open_upstream();
+        });
+}
+
+void ClientSession::answer_negotiation(char answer) {
+    startup_buffer_.assign(1, answer);
+    asio::async_write(
+        client_, asio::buffer(startup_buffer_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+            if (ec || self->phase_ != State::Startup) return;
+            self->read_startup_packet();
+        });
+}
+
+void ClientSession::refuse_startup(const PgrevError& error, const std::string& reason) {
+    close_reason_ = reason;
+    phase_ = State::Closing;
+    startup_timer_.cancel();
+    auto bytes = std::make_shared<std::string>(protocol::encode_error_response(error));
+    asio::async_write(
+        client_, asio::buffer(*bytes),
+        [self = shared_from_this(), bytes](const boost::system::error_code&, std::size_t) {
+            boost::system::error_code ignored;
+            self->client_.shutdown(Socket::shutdown_both, ignored);
+        });
+}
+
+void ClientSession::open_upstream() {
+    phase_ = State::Connecting;
+    connect_upstream(
+        upstream_, config_.upstream,
+        [self = shared_from_this()](const boost::system::error_code& ec) {
+            if (self->phase_ != State::Connecting) return;
+            if (ec) {
+                spdlog::error("{}: cannot connect to PostgreSQL at {}: {}", self->describe(),
+                              self->config_.upstream.to_string(), ec.message());
+                return self->refuse_startup(
+                    fatal("08006", fmt::format("cannot connect to the PostgreSQL "
+                                               "server at {}: {}",
+                                               self->config_.upstream.to_string(), ec.message())),
+                    "upstream unreachable");
+            }
+            self->start_proxying();
+        });
+}
+
+void ClientSession::start_proxying() {
+    phase_ = State::Authenticating;
+    // The StartupMessage goes on byte for byte; authentication is between client and server.
+    asio::async_write(
+        upstream_, asio::buffer(startup_buffer_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+            if (self->phase_ == State::Closing) return;
+            if (ec) {
+                return self->refuse_startup(fatal("08006",
+                                                  "lost the connection to the PostgreSQL server "
+                                                  "during startup: " +
+                                                      ec.message()),
+                                            "upstream failed during startup");
+            }
+            self->startup_buffer_ = {};
+            self->client_to_server_.start(
+                self, [self](const PumpResult& r) { self->on_client_pump_end(r); });
+            self->server_to_client_.start(
+                self, [self](const PumpResult& r) { self->on_server_pump_end(r); });
+        });
+}
+
+// --- Proxying ---
+
+void ClientSession::on_server_ready(char /*transaction_status*/) {
+    if (phase_ == State::Authenticating) {
+        phase_ = State::Ready;
+        startup_timer_.cancel();
+        spdlog::debug("{}: authenticated, ready for queries", describe());
+        if (config_.limits.idle_timeout.count() > 0) arm_idle_timer();
+    }
+    ready_since_ = std::chrono::steady_clock::now();
+    client_bytes_at_ready_ = client_to_server_.bytes_read();
+}
+
+void ClientSession::on_server_error(const protocol::ErrorFields& error) {
+    if (error.ends_session()) server_sent_fatal_ = true;
+    if (phase_ == State::Authenticating) {
+        spdlog::warn("{}: refused by PostgreSQL: {} ({})", describe(), error.message(),
+                     error.sqlstate());
+    }
+}
+
+void ClientSession::arm_idle_timer() {
+    // "Idle" means the server is waiting for the client: a long query is not idle. Checking a
+    // few times per period keeps the per-message path free of timer work.
+    auto period = std::max<std::chrono::milliseconds>(config_.limits.idle_timeout / 4,
+                                                      std::chrono::milliseconds(100));
+    idle_timer_.expires_after(period);
+    idle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || self->phase_ != State::Ready) return;
+        bool waiting_for_client =
+            self->client_to_server_.bytes_read() == self->client_bytes_at_ready_;
+        if (waiting_for_client && std::chrono::steady_clock::now() - self->ready_since_ >=
+                                      self->config_.limits.idle_timeout) {
+            spdlog::info("{}: idle for longer than limits.idle_timeout", self->describe());
+            return self->terminate(fatal("57P05",
+                                         "terminating connection due to idle timeout "
+                                         "(limits.idle_timeout)"),
+                                   "idle timeout");
+        }
+        self->arm_idle_timer();
+    });
+}
+
+void ClientSession::on_client_pump_end(const PumpResult& result) {
+    switch (result.end) {
+        case PumpEnd::SourceClosed:
+        case PumpEnd::SourceFailed:
+            return terminate(std::nullopt,
+                             client_terminated_ ? "client sent Terminate" : "client disconnected");
+        case PumpEnd::SinkFailed:
+            // The server side ended too; its pump reports why.
+            return terminate(std::nullopt, "lost the connection to PostgreSQL: " + result.detail);
+        case PumpEnd::MessageTooLarge:
+            spdlog::warn("{}: {} over limits.max_message_size ({} B)", describe(), result.detail,
+                         config_.limits.max_message_size);
+            return terminate(
+                fatal("54000", fmt::format("{}, over the limit of {} bytes "
+                                           "(limits.max_message_size)",
+                                           result.detail, config_.limits.max_message_size)),
+                "message too large");
+        case PumpEnd::ProtocolViolation:
+            spdlog::warn("{}: invalid message from client: {}", describe(), result.detail);
+            return terminate(fatal("08P01", "invalid message from client: " + result.detail),
+                             "protocol violation by client");
+    }
+}
+
+void ClientSession::on_server_pump_end(const PumpResult& result) {
+    if (phase_ != State::Closing) {
+        // The server side ended first.
+        std::optional<PgrevError> error;
+        std::string reason = "server closed the connection";
+        if (result.end == PumpEnd::ProtocolViolation) {
+            spdlog::error("{}: invalid message from PostgreSQL: {}", describe(), result.detail);
+            error = fatal("08P01", "invalid message from the PostgreSQL server: " + result.detail);
+            reason = "protocol violation by server";
+        } else if (result.end == PumpEnd::SinkFailed) {
+            reason = "client disconnected";
+        } else if (!client_terminated_ && !server_sent_fatal_) {
+            spdlog::warn("{}: PostgreSQL closed the connection unexpectedly: {}", describe(),
+                         result.detail);
+            error = fatal("08006", "lost the connection to the PostgreSQL server");
+            reason = "PostgreSQL closed the connection";
+        }
+        terminate(std::move(error), reason);
+        return;
+    }
+    close_client_after_error();
+}
+
+void ClientSession::terminate(std::optional<PgrevError> error, std::string reason) {
+    if (phase_ == State::Closing) return;
+    phase_ = State::Closing;
+    close_reason_ = std::move(reason);
+    pending_error_ = std::move(error);
+    startup_timer_.cancel();
+    idle_timer_.cancel();
+    boost::system::error_code ignored;
+    upstream_.close(ignored);  // ends the server-to-client pump, which then closes the client
+    if (!server_to_client_.running()) close_client_after_error();
+}
+
+void ClientSession::close_client_after_error() {
+    boost::system::error_code ignored;
+    // An error of pgrev's own may only go between messages, never inside a streamed one.
+    if (!pending_error_ || !server_to_client_.at_message_boundary() || !client_.is_open()) {
+        client_.close(ignored);
+        return;
+    }
+    auto bytes = std::make_shared<std::string>(protocol::encode_error_response(*pending_error_));
+    pending_error_.reset();
+    asio::async_write(
+        client_, asio::buffer(*bytes),
+        [self = shared_from_this(), bytes](const boost::system::error_code&, std::size_t) {
+            boost::system::error_code ignored;
+            self->client_.close(ignored);
+        });
+}
+
+}  // namespace pgrev::server

@@ -1,1 +1,110 @@
-// placeholder
+#include "server/pump.h"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+
+#include "protocol/byte_reader.h"
+
+namespace pgrev::server {
+
+namespace asio = boost::asio;
+
+namespace {
+// Big enough for a typical batch of small messages in one read; large whole messages grow
+// the buffer up to the size limit and it shrinks back afterwards.
+constexpr std::size_t kDefaultBufferSize = 32 * 1024;
+}  // namespace
+
+Pump::Pump(Socket& source, Socket& sink, std::size_t max_message_size,
+           protocol::MessageHandler& handler)
+    : source_(source), sink_(sink), handler_(handler), stream_(max_message_size) {}
+
+void Pump::start(std::shared_ptr<void> owner, std::function<void(PumpResult)> done) {
+    owner_ = std::move(owner);
+    done_ = std::move(done);
+    running_ = true;
+    buffer_.resize(kDefaultBufferSize);
+    read_more();
+}
+
+void Pump::read_more() {
+    if (needed_ > buffer_.size()) {
+        buffer_.resize(needed_);
+    } else if (buffer_.size() > kDefaultBufferSize && filled_ <= kDefaultBufferSize &&
+               needed_ <= kDefaultBufferSize) {
+        buffer_.resize(kDefaultBufferSize);
+        buffer_.shrink_to_fit();
+    }
+    source_.async_read_some(asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_),
+                            [this, keep = owner_](const boost::system::error_code& ec,
+                                                  std::size_t n) { on_read(ec, n); });
+}
+
+void Pump::on_read(const boost::system::error_code& ec, std::size_t n) {
+    if (ec) {
+        if (ec == asio::error::eof) return finish(PumpEnd::SourceClosed, "end of stream");
+        return finish(PumpEnd::SourceFailed, ec.message());
+    }
+    filled_ += n;
+    bytes_read_ += n;
+    protocol::MessageStream::Result result;
+    try {
+        result = stream_.scan({buffer_.data(), filled_}, handler_, out_);
+    } catch (const protocol::ProtocolError& e) {
+        return finish(PumpEnd::ProtocolViolation, e.what());
+    }
+    consumed_ = result.consumed;
+    needed_ = 0;
+    switch (result.status) {
+        case protocol::MessageStream::Status::Done:
+            break;
+        case protocol::MessageStream::Status::NeedMoreData:
+            needed_ = result.needed;
+            break;
+        case protocol::MessageStream::Status::TooLarge:
+            return finish(PumpEnd::MessageTooLarge, "message of type '" +
+                                                        std::string(1, result.type) + "' is " +
+                                                        std::to_string(result.length) + " bytes");
+        case protocol::MessageStream::Status::BadLength:
+            return finish(PumpEnd::ProtocolViolation,
+                          "invalid message length " + std::to_string(result.length));
+    }
+    if (out_.empty()) {
+        compact();
+        return read_more();
+    }
+    write_output();
+}
+
+void Pump::write_output() {
+    std::vector<asio::const_buffer> buffers;
+    buffers.reserve(out_.segments().size());
+    for (const auto& s : out_.segments())
+        buffers.emplace_back(s.data(), s.size());
+    asio::async_write(sink_, buffers,
+                      [this, keep = owner_](const boost::system::error_code& ec, std::size_t) {
+                          if (ec) return finish(PumpEnd::SinkFailed, ec.message());
+                          out_.clear();
+                          compact();
+                          read_more();
+                      });
+}
+
+void Pump::compact() {
+    std::size_t rest = filled_ - consumed_;
+    if (rest > 0 && consumed_ > 0) std::memmove(buffer_.data(), buffer_.data() + consumed_, rest);
+    filled_ = rest;
+    consumed_ = 0;
+}
+
+void Pump::finish(PumpEnd end, std::string detail) {
+    if (!running_) return;
+    running_ = false;
+    out_.clear();
+    auto done = std::move(done_);
+    auto keep = std::move(owner_);  // released when this call returns
+    done(PumpResult{end, std::move(detail)});
+}
+
+}  // namespace pgrev::server

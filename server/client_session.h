@@ -1,0 +1,92 @@
+// One client connection and its own upstream connection (session mode).
+//
+// States, named after where the session is:
+//   Startup        reading SSLRequest / GSSENCRequest / CancelRequest / StartupMessage
+//   Connecting     opening the connection to PostgreSQL
+//   Authenticating startup forwarded; client and server talk authentication through pgrev
+//   Ready          first ReadyForQuery seen; queries flow
+//   Closing        one side ended or pgrev ended it; the other side is being wound down
+// Everything of one session runs on one io_context thread, so there are no locks.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "protocol/backend_messages.h"
+#include "protocol/startup_packet.h"
+#include "server/pump.h"
+#include "server/server_state.h"
+#include "server/session_handlers.h"
+
+namespace pgrev::server {
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+  public:
+    using Socket = boost::asio::ip::tcp::socket;
+
+    ClientSession(Socket client, ServerState& state);
+    ~ClientSession();
+    ClientSession(const ClientSession&) = delete;
+    ClientSession& operator=(const ClientSession&) = delete;
+
+    void start();
+
+    // Called by the message handlers.
+    void on_server_ready(char transaction_status);
+    void on_server_error(const protocol::ErrorFields& error);
+    void on_client_terminate() { client_terminated_ = true; }
+
+  private:
+    enum class State { Startup, Connecting, Authenticating, Ready, Closing };
+
+    void read_startup_packet();
+    void on_startup_packet(std::size_t length);
+    void answer_negotiation(char answer);
+    void refuse_startup(const protocol::PgrevError& error, const std::string& reason);
+    void open_upstream();
+    void start_proxying();
+
+    void on_client_pump_end(const PumpResult& result);
+    void on_server_pump_end(const PumpResult& result);
+    // Ends the session: closes the upstream side; the client gets `error` (if any) and is
+    // closed once the server-to-client pump, the only writer to the client, has stopped.
+    void terminate(std::optional<protocol::PgrevError> error, std::string reason);
+    void close_client_after_error();
+
+    void arm_startup_timer();
+    void arm_idle_timer();
+
+    std::string describe() const;
+
+    Socket client_;
+    Socket upstream_;
+    ServerState& state_;
+    const config::Config& config_;
+    State phase_ = State::Startup;
+    std::uint64_t id_;
+    std::string client_address_;
+    protocol::StartupPacket startup_;
+    bool counted_ = false;  // holds one of limits.max_clients
+    std::vector<char> startup_buffer_;
+
+    ClientMessages client_messages_;
+    ServerMessages server_messages_;
+    Pump client_to_server_;
+    Pump server_to_client_;
+
+    boost::asio::steady_timer startup_timer_;
+    boost::asio::steady_timer idle_timer_;
+    std::chrono::steady_clock::time_point opened_at_;
+    std::chrono::steady_clock::time_point ready_since_;  // last ReadyForQuery
+    std::uint64_t client_bytes_at_ready_ = 0;
+    bool client_terminated_ = false;  // the client sent Terminate: the server's EOF is expected
+    bool server_sent_fatal_ = false;  // the server said why it closes; nothing to add
+    std::optional<protocol::PgrevError> pending_error_;
+    std::string close_reason_;
+};
+
+}  // namespace pgrev::server

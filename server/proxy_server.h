@@ -1,0 +1,42 @@
+// Accepts clients and spreads their sessions over one io_context per core: a session lives on
+// one thread for its whole life, so sessions need no locks and no strands.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "server/server_state.h"
+
+namespace pgrev::server {
+
+class ProxyServer {
+  public:
+    // Binds the listening socket; throws std::runtime_error naming the address when it cannot.
+    explicit ProxyServer(const config::Config& config);
+    ~ProxyServer();
+
+    // Serves until SIGINT or SIGTERM.
+    void run();
+
+  private:
+    using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+
+    void accept_next();
+    boost::asio::io_context& next_worker();
+
+    const config::Config& config_;
+    ServerState state_;
+    std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
+    std::vector<WorkGuard> work_guards_;
+    std::size_t next_worker_ = 0;
+    boost::asio::io_context acceptor_io_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::signal_set signals_;
+};
+
+}  // namespace pgrev::server

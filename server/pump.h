@@ -1,0 +1,70 @@
+// One direction of a session: read from one socket, frame with MessageStream, write to the other.
+//
+// Reading and writing alternate through one buffer: bytes are read, framed, and the forwarded
+// ranges are written straight out of that buffer (no copy) before the next read. A pump is the
+// only writer to its sink while it runs.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/message_stream.h"
+
+namespace pgrev::server {
+
+enum class PumpEnd {
+    SourceClosed,      // orderly EOF from the source
+    SourceFailed,      // read error (including our own cancellation when the session closes)
+    SinkFailed,        // write error
+    MessageTooLarge,   // a message over the size limit
+    ProtocolViolation  // a malformed message
+};
+
+struct PumpResult {
+    PumpEnd end = PumpEnd::SourceClosed;
+    std::string detail;  // for the log and, where it applies, the client's ErrorResponse
+};
+
+class Pump {
+  public:
+    using Socket = boost::asio::ip::tcp::socket;
+
+    Pump(Socket& source, Socket& sink, std::size_t max_message_size,
+         protocol::MessageHandler& handler);
+
+    // Runs until the source ends or something fails, then calls `done` once. `owner` is kept
+    // alive by every pending operation (the session that holds the sockets and this pump).
+    void start(std::shared_ptr<void> owner, std::function<void(PumpResult)> done);
+
+    bool at_message_boundary() const { return stream_.at_message_boundary(); }
+    bool running() const { return running_; }
+    std::uint64_t bytes_read() const { return bytes_read_; }
+
+  private:
+    void read_more();
+    void on_read(const boost::system::error_code& ec, std::size_t n);
+    void write_output();
+    void compact();
+    void finish(PumpEnd end, std::string detail);
+
+    Socket& source_;
+    Socket& sink_;
+    protocol::MessageHandler& handler_;
+    protocol::MessageStream stream_;
+    protocol::Output out_;
+    std::vector<char> buffer_;
+    std::size_t filled_ = 0;    // bytes in buffer_ from the source
+    std::size_t consumed_ = 0;  // of those, bytes dealt with by the last scan
+    std::size_t needed_ = 0;    // size the buffer must reach to hold the next whole message
+    std::uint64_t bytes_read_ = 0;
+    bool running_ = false;
+    std::shared_ptr<void> owner_;
+    std::function<void(PumpResult)> done_;
+};
+
+}  // namespace pgrev::server
