@@ -25,12 +25,17 @@ enum class DeleteRecord {
     FullRow,  // the whole deleted row
 };
 
+// The names are catalog names (pg_namespace.nspname, pg_class.relname): the file's names are
+// folded to lower case as PostgreSQL folds unquoted identifiers, unless written in double
+// quotes inside the YAML string ('"MixedCase"', 'billing."Invoice"').
 struct AuditedTable {
     std::string schema = "public";
     std::string name;
     DeleteRecord on_delete = DeleteRecord::KeyOnly;
 
-    std::string qualified_name() const;  // "schema.name"
+    // "schema.name", a part double-quoted only when SQL needs it (upper case, odd characters),
+    // so the result reads back through parse_table_name and can be pasted into SQL.
+    std::string qualified_name() const;
 };
 
 // The role pgrev itself uses for catalog reads and creating <table>_rev.
@@ -69,7 +74,7 @@ struct Config {
 // Every problem with a configuration file: the message is one line of the form
 // "FILE:LINE: KEY: what is wrong" (LINE is 1-based; omitted when the file could not be read).
 class ConfigError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -79,5 +84,9 @@ Config load_config_string(const std::string& yaml, const std::string& source_nam
 
 // Parses "host:port" / "[v6]:port"; throws std::invalid_argument with a reason.
 Endpoint parse_endpoint(const std::string& text);
+
+// Parses "table" (schema public) or "schema.table" with the folding and quoting described at
+// AuditedTable; throws std::invalid_argument with a reason. on_delete is left at its default.
+AuditedTable parse_table_name(const std::string& text);
 
 }  // namespace pgrev::config
