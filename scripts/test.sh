@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# README command #2: installs the dependencies, builds, and runs every test
+# (doctest unit tests and the integration tests, which start their own PostgreSQL 15).
+#
+#   bash scripts/test.sh
+#
+# Exits with ctest's status.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/install-deps.sh
+bash scripts/build.sh
+exec ctest --test-dir build --output-on-failure
