@@ -42,11 +42,20 @@ struct AuditedTable {
 struct Admin {
     std::string user = "postgres";
     std::string password_env;  // name of an environment variable holding the password; may be empty
+    // Where pgrev connects at start to find the databases whose revision tables it prepares.
+    std::string database = "postgres";
 };
 
 struct Audit {
     std::vector<AuditedTable> tables;
     bool create_rev_tables = true;
+    // Policy switches (audit.allow): what pgrev refuses by default because it would change an
+    // audited table without a revision, or change the history itself (DESIGN.md §4).
+    bool allow_truncate = false;
+    bool allow_copy_from = false;
+    bool allow_merge = false;
+    bool allow_unparsable = false;
+    bool allow_rev_table_changes = false;
 };
 
 struct Limits {

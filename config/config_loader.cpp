@@ -259,29 +259,66 @@ class Loader {
     }
 
     void admin(const Field& f, Admin& admin) const {
-        walk_map(f, {"user", "password_env"}, [&](std::string_view key, const Field& v) {
-            if (key == "user") {
-                admin.user = scalar(v, "a role name");
-                if (admin.user.empty()) fail(v, "must not be empty");
-            }
-            if (key == "password_env") {
-                admin.password_env = scalar(v, "the name of an environment variable");
-                for (char c : admin.password_env) {
-                    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
-                        fail(v, "\"" + admin.password_env +
-                                    "\" is not an environment variable name (letters, digits, "
-                                    "_); write the name of the variable, not the password");
+        walk_map(
+            f, {"user", "password_env", "database"}, [&](std::string_view key, const Field& v) {
+                if (key == "database") {
+                    admin.database = scalar(v, "a database name");
+                    if (admin.database.empty()) fail(v, "must not be empty");
+                }
+                if (key == "user") {
+                    admin.user = scalar(v, "a role name");
+                    if (admin.user.empty()) fail(v, "must not be empty");
+                }
+                if (key == "password_env") {
+                    admin.password_env = scalar(v, "the name of an environment variable");
+                    for (char c : admin.password_env) {
+                        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
+                            fail(v, "\"" + admin.password_env +
+                                        "\" is not an environment variable name (letters, digits, "
+                                        "_); write the name of the variable, not the password");
+                        }
                     }
                 }
-            }
-        });
+            });
     }
 
     void audit(const Field& f, Audit& audit) const {
-        walk_map(f, {"tables", "create_rev_tables"}, [&](std::string_view key, const Field& v) {
-            if (key == "create_rev_tables") audit.create_rev_tables = boolean(v);
-            if (key == "tables") tables(v, audit.tables);
-        });
+        walk_map(f, {"tables", "create_rev_tables", "allow"},
+                 [&](std::string_view key, const Field& v) {
+                     if (key == "create_rev_tables") audit.create_rev_tables = boolean(v);
+                     if (key == "tables") tables(v, audit.tables);
+                     if (key == "allow") allowances(v, audit);
+                 });
+    }
+
+    // audit.allow: [truncate, copy_from, merge, unparsable, rev_table_changes]
+    void allowances(const Field& f, Audit& audit) const {
+        if (f.value.IsNull()) return;
+        if (!f.value.IsSequence()) {
+            fail(f, "expected a list such as [truncate, copy_from], got " + describe(f.value));
+        }
+        for (std::size_t i = 0; i < f.value.size(); ++i) {
+            const Field item{f.value[i], f.path + "[" + std::to_string(i) + "]",
+                             line_of(f.value[i], f.line)};
+            std::string what = scalar(item,
+                                      "one of truncate, copy_from, merge, unparsable, "
+                                      "rev_table_changes");
+            if (what == "truncate") {
+                audit.allow_truncate = true;
+            } else if (what == "copy_from") {
+                audit.allow_copy_from = true;
+            } else if (what == "merge") {
+                audit.allow_merge = true;
+            } else if (what == "unparsable") {
+                audit.allow_unparsable = true;
+            } else if (what == "rev_table_changes") {
+                audit.allow_rev_table_changes = true;
+            } else {
+                fail(item, "unknown allowance \"" + what +
+                               "\"; allowed are truncate, copy_from, merge, unparsable, "
+                               "rev_table_changes");
+            }
+        }
     }
 
     void tables(const Field& f, std::vector<AuditedTable>& out) const {

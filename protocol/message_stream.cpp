@@ -64,7 +64,9 @@ MessageStream::Result MessageStream::scan(std::span<const char> input, MessageHa
         if (handler.wants_whole(type)) {
             if (available < total) return {Status::NeedMoreData, pos, total};
             auto bytes = input.subspan(pos, total);
-            handler.on_message({type, bytes.subspan(kHeaderSize), bytes}, out);
+            if (!handler.on_message({type, bytes.subspan(kHeaderSize), bytes}, out)) {
+                return {Status::Suspended, pos, 0, type, total};
+            }
             pos += total;
         } else {
             handler.on_streamed(type, length);

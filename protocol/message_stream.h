@@ -47,9 +47,11 @@ class MessageHandler {
     virtual ~MessageHandler() = default;
     // True when messages of this type must be seen whole; the rest stream through.
     virtual bool wants_whole(char type) const = 0;
-    // A whole message: the handler forwards it, replaces it or drops it by what it puts in `out`.
-    // May throw ProtocolError.
-    virtual void on_message(const MessageView& message, Output& out) = 0;
+    // A whole message: the handler forwards it, replaces it or drops it by what it puts in `out`,
+    // and returns true. Returning false (with nothing put in `out`) stops the scan before this
+    // message: the caller scans it again once the handler can deal with it (the session waits
+    // for a catalog). May throw ProtocolError.
+    virtual bool on_message(const MessageView& message, Output& out) = 0;
     // The header of a streamed message was seen; its bytes are forwarded as they arrive.
     virtual void on_streamed(char /*type*/, std::uint32_t /*length*/) {}
 };
@@ -64,6 +66,7 @@ class MessageStream {
         Done,          // consumed everything
         TooLarge,      // a message declares a length over the limit
         BadLength,     // a message declares a length under 4
+        Suspended,     // the handler asked to stop before the message at `consumed`
     };
 
     struct Result {

@@ -8,6 +8,7 @@
 
 #include "protocol/byte_reader.h"
 #include "server/cancel_forwarder.h"
+#include "server/catalog_service.h"
 #include "server/upstream_connect.h"
 
 namespace pgrev::server {
@@ -41,8 +42,8 @@ ClientSession::ClientSession(Socket client, ServerState& state)
       config_(state.config),
       id_(state.next_session_id.fetch_add(1)),
       client_address_(endpoint_text(client_)),
-      client_messages_(*this),
-      server_messages_(*this),
+      client_messages_(*this, query_state_, state),
+      server_messages_(*this, query_state_),
       client_to_server_(client_, upstream_, config_.limits.max_message_size, client_messages_),
       // The server is trusted with any length the protocol allows; its big messages stream.
       server_to_client_(upstream_, client_, std::size_t{1} << 31, server_messages_),
@@ -150,6 +151,7 @@ void ClientSession::on_startup_packet(std::size_t length) {
             }
             spdlog::info("{}: connected, application_name={}", self->describe(),
                          self->startup_.parameter("application_name"));
+            self->client_messages_.set_database(self->startup_.database());
             self->open_upstream();
         });
 }
@@ -220,7 +222,23 @@ void ClientSession::start_proxying() {
 
 // --- Proxying ---
 
-void ClientSession::on_server_ready(char /*transaction_status*/) {
+void ClientSession::request_catalog() {
+    client_to_server_.suspend();
+    state_.catalogs->refresh(
+        startup_.database(), client_.get_executor(),
+        [self = shared_from_this()](audit::CatalogPtr, const std::string& error) {
+            if (self->phase_ == State::Closing) return;
+            self->client_messages_.on_catalog_loaded(error);
+            self->client_to_server_.resume();
+        });
+}
+
+void ClientSession::on_server_ready(char transaction_status) {
+    if (query_state_.catalog_dirty && transaction_status == 'I') {
+        // The DDL is committed (or rolled back): what the catalog says now is what counts.
+        query_state_.catalog_dirty = false;
+        state_.catalogs->invalidate(startup_.database());
+    }
     if (phase_ == State::Authenticating) {
         phase_ = State::Ready;
         startup_timer_.cancel();

@@ -18,9 +18,11 @@
 
 #include "protocol/backend_messages.h"
 #include "protocol/startup_packet.h"
+#include "server/client_messages.h"
 #include "server/pump.h"
+#include "server/query_state.h"
+#include "server/server_messages.h"
 #include "server/server_state.h"
-#include "server/session_handlers.h"
 
 namespace pgrev::server {
 
@@ -39,6 +41,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void on_server_ready(char transaction_status);
     void on_server_error(const protocol::ErrorFields& error);
     void on_client_terminate() { client_terminated_ = true; }
+    // The client-to-server pump stops until the catalog of the session's database is read.
+    void request_catalog();
+
+    std::string describe() const;
 
   private:
     enum class State { Startup, Connecting, Authenticating, Ready, Closing };
@@ -60,8 +66,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void arm_startup_timer();
     void arm_idle_timer();
 
-    std::string describe() const;
-
     Socket client_;
     Socket upstream_;
     ServerState& state_;
@@ -73,6 +77,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool counted_ = false;  // holds one of limits.max_clients
     std::vector<char> startup_buffer_;
 
+    QueryState query_state_;
     ClientMessages client_messages_;
     ServerMessages server_messages_;
     Pump client_to_server_;

@@ -104,6 +104,12 @@ int main(int argc, char** argv) {
 
     try {
         pgrev::server::ProxyServer server(config);
+        if (!server.prepare_revision_tables()) {
+            spdlog::critical(
+                "pgrev does not start: fix the revision tables above, or remove "
+                "their tables from audit.tables");
+            return 1;
+        }
         server.run();
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());

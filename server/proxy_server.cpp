@@ -38,7 +38,11 @@ std::size_t connection_cap(const config::Config& config) {
 }  // namespace
 
 ProxyServer::ProxyServer(const config::Config& config)
-    : config_(config), state_(config), acceptor_(acceptor_io_), signals_(acceptor_io_) {
+    : config_(config),
+      catalogs_(config),
+      state_(config, catalogs_),
+      acceptor_(acceptor_io_),
+      signals_(acceptor_io_) {
     unsigned count = config.workers != 0 ? config.workers : std::thread::hardware_concurrency();
     if (count == 0) count = 1;
     for (unsigned i = 0; i < count; ++i) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "server/catalog_service.h"
 #include "server/server_state.h"
 
 namespace pgrev::server {
@@ -19,6 +20,9 @@ class ProxyServer {
     // Binds the listening socket; throws std::runtime_error naming the address when it cannot.
     explicit ProxyServer(const config::Config& config);
     ~ProxyServer();
+
+    // Prepares the revision tables of every database; false when one cannot be used.
+    bool prepare_revision_tables() { return catalogs_.prepare_all_databases(); }
 
     // Serves until SIGINT or SIGTERM.
     void run();
@@ -30,6 +34,7 @@ class ProxyServer {
     boost::asio::io_context& next_worker();
 
     const config::Config& config_;
+    CatalogService catalogs_;
     ServerState state_;
     std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
     std::vector<WorkGuard> work_guards_;

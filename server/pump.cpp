@@ -48,6 +48,20 @@ void Pump::on_read(const boost::system::error_code& ec, std::size_t n) {
     }
     filled_ += n;
     bytes_read_ += n;
+    process();
+}
+
+void Pump::resume() {
+    if (!running_ || !suspended_) return;
+    suspended_ = false;
+    if (writing_) {
+        rescan_ = true;
+    } else {
+        process();
+    }
+}
+
+void Pump::process() {
     protocol::MessageStream::Result result;
     try {
         result = stream_.scan({buffer_.data(), filled_}, handler_, out_);
@@ -62,6 +76,9 @@ void Pump::on_read(const boost::system::error_code& ec, std::size_t n) {
         case protocol::MessageStream::Status::NeedMoreData:
             needed_ = result.needed;
             break;
+        case protocol::MessageStream::Status::Suspended:
+            suspended_ = true;
+            break;
         case protocol::MessageStream::Status::TooLarge:
             return finish(PumpEnd::MessageTooLarge, "message of type '" +
                                                         std::string(1, result.type) + "' is " +
@@ -70,10 +87,7 @@ void Pump::on_read(const boost::system::error_code& ec, std::size_t n) {
             return finish(PumpEnd::ProtocolViolation,
                           "invalid message length " + std::to_string(result.length));
     }
-    if (out_.empty()) {
-        compact();
-        return read_more();
-    }
+    if (out_.empty()) return after_write();
     write_output();
 }
 
@@ -82,13 +96,24 @@ void Pump::write_output() {
     buffers.reserve(out_.segments().size());
     for (const auto& s : out_.segments())
         buffers.emplace_back(s.data(), s.size());
+    writing_ = true;
     asio::async_write(sink_, buffers,
                       [this, keep = owner_](const boost::system::error_code& ec, std::size_t) {
+                          writing_ = false;
                           if (ec) return finish(PumpEnd::SinkFailed, ec.message());
-                          out_.clear();
-                          compact();
-                          read_more();
+                          after_write();
                       });
+}
+
+void Pump::after_write() {
+    out_.clear();
+    compact();
+    if (!running_ || suspended_) return;
+    if (rescan_) {
+        rescan_ = false;
+        return process();
+    }
+    read_more();
 }
 
 void Pump::compact() {

@@ -41,6 +41,11 @@ class Pump {
     // alive by every pending operation (the session that holds the sockets and this pump).
     void start(std::shared_ptr<void> owner, std::function<void(PumpResult)> done);
 
+    // The handler stopped the scan (it waits for something): no reading until resume().
+    void suspend() { suspended_ = true; }
+    // Scans again from the message the handler stopped at.
+    void resume();
+
     bool at_message_boundary() const { return stream_.at_message_boundary(); }
     bool running() const { return running_; }
     std::uint64_t bytes_read() const { return bytes_read_; }
@@ -48,7 +53,9 @@ class Pump {
   private:
     void read_more();
     void on_read(const boost::system::error_code& ec, std::size_t n);
+    void process();
     void write_output();
+    void after_write();
     void compact();
     void finish(PumpEnd end, std::string detail);
 
@@ -63,6 +70,9 @@ class Pump {
     std::size_t needed_ = 0;    // size the buffer must reach to hold the next whole message
     std::uint64_t bytes_read_ = 0;
     bool running_ = false;
+    bool writing_ = false;
+    bool suspended_ = false;
+    bool rescan_ = false;  // resumed while writing: scan the buffer before reading more
     std::shared_ptr<void> owner_;
     std::function<void(PumpResult)> done_;
 };

@@ -5,14 +5,27 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "audit/name_filter.h"
 #include "config/config.h"
 
 namespace pgrev::server {
 
+class CatalogService;
+
 struct ServerState {
-    explicit ServerState(const config::Config& c) : config(c) {}
+    ServerState(const config::Config& c, CatalogService& catalog_service)
+        : config(c), name_filter(audited_names(c)), catalogs(&catalog_service) {}
+
+    static std::vector<std::string> audited_names(const config::Config& c) {
+        std::vector<std::string> names;
+        for (const auto& t : c.audit.tables)
+            names.push_back(t.name);
+        return names;
+    }
 
     const config::Config& config;
+    const audit::NameFilter name_filter;
+    CatalogService* catalogs;
     // Sessions past their StartupMessage; limited by limits.max_clients.
     std::atomic<std::size_t> active_sessions{0};
     // Every accepted socket, to bound file descriptors against floods of half-open connections.

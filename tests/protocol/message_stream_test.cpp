@@ -17,15 +17,18 @@ struct RecordingHandler : MessageHandler {
     std::vector<std::string> whole;
     std::vector<char> streamed;
     bool wants_whole(char type) const override { return type == 'Q' || type == 'X'; }
-    void on_message(const MessageView& m, Output& out) override {
+    bool on_message(const MessageView& m, Output& out) override {
+        if (m.type == 'Q' && decode_query(m.body).sql == "wait" && !released) return false;
         whole.emplace_back(m.type + std::string(":") + std::string(m.body.data(), m.body.size()));
-        if (m.type == 'X') return;
+        if (m.type == 'X') return true;
         if (decode_query(m.body).sql == "drop me") {
             out.inject(encode_query("replaced"));
-            return;
+            return true;
         }
         out.forward(m.bytes);
+        return true;
     }
+    bool released = false;
     void on_streamed(char type, std::uint32_t) override { streamed.push_back(type); }
 };
 
@@ -81,7 +84,8 @@ TEST_SUITE("protocol") {
 
     TEST_CASE("framing survives every split of the input") {
         std::string input = encode_query("select 42") + copy_data(std::string(300, 'x')) +
-                            encode_sync() + encode_query("drop me") + pgrev::protocol::MessageBuilder('X').finish();
+                            encode_sync() + encode_query("drop me") +
+                            pgrev::protocol::MessageBuilder('X').finish();
         std::string expected = encode_query("select 42") + copy_data(std::string(300, 'x')) +
                                encode_sync() + encode_query("replaced");
         for (std::size_t chunk = 1; chunk <= input.size(); ++chunk) {
@@ -153,6 +157,23 @@ TEST_SUITE("protocol") {
         CHECK(r.status == MessageStream::Status::TooLarge);
         CHECK(r.consumed == encode_query("select 1").size());
         CHECK(join(out) == encode_query("select 1"));
+    }
+
+    TEST_CASE("a handler can stop the scan before a message and see it again later") {
+        std::string input = encode_sync() + encode_query("wait") + encode_sync();
+        RecordingHandler h;
+        MessageStream stream(1024);
+        Output out;
+        auto r = stream.scan(input, h, out);
+        CHECK(r.status == MessageStream::Status::Suspended);
+        CHECK(r.consumed == encode_sync().size());
+        CHECK(join(out) == encode_sync());
+        CHECK(stream.at_message_boundary());
+        h.released = true;
+        out.clear();
+        r = stream.scan(std::string_view(input).substr(r.consumed), h, out);
+        CHECK(r.status == MessageStream::Status::Done);
+        CHECK(join(out) == encode_query("wait") + encode_sync());
     }
 
     TEST_CASE("adjacent forwarded bytes become one segment, injected bytes stay separate") {

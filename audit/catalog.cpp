@@ -1,0 +1,44 @@
+#include "audit/catalog.h"
+
+namespace pgrev::audit {
+
+namespace {
+bool schema_matches(std::string_view wanted, const std::string& schema) {
+    return wanted.empty() || wanted == schema;
+}
+}  // namespace
+
+TableMatch CatalogSnapshot::match(std::string_view schema, std::string_view name) const {
+    // Among several configured tables with this name, an unqualified name takes public's.
+    const config::AuditedTable* best = nullptr;
+    bool is_rev = false;
+    for (const auto& c : configured_) {
+        if (!schema_matches(schema, c.schema)) continue;
+        bool base = name == c.name;
+        bool rev = !base && name.size() == c.name.size() + 4 &&
+                   name.substr(0, c.name.size()) == c.name && name.substr(c.name.size()) == "_rev";
+        if (!base && !rev) continue;
+        if (best == nullptr || c.schema == "public") {
+            best = &c;
+            is_rev = rev;
+        }
+    }
+    TableMatch m;
+    if (best == nullptr) return m;
+    m.configured = best;
+    if (is_rev) {
+        m.kind = TableMatch::Kind::RevTable;
+        return m;
+    }
+    for (const auto& t : present_) {
+        if (t.schema == best->schema && t.name == best->name) {
+            m.kind = TableMatch::Kind::Audited;
+            m.table = &t;
+            return m;
+        }
+    }
+    m.kind = TableMatch::Kind::AuditedUnknown;
+    return m;
+}
+
+}  // namespace pgrev::audit

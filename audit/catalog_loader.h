@@ -1,0 +1,44 @@
+// Reads what pgrev needs of one database over its own admin connection (libpq, blocking: call
+// it off the I/O threads), and creates or checks the revision tables (DESIGN.md §1).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "audit/catalog.h"
+#include "config/config.h"
+
+namespace pgrev::audit {
+
+// The upstream cannot be reached or refused the admin role: nothing is known of the database.
+class CatalogUnavailable : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// A revision table exists but cannot hold the table's rows. The message names both.
+class RevTableMismatch : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+struct CatalogLoadReport {
+    CatalogPtr snapshot;
+    std::vector<std::string> created;  // revision tables created now, "schema.table_rev"
+};
+
+// libpq connection string for the admin role to `database`.
+std::string admin_conninfo(const config::Config& config, const std::string& database);
+
+CatalogLoadReport load_catalog(const config::Config& config, const std::string& database,
+                               std::uint64_t generation);
+
+// The databases a cluster has that accept connections (for the check at start).
+std::vector<std::string> list_databases(const config::Config& config);
+
+// The DDL of a revision table for `table`: rev columns first, then the table's columns with
+// their types, nullable and without constraints.
+std::string rev_table_ddl(const AuditedTableInfo& table, const std::vector<std::string>& types);
+
+}  // namespace pgrev::audit

@@ -1,0 +1,53 @@
+// What pgrev does with one Query or Parse text: the result of Rewriter::plan, a pure function
+// of the text and the catalog snapshot, so it is cached by text.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pgrev::audit {
+
+// The command tag a client expects for a rewritten statement. The server reports the tag of
+// the statement pgrev sent ("INSERT 0 N" for the revision insert, "SELECT N" for a projection
+// of RETURNING); the row count is right, the verb is put back.
+enum class TagVerb { None, Insert, Update, Delete };
+
+// Bookkeeping for SQL-level PREPARE / EXECUTE / DEALLOCATE, which live in the session.
+enum class PreparedOp { None, Prepare, Execute, Deallocate, DeallocateAll };
+
+// One top-level statement of the text, in order: the server answers each with exactly one
+// CommandComplete or EmptyQueryResponse (or stops at an error).
+struct StatementPlan {
+    TagVerb restore_tag = TagVerb::None;
+    PreparedOp prepared_op = PreparedOp::None;
+    std::string prepared_name;
+    TagVerb prepared_tag = TagVerb::None;  // with Prepare: what EXECUTE's tag must become
+};
+
+struct RewritePlan {
+    enum class Action {
+        Forward,      // send the text as it is
+        Rewrite,      // send `sql` instead
+        Refuse,       // send `sql` instead: a DO block that raises pgrev's error
+        NeedCatalog,  // a configured table is not in the snapshot: read the catalog, plan again
+    };
+
+    Action action = Action::Forward;
+    std::string sql;
+    // Empty when the text was not parsed: then no tag needs fixing.
+    std::vector<StatementPlan> statements;
+    // With Refuse: for the log.
+    std::string refusal_sqlstate;
+    std::string refusal_message;
+    // A statement changes the definition of an audited table: re-read the catalog after it.
+    bool changes_catalog = false;
+    // With NeedCatalog: the configured tables the snapshot lacks, "schema.table".
+    std::vector<std::string> unknown_tables;
+    // The statements write to audited tables (rewritten).
+    bool audits = false;
+};
+
+// "UPDATE 3" for verb Update and server tag "INSERT 0 3" or "SELECT 3".
+std::string restore_tag(TagVerb verb, const std::string& server_tag);
+
+}  // namespace pgrev::audit

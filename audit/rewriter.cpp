@@ -1,0 +1,252 @@
+#include "audit/rewriter.h"
+
+#include <algorithm>
+
+#include "audit/parse_tree.h"
+#include "audit/sql_lexer.h"
+#include "audit/statement_analyzer.h"
+
+namespace pgrev::audit {
+
+namespace {
+
+struct Edit {
+    std::size_t begin;
+    std::size_t end;
+    std::string text;
+};
+
+// The text of [begin, end) with the edits inside it applied.
+std::string apply_edits(std::string_view sql, std::size_t begin, std::size_t end,
+                        std::vector<Edit> edits) {
+    std::sort(edits.begin(), edits.end(),
+              [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+    std::string out;
+    std::size_t pos = begin;
+    for (const auto& e : edits) {
+        if (e.begin < pos || e.end > end) continue;
+        out.append(sql.substr(pos, e.begin - pos));
+        out.append(e.text);
+        pos = e.end;
+    }
+    out.append(sql.substr(pos, end - pos));
+    return out;
+}
+
+class SiteWriter {
+  public:
+    SiteWriter(std::string_view sql, const DmlSite& site, std::string suffix)
+        : sql_(sql), s_(site), suffix_(std::move(suffix)) {}
+
+    // RETURNING that may name FROM/USING items needs each item back as a whole row.
+    bool whole_row() const { return s_.has_returning && !s_.from_items.empty(); }
+    std::string dml_name() const { return "__pgrev_dml" + suffix_; }
+    std::string rev_name() const { return "__pgrev_rev" + suffix_; }
+
+    std::string dml_cte() const {
+        std::string out = dml_name() + " AS (";
+        out.append(sql_.substr(s_.begin, s_.body_end - s_.begin));
+        out += " RETURNING ";
+        if (whole_row()) {
+            out += "ROW(" + quote_identifier(s_.ref) + ".*)::" + table_type() + " AS __pgrev_row";
+            for (std::size_t i = 0; i < s_.from_items.size(); ++i) {
+                const auto& item = s_.from_items[i];
+                out += ", ";
+                out += item.row_type.empty()
+                           ? quote_identifier(item.ref)
+                           : "ROW(" + quote_identifier(item.ref) + ".*)::" + item.row_type;
+                out += " AS __pgrev_from" + std::to_string(i + 1);
+            }
+        } else {
+            out += quote_identifier(s_.ref) + ".*";
+        }
+        return out + ")";
+    }
+
+    std::string rev_insert() const {
+        const AuditedTableInfo& t = *s_.table;
+        bool is_delete = s_.verb == TagVerb::Delete;
+        bool key_only =
+            is_delete && t.on_delete == config::DeleteRecord::KeyOnly && !t.primary_key.empty();
+        std::string source = whole_row() ? "(__pgrev_row)" : dml_name();
+        std::string columns = "rev_id, rev_created, rev_isdelete";
+        std::string values;
+        if (key_only) {
+            for (const auto& c : t.primary_key) {
+                columns += ", " + quote_identifier(c);
+                values += ", " + source + "." + quote_identifier(c);
+            }
+        } else {
+            // Positional on purpose: if the table gained or lost a column behind pgrev's back,
+            // the counts differ and the server refuses the statement instead of losing data.
+            for (const auto& c : t.columns)
+                columns += ", " + quote_identifier(c);
+            values = ", " + source + ".*";
+        }
+        return "INSERT INTO " + quote_identifier(t.schema) + "." + quote_identifier(t.rev_name()) +
+               " (" + columns +
+               ") SELECT pg_catalog.gen_random_uuid(), "
+               "extract(epoch from pg_catalog.clock_timestamp())::float8, " +
+               (is_delete ? "true" : "false") + values + " FROM " + dml_name();
+    }
+
+    // The user's RETURNING list, evaluated over the returned rows under the target's name.
+    std::string projection() const {
+        std::vector<Edit> stars;
+        if (whole_row()) {
+            std::string all = quote_identifier(s_.ref) + ".*";
+            for (const auto& f : s_.from_items)
+                all += ", " + quote_identifier(f.ref) + ".*";
+            for (std::size_t at : s_.bare_stars)
+                stars.push_back({at, at + 1, all});
+        }
+        std::string out = "SELECT " + apply_edits(sql_, s_.returning_begin, s_.end, stars) +
+                          " FROM " + dml_name();
+        if (!whole_row()) return out + " AS " + quote_identifier(s_.ref);
+        out += ", LATERAL (SELECT (__pgrev_row).*) AS " + quote_identifier(s_.ref);
+        for (std::size_t i = 0; i < s_.from_items.size(); ++i) {
+            out += ", LATERAL (SELECT (__pgrev_from" + std::to_string(i + 1) + ").*) AS " +
+                   quote_identifier(s_.from_items[i].ref);
+        }
+        return out;
+    }
+
+    // `name AS ( dml )` of the user's WITH becomes pgrev's two CTEs and then the user's name
+    // over the returned rows, in the same place so later CTEs still see it.
+    Edit cte_edit() const {
+        std::string text = dml_cte() + ", " + rev_name() + " AS (" + rev_insert() + "), ";
+        text.append(sql_.substr(s_.cte_begin, s_.cte_open_end - s_.cte_begin));
+        text += s_.has_returning ? projection() : "SELECT FROM " + dml_name();
+        text += ")";
+        return {s_.cte_begin, s_.cte_end, std::move(text)};
+    }
+
+  private:
+    std::string table_type() const {
+        return quote_identifier(s_.table->schema) + "." + quote_identifier(s_.table->name);
+    }
+
+    std::string_view sql_;
+    const DmlSite& s_;
+    std::string suffix_;
+};
+
+std::string sql_literal(std::string_view text) {
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'') out.push_back('\'');
+        out.push_back(c);
+    }
+    return out + "'";
+}
+
+}  // namespace
+
+std::string refusal_statement(std::string_view sqlstate, std::string_view message) {
+    return "DO $pgrev$BEGIN RAISE EXCEPTION USING ERRCODE = " + sql_literal(sqlstate) +
+           ", MESSAGE = " + sql_literal(message) + "; END$pgrev$";
+}
+
+std::string restore_tag(TagVerb verb, const std::string& server_tag) {
+    std::size_t space = server_tag.rfind(' ');
+    std::string rows = space == std::string::npos ? "0" : server_tag.substr(space + 1);
+    switch (verb) {
+        case TagVerb::Insert:
+            return "INSERT 0 " + rows;
+        case TagVerb::Update:
+            return "UPDATE " + rows;
+        case TagVerb::Delete:
+            return "DELETE " + rows;
+        case TagVerb::None:
+            break;
+    }
+    return server_tag;
+}
+
+RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
+                         const config::Audit& policy, bool catalog_is_fresh) {
+    RewritePlan plan;
+    ParseResult parsed = parse_sql(sql);
+    if (!parsed.ok) {
+        if (policy.allow_unparsable) return plan;
+        plan.action = RewritePlan::Action::Refuse;
+        plan.refusal_sqlstate = "42601";
+        plan.refusal_message =
+            "pgrev: cannot audit a statement that does not parse (" + parsed.error +
+            "); it mentions an audited table, so pgrev refuses it rather than let a change "
+            "through without its revision";
+        plan.sql = refusal_statement(plan.refusal_sqlstate, plan.refusal_message);
+        plan.statements.emplace_back();
+        return plan;
+    }
+
+    std::vector<Token> tokens = lex_sql(sql);
+    StatementAnalyzer analyzer(sql, tokens, catalog, policy);
+    std::vector<Edit> edits;
+    for (const auto& statement : parsed.statements) {
+        StatementAnalysis a = analyzer.analyze(statement);
+        plan.changes_catalog = plan.changes_catalog || a.changes_catalog;
+        if (!a.unknown_tables.empty()) {
+            if (!catalog_is_fresh) {
+                plan.action = RewritePlan::Action::NeedCatalog;
+                plan.unknown_tables = a.unknown_tables;
+                return plan;
+            }
+            a.refused = true;
+            a.sqlstate = "42P01";
+            a.message = "pgrev: cannot audit table " + a.unknown_tables.front() +
+                        ": it is configured for audit but pgrev does not see it in this "
+                        "database (does it exist? a table created in a transaction that has "
+                        "not committed yet cannot be audited)";
+        }
+        std::size_t first = token_at(tokens, statement.begin);
+        std::size_t begin = first < tokens.size() ? tokens[first].begin : statement.begin;
+        if (a.refused) {
+            std::size_t end = begin;
+            for (std::size_t i = first; i < tokens.size() && tokens[i].begin < statement.end; ++i) {
+                if (tokens[i].kind != TokenKind::Semicolon) end = tokens[i].end;
+            }
+            edits.push_back({begin, end, refusal_statement(a.sqlstate, a.message)});
+            plan.statements.emplace_back();
+            if (plan.refusal_message.empty()) {
+                plan.refusal_sqlstate = a.sqlstate;
+                plan.refusal_message = a.message;
+            }
+            continue;
+        }
+        std::vector<Edit> cte_edits;
+        for (std::size_t i = 0; i < a.in_ctes.size(); ++i) {
+            cte_edits.push_back(
+                SiteWriter(sql, a.in_ctes[i], "_" + std::to_string(i + 1)).cte_edit());
+        }
+        if (a.main) {
+            SiteWriter main(sql, *a.main, "");
+            std::string text = "WITH ";
+            if (a.has_with) {
+                if (a.with_recursive) text += "RECURSIVE ";
+                text += apply_edits(sql, a.with_list_begin, a.with_list_end, cte_edits) + ", ";
+            }
+            text += main.dml_cte();
+            if (a.main->has_returning) {
+                text +=
+                    ", " + main.rev_name() + " AS (" + main.rev_insert() + ") " + main.projection();
+            } else {
+                text += " " + main.rev_insert();
+            }
+            edits.push_back({a.rewrite_begin, a.main->end, std::move(text)});
+        } else {
+            edits.insert(edits.end(), cte_edits.begin(), cte_edits.end());
+        }
+        plan.audits = plan.audits || a.main || !a.in_ctes.empty();
+        plan.statements.push_back(a.plan);
+    }
+    if (!plan.refusal_message.empty()) {
+        plan.action = RewritePlan::Action::Refuse;
+    } else if (!edits.empty()) {
+        plan.action = RewritePlan::Action::Rewrite;
+    }
+    if (!edits.empty()) plan.sql = apply_edits(sql, 0, sql.size(), std::move(edits));
+    return plan;
+}
+
+}  // namespace pgrev::audit

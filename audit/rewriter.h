@@ -1,0 +1,24 @@
+// Rewriter::plan turns the text of a Query or Parse into what pgrev sends instead
+// (DESIGN.md §2): every INSERT/UPDATE/DELETE of an audited table becomes one statement whose
+// data-modifying CTE also writes <table>_rev, and a statement pgrev must refuse becomes a DO
+// block that raises pgrev's error on the server. The user's SQL is spliced in verbatim.
+#pragma once
+
+#include <string_view>
+
+#include "audit/catalog.h"
+#include "audit/rewrite_plan.h"
+#include "config/config.h"
+
+namespace pgrev::audit {
+
+// `catalog_is_fresh`: the snapshot was read after this text arrived, so a configured table it
+// lacks does not exist (or is not visible yet) and is refused rather than asked for.
+RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
+                         const config::Audit& policy, bool catalog_is_fresh);
+
+// The statement sent in place of a refused one: the server raises the error, so the client
+// gets an ordinary ErrorResponse and an open transaction block fails as after any error.
+std::string refusal_statement(std::string_view sqlstate, std::string_view message);
+
+}  // namespace pgrev::audit

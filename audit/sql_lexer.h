@@ -1,0 +1,51 @@
+// A small lexer for PostgreSQL's SQL, only as exact as splicing needs: it knows where tokens
+// start and end and which are words, so the rewriter can find keywords (RETURNING, AS, the
+// DML verb) and matching parentheses that the parse tree gives no location for. Strings,
+// quoted identifiers, dollar quotes and comments are skipped whole, so text inside them is
+// never mistaken for SQL. Assumes standard_conforming_strings = on, as libpg_query does.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgrev::audit {
+
+enum class TokenKind {
+    Word,              // keyword or unquoted identifier
+    QuotedIdentifier,  // "..." or U&"..."
+    String,            // '...', E'...', B'...', X'...', U&'...', $tag$...$tag$
+    Number,
+    Parameter,  // $1
+    OpenParen,
+    CloseParen,
+    Comma,
+    Semicolon,
+    Other,  // operators and the rest
+};
+
+struct Token {
+    TokenKind kind;
+    std::size_t begin;  // byte offsets into the text
+    std::size_t end;
+    int depth;  // parenthesis depth at the token (an OpenParen has the outer depth)
+
+    // Case-insensitive comparison for words; `lower_keyword` must be lower case.
+    bool is_word(std::string_view text, std::string_view lower_keyword) const;
+};
+
+// Tokens of `text`, comments and white space left out. An unterminated string or comment ends
+// the list there (the parser will have refused such text already).
+std::vector<Token> lex_sql(std::string_view text);
+
+// Index of the first token starting at or after `offset`, or tokens.size().
+std::size_t token_at(const std::vector<Token>& tokens, std::size_t offset);
+
+// Index of the CloseParen matching the OpenParen at `open`, or tokens.size().
+std::size_t matching_paren(const std::vector<Token>& tokens, std::size_t open);
+
+// "name" with embedded quotes doubled: always quoted, which is always correct.
+std::string quote_identifier(std::string_view name);
+
+}  // namespace pgrev::audit

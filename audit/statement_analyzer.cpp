@@ -1,0 +1,459 @@
+#include "audit/statement_analyzer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+namespace pgrev::audit {
+
+namespace {
+
+TagVerb verb_of(std::string_view kind) {
+    if (kind == "InsertStmt") return TagVerb::Insert;
+    if (kind == "UpdateStmt") return TagVerb::Update;
+    if (kind == "DeleteStmt") return TagVerb::Delete;
+    return TagVerb::None;
+}
+
+const char* verb_text(TagVerb v) {
+    switch (v) {
+        case TagVerb::Insert:
+            return "INSERT";
+        case TagVerb::Update:
+            return "UPDATE";
+        case TagVerb::Delete:
+            return "DELETE";
+        case TagVerb::None:
+            break;
+    }
+    return "";
+}
+
+bool is_dml(std::string_view kind) {
+    return verb_of(kind) != TagVerb::None;
+}
+
+// EXPLAIN (ANALYZE) and EXPLAIN ANALYZE run the statement; plain EXPLAIN does not.
+bool explain_runs_statement(const Json& fields) {
+    for (const auto& opt : fields.value("options", Json::array())) {
+        const Json& def = node_fields(opt);
+        if (def.value("defname", "") != "analyze") continue;
+        auto arg = def.find("arg");
+        if (arg == def.end()) return true;
+        // ANALYZE false / off / 0: a String, or an Integer whose zero the JSON leaves out.
+        const Json& value = node_fields(*arg);
+        if (node_kind(*arg) == "Integer") return value.value("ival", 0) != 0;
+        std::string text = value.value("sval", "true");
+        return !(text == "false" || text == "off" || text == "no");
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string StatementAnalyzer::qualified(const config::AuditedTable& t) const {
+    return t.schema + "." + t.name;
+}
+
+void StatementAnalyzer::refuse(StatementAnalysis& a, std::string sqlstate, std::string message) {
+    if (a.refused) return;  // the first reason is the one reported
+    a.refused = true;
+    a.sqlstate = std::move(sqlstate);
+    a.message = "pgrev: " + std::move(message);
+}
+
+std::size_t StatementAnalyzer::last_token_end(std::size_t begin, std::size_t end) const {
+    std::size_t i = token_at(tokens_, end);
+    while (i > 0 && tokens_[i - 1].begin >= begin) {
+        if (tokens_[i - 1].kind != TokenKind::Semicolon) return tokens_[i - 1].end;
+        --i;
+    }
+    return begin;
+}
+
+StatementAnalysis StatementAnalyzer::analyze(const ParsedStatement& statement) {
+    StatementAnalysis a;
+    cte_names_.clear();
+    analyze_node(*statement.node, statement.begin, statement.end, a);
+    return a;
+}
+
+void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::size_t end,
+                                     StatementAnalysis& a) {
+    std::string_view kind = node_kind(node);
+    const Json& f = node_fields(node);
+
+    if (is_dml(kind) || kind == "SelectStmt") {
+        analyze_ctes(f, a);
+        if (is_dml(kind)) {
+            check_target_is_not_rev(verb_text(verb_of(kind)), f.at("relation"), a);
+            analyze_dml(kind, f, end, a);
+        }
+        // Everything that writes an audited table must be a site the rewrite handles: a DML
+        // in a sub-select's WITH, say, is an error in PostgreSQL anyway, and refused here.
+        int handled = static_cast<int>(a.in_ctes.size()) + (a.main ? 1 : 0);
+        if (!a.refused && a.unknown_tables.empty() && count_audited_writes(node) != handled) {
+            refuse(a, "0A000",
+                   "cannot audit this statement: it changes an audited table in a place pgrev "
+                   "cannot rewrite (only the statement itself and its top-level WITH can)");
+        }
+        return;
+    }
+    if (kind == "MergeStmt") {
+        RelationName rel = relation_name(f.at("relation"));
+        TableMatch m = catalog_.match(rel.schema, rel.name);
+        if (m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes) {
+            refuse(a, "42501",
+                   fmt::format("MERGE into revision table {}_rev is refused: revision history "
+                               "is append-only",
+                               qualified(*m.configured)));
+        } else if ((m.kind == TableMatch::Kind::Audited ||
+                    m.kind == TableMatch::Kind::AuditedUnknown) &&
+                   !policy_.allow_merge) {
+            refuse(a, "0A000",
+                   fmt::format("MERGE into audited table {} is refused: PostgreSQL 15 cannot "
+                               "return the changed rows, so pgrev cannot record them (use "
+                               "INSERT ... ON CONFLICT, or allow it with audit.allow: [merge])",
+                               qualified(*m.configured)));
+        }
+        return;
+    }
+    if (kind == "TruncateStmt") {
+        for (const auto& r : f.value("relations", Json::array())) {
+            RelationName rel = relation_name(node_fields(r));
+            TableMatch m = catalog_.match(rel.schema, rel.name);
+            if (m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes) {
+                refuse(a, "42501",
+                       fmt::format("TRUNCATE of revision table {}_rev is refused: revision "
+                                   "history is append-only",
+                                   qualified(*m.configured)));
+            } else if ((m.kind == TableMatch::Kind::Audited ||
+                        m.kind == TableMatch::Kind::AuditedUnknown) &&
+                       !policy_.allow_truncate) {
+                refuse(a, "0A000",
+                       fmt::format("TRUNCATE of audited table {} is refused: it would remove "
+                                   "rows without revisions (use DELETE, or allow it with "
+                                   "audit.allow: [truncate])",
+                                   qualified(*m.configured)));
+            }
+        }
+        return;
+    }
+    if (kind == "CopyStmt") {
+        if (auto rel_it = f.find("relation"); rel_it != f.end() && f.value("is_from", false)) {
+            RelationName rel = relation_name(*rel_it);
+            TableMatch m = catalog_.match(rel.schema, rel.name);
+            if ((m.kind == TableMatch::Kind::Audited ||
+                 m.kind == TableMatch::Kind::AuditedUnknown) &&
+                !policy_.allow_copy_from) {
+                refuse(a, "0A000",
+                       fmt::format("COPY FROM into audited table {} is refused: the copied rows "
+                                   "would have no revisions (use INSERT, or allow it with "
+                                   "audit.allow: [copy_from])",
+                                   qualified(*m.configured)));
+            }
+        }
+        if (auto q = f.find("query"); q != f.end() && count_audited_writes(*q) > 0) {
+            refuse(a, "0A000", "cannot audit a change of an audited table inside COPY (query) TO");
+        }
+        return;
+    }
+    if (kind == "DropStmt") {
+        if (f.value("removeType", "") != "OBJECT_TABLE") return;
+        for (const auto& obj : f.value("objects", Json::array())) {
+            const Json& items = node_fields(obj).value("items", Json::array());
+            std::string schema, name;
+            if (items.size() == 1) {
+                name = node_fields(items[0]).value("sval", "");
+            } else if (items.size() >= 2) {
+                schema = node_fields(items[items.size() - 2]).value("sval", "");
+                name = node_fields(items[items.size() - 1]).value("sval", "");
+            }
+            TableMatch m = catalog_.match(schema, name);
+            if (m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes) {
+                refuse(a, "42501",
+                       fmt::format("DROP of revision table {}_rev is refused: revision history "
+                                   "is append-only",
+                                   qualified(*m.configured)));
+            } else if (m.kind == TableMatch::Kind::Audited) {
+                a.changes_catalog = true;
+            }
+        }
+        return;
+    }
+    if (kind == "AlterTableStmt" || kind == "RenameStmt") {
+        auto rel_it = f.find("relation");
+        if (rel_it == f.end() || !rel_it->is_object()) return;
+        RelationName rel = relation_name(*rel_it);
+        TableMatch m = catalog_.match(rel.schema, rel.name);
+        if (m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes) {
+            refuse(a, "42501",
+                   fmt::format("ALTER of revision table {}_rev is refused: revision history is "
+                               "append-only",
+                               qualified(*m.configured)));
+        } else if (m.kind != TableMatch::Kind::None) {
+            a.changes_catalog = true;
+        }
+        return;
+    }
+    if (kind == "PrepareStmt") {
+        a.plan.prepared_op = PreparedOp::Prepare;
+        a.plan.prepared_name = f.value("name", "");
+        // PREPARE name [(types)] AS statement: the statement starts after AS.
+        std::size_t i = token_at(tokens_, begin);
+        while (i < tokens_.size() && tokens_[i].begin < end &&
+               !(tokens_[i].depth == tokens_[token_at(tokens_, begin)].depth &&
+                 tokens_[i].is_word(sql_, "as"))) {
+            ++i;
+        }
+        if (i + 1 >= tokens_.size()) return;
+        StatementAnalysis inner;
+        analyze_node(f.at("query"), tokens_[i + 1].begin, end, inner);
+        inner.plan.prepared_op = a.plan.prepared_op;
+        inner.plan.prepared_name = a.plan.prepared_name;
+        inner.plan.prepared_tag = inner.plan.restore_tag;
+        inner.plan.restore_tag = TagVerb::None;  // PREPARE's own tag is "PREPARE"
+        a = std::move(inner);
+        return;
+    }
+    if (kind == "ExecuteStmt") {
+        a.plan.prepared_op = PreparedOp::Execute;
+        a.plan.prepared_name = f.value("name", "");
+        return;
+    }
+    if (kind == "DeallocateStmt") {
+        a.plan.prepared_name = f.value("name", "");
+        a.plan.prepared_op =
+            a.plan.prepared_name.empty() ? PreparedOp::DeallocateAll : PreparedOp::Deallocate;
+        return;
+    }
+    if (kind == "DiscardStmt") {
+        std::string target = f.value("target", "");
+        if (target == "DISCARD_ALL") a.plan.prepared_op = PreparedOp::DeallocateAll;
+        return;
+    }
+    if (kind == "ExplainStmt") {
+        if (explain_runs_statement(f) && count_audited_writes(f.at("query")) > 0) {
+            refuse(a, "0A000",
+                   "EXPLAIN ANALYZE of a change to an audited table is refused: it would change "
+                   "rows without revisions (run it inside a transaction you roll back, without "
+                   "ANALYZE, or directly against PostgreSQL)");
+        }
+        return;
+    }
+    // Definitions (functions, rules, triggers, views) do not run now: writes they make later
+    // are outside what a proxy can see (README). Anything else that writes is refused.
+    if (kind == "CreateFunctionStmt" || kind == "RuleStmt" || kind == "CreateTrigStmt" ||
+        kind == "ViewStmt") {
+        return;
+    }
+    if (count_audited_writes(node) > 0) {
+        refuse(a, "0A000",
+               "cannot audit this statement: it changes an audited table in a place pgrev "
+               "cannot rewrite");
+    }
+}
+
+void StatementAnalyzer::check_target_is_not_rev(std::string_view verb, const Json& relation,
+                                                StatementAnalysis& a) {
+    if (verb == "INSERT" || policy_.allow_rev_table_changes) return;
+    RelationName rel = relation_name(relation);
+    TableMatch m = catalog_.match(rel.schema, rel.name);
+    if (m.kind == TableMatch::Kind::RevTable) {
+        refuse(a, "42501",
+               fmt::format("{} of revision table {}_rev is refused: revision history is "
+                           "append-only",
+                           verb, qualified(*m.configured)));
+    }
+}
+
+int StatementAnalyzer::count_audited_writes(const Json& node) const {
+    int count = 0;
+    for_each_node(node, [&](std::string_view kind, const Json& fields) {
+        if (!is_dml(kind) && kind != "MergeStmt") return;
+        auto rel_it = fields.find("relation");
+        if (rel_it == fields.end()) return;
+        RelationName rel = relation_name(*rel_it);
+        TableMatch m = catalog_.match(rel.schema, rel.name);
+        if (m.kind == TableMatch::Kind::Audited || m.kind == TableMatch::Kind::AuditedUnknown) {
+            ++count;
+        } else if (m.kind == TableMatch::Kind::RevTable && kind != "InsertStmt") {
+            ++count;
+        }
+    });
+    return count;
+}
+
+void StatementAnalyzer::analyze_ctes(const Json& fields, StatementAnalysis& a) {
+    auto with = fields.find("withClause");
+    if (with == fields.end()) return;
+    for (const auto& cte_node : with->value("ctes", Json::array())) {
+        cte_names_.push_back(node_fields(cte_node).value("ctename", ""));
+    }
+    for (const auto& cte_node : with->value("ctes", Json::array())) {
+        const Json& cte = node_fields(cte_node);
+        const Json& query = cte.at("ctequery");
+        std::string_view kind = node_kind(query);
+        if (!is_dml(kind)) continue;
+        const Json& qf = node_fields(query);
+        check_target_is_not_rev(verb_text(verb_of(kind)), qf.at("relation"), a);
+        // The CTE's parentheses: the first "(" after AS at the CTE's own depth.
+        std::size_t name_tok = token_at(tokens_, location_of(cte));
+        if (name_tok >= tokens_.size()) continue;
+        int depth = tokens_[name_tok].depth;
+        std::size_t i = name_tok;
+        while (i < tokens_.size() &&
+               !(tokens_[i].depth == depth && tokens_[i].is_word(sql_, "as"))) {
+            ++i;
+        }
+        while (i < tokens_.size() && tokens_[i].kind != TokenKind::OpenParen)
+            ++i;
+        std::size_t close = matching_paren(tokens_, i);
+        if (close >= tokens_.size()) continue;
+        auto site = dml_site(kind, qf, tokens_[close].begin, a);
+        if (!site) continue;
+        site->in_cte = true;
+        site->cte_begin = tokens_[name_tok].begin;
+        site->cte_open_end = tokens_[i].end;
+        site->cte_end = tokens_[close].end;
+        if (qf.contains("withClause")) {
+            refuse(a, "0A000",
+                   "cannot audit a change of an audited table in a WITH query that has a WITH "
+                   "clause of its own");
+            continue;
+        }
+        a.in_ctes.push_back(std::move(*site));
+    }
+}
+
+void StatementAnalyzer::analyze_dml(std::string_view kind, const Json& fields, std::size_t end,
+                                    StatementAnalysis& a) {
+    auto site = dml_site(kind, fields, end, a);
+    if (!site) return;
+    a.plan.restore_tag = site->verb;
+    a.rewrite_begin = site->begin;
+    if (auto with = fields.find("withClause"); with != fields.end()) {
+        a.has_with = true;
+        a.with_recursive = with->value("recursive", false);
+        std::size_t w = token_at(tokens_, location_of(*with));
+        a.with_begin = tokens_[w].begin;
+        a.rewrite_begin = a.with_begin;
+        std::size_t first = w + 1;
+        if (a.with_recursive && first < tokens_.size() &&
+            tokens_[first].is_word(sql_, "recursive")) {
+            ++first;
+        }
+        a.with_list_begin = first < tokens_.size() ? tokens_[first].begin : site->begin;
+        a.with_list_end = last_token_end(a.with_list_begin, site->begin);
+    }
+    a.main = std::move(site);
+}
+
+std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const Json& fields,
+                                                   std::size_t end, StatementAnalysis& a) {
+    RelationName rel = relation_name(fields.at("relation"));
+    TableMatch m = catalog_.match(rel.schema, rel.name);
+    if (m.kind == TableMatch::Kind::AuditedUnknown) {
+        a.unknown_tables.push_back(qualified(*m.configured));
+        return std::nullopt;
+    }
+    if (m.kind != TableMatch::Kind::Audited) return std::nullopt;
+
+    DmlSite s;
+    s.verb = verb_of(kind);
+    s.table = m.table;
+    s.ref = rel.alias.empty() ? rel.name : rel.alias;
+    // The verb is the last INSERT/UPDATE/DELETE word before the table's name; only INTO,
+    // FROM and ONLY can stand between them.
+    std::size_t t = token_at(tokens_, rel.location);
+    while (t > 0) {
+        --t;
+        const Token& tok = tokens_[t];
+        if (tok.is_word(sql_, "into") || tok.is_word(sql_, "from") || tok.is_word(sql_, "only")) {
+            continue;
+        }
+        break;
+    }
+    if (t >= tokens_.size() ||
+        !(tokens_[t].is_word(sql_, "insert") || tokens_[t].is_word(sql_, "update") ||
+          tokens_[t].is_word(sql_, "delete"))) {
+        refuse(a, "0A000", "cannot audit this statement: pgrev could not find its verb");
+        return std::nullopt;
+    }
+    s.begin = tokens_[t].begin;
+    s.end = last_token_end(s.begin, end);
+    s.body_end = s.end;
+
+    if (auto ret = fields.find("returningList"); ret != fields.end() && !ret->empty()) {
+        s.has_returning = true;
+        std::size_t first = token_at(tokens_, location_of(node_fields((*ret)[0])));
+        if (first == 0 || !tokens_[first - 1].is_word(sql_, "returning")) {
+            refuse(a, "0A000", "cannot audit this statement: pgrev could not find RETURNING");
+            return std::nullopt;
+        }
+        s.returning_begin = tokens_[first].begin;
+        s.body_end = last_token_end(s.begin, tokens_[first - 1].begin);
+        for (const auto& item : *ret) {
+            const Json& target = node_fields(item);
+            const Json& val = target.value("val", Json::object());
+            if (node_kind(val) != "ColumnRef") continue;
+            const Json& col_fields = node_fields(val).value("fields", Json::array());
+            if (col_fields.size() == 1 && node_kind(col_fields[0]) == "A_Star") {
+                s.bare_stars.push_back(location_of(node_fields(val)));
+            }
+        }
+        const char* from_key = s.verb == TagVerb::Update   ? "fromClause"
+                               : s.verb == TagVerb::Delete ? "usingClause"
+                                                           : nullptr;
+        if (from_key != nullptr) {
+            for (const auto& item : fields.value(from_key, Json::array())) {
+                if (!collect_from_items(item, s.from_items, a)) return std::nullopt;
+            }
+        }
+    }
+    return s;
+}
+
+bool StatementAnalyzer::collect_from_items(const Json& item, std::vector<DmlSite::FromItem>& items,
+                                           StatementAnalysis& a) {
+    std::string_view kind = node_kind(item);
+    const Json& f = node_fields(item);
+    auto alias_of = [](const Json& fields) -> std::string {
+        auto al = fields.find("alias");
+        return al == fields.end() ? std::string() : al->value("aliasname", "");
+    };
+    if (kind == "RangeVar") {
+        RelationName rel = relation_name(f);
+        DmlSite::FromItem fi{rel.alias.empty() ? rel.name : rel.alias, {}};
+        bool is_cte = rel.schema.empty() &&
+                      std::find(cte_names_.begin(), cte_names_.end(), rel.name) != cte_names_.end();
+        // A table's row keeps its column names through the CTE only when cast to its type;
+        // a CTE's whole-row reference keeps them by itself.
+        if (!is_cte) {
+            fi.row_type = (rel.schema.empty() ? "" : quote_identifier(rel.schema) + ".") +
+                          quote_identifier(rel.name);
+        }
+        items.push_back(std::move(fi));
+        return true;
+    }
+    if (kind == "RangeSubselect" || kind == "RangeFunction" || kind == "RangeTableFunc") {
+        std::string alias = alias_of(f);
+        if (!alias.empty()) {
+            items.push_back({alias, {}});
+            return true;
+        }
+    }
+    if (kind == "JoinExpr" && alias_of(f).empty() && !f.contains("usingClause") &&
+        !f.value("isNatural", false)) {
+        return collect_from_items(f.at("larg"), items, a) &&
+               collect_from_items(f.at("rarg"), items, a);
+    }
+    refuse(a, "0A000",
+           "cannot audit this statement: RETURNING together with this kind of FROM/USING item "
+           "(give every FROM item an alias and join with ON)");
+    return false;
+}
+
+}  // namespace pgrev::audit

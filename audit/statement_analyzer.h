@@ -1,0 +1,95 @@
+// Finds, in one parsed top-level statement, every place that writes to an audited table and
+// the text ranges the rewriter splices: the DML verb, its RETURNING list, the user's WITH list,
+// a CTE's parentheses. Also decides refusals (DESIGN.md §4) and session bookkeeping.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/catalog.h"
+#include "audit/parse_tree.h"
+#include "audit/rewrite_plan.h"
+#include "audit/sql_lexer.h"
+#include "config/config.h"
+
+namespace pgrev::audit {
+
+// One INSERT/UPDATE/DELETE of an audited table.
+struct DmlSite {
+    TagVerb verb = TagVerb::None;
+    const AuditedTableInfo* table = nullptr;
+    std::string ref;           // how RETURNING names the target: its alias, else its name
+    std::size_t begin = 0;     // the verb
+    std::size_t body_end = 0;  // end of the statement without its RETURNING clause
+    std::size_t end = 0;       // end of its last token
+    bool has_returning = false;
+    std::size_t returning_begin = 0;  // first RETURNING item
+    // UPDATE ... FROM / DELETE ... USING items, by the name RETURNING would use, with the row
+    // type of those that are tables or views (empty for subqueries, functions and CTEs).
+    struct FromItem {
+        std::string ref;
+        std::string row_type;  // quoted, qualified as written
+    };
+    std::vector<FromItem> from_items;
+    std::vector<std::size_t> bare_stars;  // offsets of `*` items in RETURNING
+    // Set for a DML inside the user's CTE: `name [(cols)] AS [NOT MATERIALIZED] ( dml )`.
+    bool in_cte = false;
+    std::size_t cte_begin = 0;     // the CTE's name
+    std::size_t cte_open_end = 0;  // just after its opening parenthesis
+    std::size_t cte_end = 0;       // just after its closing parenthesis
+};
+
+struct StatementAnalysis {
+    StatementPlan plan;
+    std::optional<DmlSite> main;   // the statement itself writes an audited table
+    std::vector<DmlSite> in_ctes;  // DMLs of audited tables inside its WITH list
+    // The user's own WITH list of the main DML, to keep in front of pgrev's.
+    bool has_with = false;
+    bool with_recursive = false;
+    std::size_t with_begin = 0;       // the WITH keyword
+    std::size_t with_list_begin = 0;  // first CTE
+    std::size_t with_list_end = 0;    // end of the last CTE
+    std::size_t rewrite_begin = 0;    // start of what the main rewrite replaces
+    // Refusal: the statement is replaced by a raise of this error.
+    bool refused = false;
+    std::string sqlstate;
+    std::string message;
+    std::vector<std::string> unknown_tables;
+    bool changes_catalog = false;
+};
+
+class StatementAnalyzer {
+  public:
+    StatementAnalyzer(std::string_view sql, const std::vector<Token>& tokens,
+                      const CatalogSnapshot& catalog, const config::Audit& policy)
+        : sql_(sql), tokens_(tokens), catalog_(catalog), policy_(policy) {}
+
+    StatementAnalysis analyze(const ParsedStatement& statement);
+
+  private:
+    void analyze_node(const Json& node, std::size_t begin, std::size_t end, StatementAnalysis& a);
+    void analyze_dml(std::string_view kind, const Json& fields, std::size_t end,
+                     StatementAnalysis& a);
+    void analyze_ctes(const Json& fields, StatementAnalysis& a);
+    std::optional<DmlSite> dml_site(std::string_view kind, const Json& fields, std::size_t end,
+                                    StatementAnalysis& a);
+    void check_target_is_not_rev(std::string_view verb, const Json& relation, StatementAnalysis& a);
+    int count_audited_writes(const Json& node) const;
+    bool collect_from_items(const Json& item, std::vector<DmlSite::FromItem>& items,
+                            StatementAnalysis& a);
+
+    void refuse(StatementAnalysis& a, std::string sqlstate, std::string message);
+    std::size_t last_token_end(std::size_t begin, std::size_t end) const;
+    std::string qualified(const config::AuditedTable& t) const;
+
+    std::string_view sql_;
+    const std::vector<Token>& tokens_;
+    const CatalogSnapshot& catalog_;
+    const config::Audit& policy_;
+    std::vector<std::string> cte_names_;  // of the statement's WITH: they are not tables
+};
+
+}  // namespace pgrev::audit

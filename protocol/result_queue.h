@@ -1,0 +1,60 @@
+// Which result belongs to which statement (DESIGN.md §3). The client side pushes an entry for
+// every message that the server will answer with a completion; the server side pops them as
+// the answers come, in order, so pipelined clients need no special case.
+//
+//   Q        one group per Query, holding each statement's tag fix in order; it lives until
+//            ReadyForQuery. CommandComplete / EmptyQueryResponse advance to the next statement;
+//            an ErrorResponse ends the statements (the server runs no more of them).
+//   E        one entry with its portal's fix, popped by exactly one of CommandComplete,
+//            PortalSuspended, EmptyQueryResponse or ErrorResponse.
+//   S, F     a marker popped by ReadyForQuery. After an ErrorResponse in extended mode the
+//            server skips to Sync, so every entry before the marker is dropped.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+namespace pgrev::protocol {
+
+// What to do with a CommandComplete: 0 leaves it alone; other values are the caller's.
+using TagFix = std::uint8_t;
+constexpr TagFix kNoFix = 0;
+
+class ResultQueue {
+  public:
+    void push_query(std::vector<TagFix> statement_fixes);
+    void push_execute(TagFix fix);
+    void push_sync();
+    void push_function_call();
+
+    // The fix for this CommandComplete (kNoFix when none or nothing was pending).
+    TagFix on_command_complete();
+    void on_empty_query();
+    void on_portal_suspended();
+    void on_error();
+    void on_ready_for_query();
+
+    bool empty() const { return entries_.empty(); }
+    std::size_t size() const { return entries_.size(); }
+    // Completions that matched no pending entry: pgrev lost track (logged by the caller).
+    std::uint64_t unmatched() const { return unmatched_; }
+
+  private:
+    enum class Kind { Query, Execute, Sync, FunctionCall };
+    struct Entry {
+        Kind kind;
+        std::vector<TagFix> fixes;  // Query: per statement; Execute: one
+        std::size_t next = 0;       // Query: the statement the next completion belongs to
+        bool failed = false;        // Query: an error ended its statements
+    };
+
+    // Pops the Execute at the front, or advances the Query group; returns the fix.
+    TagFix complete_one();
+
+    std::deque<Entry> entries_;
+    std::uint64_t unmatched_ = 0;
+};
+
+}  // namespace pgrev::protocol

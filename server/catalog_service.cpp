@@ -1,0 +1,100 @@
+#include "server/catalog_service.h"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
+#include "audit/catalog_loader.h"
+
+namespace pgrev::server {
+
+namespace asio = boost::asio;
+
+CatalogService::CatalogService(const config::Config& config) : config_(config) {}
+
+CatalogService::~CatalogService() {
+    loader_.join();
+}
+
+audit::CatalogPtr CatalogService::current(const std::string& database) {
+    std::lock_guard lock(mutex_);
+    auto it = databases_.find(database);
+    return it == databases_.end() ? nullptr : it->second.snapshot;
+}
+
+void CatalogService::invalidate(const std::string& database) {
+    std::lock_guard lock(mutex_);
+    auto it = databases_.find(database);
+    if (it != databases_.end()) it->second.snapshot.reset();
+}
+
+void CatalogService::refresh(const std::string& database, asio::any_io_executor executor,
+                             Callback callback) {
+    std::lock_guard lock(mutex_);
+    Entry& e = databases_[database];
+    e.waiters.push_back({std::move(executor), std::move(callback)});
+    if (e.loading) return;  // the load under way answers this request too
+    e.loading = true;
+    asio::post(loader_, [this, database] { load(database); });
+}
+
+void CatalogService::load(const std::string& database) {
+    audit::CatalogPtr snapshot;
+    std::string error;
+    try {
+        auto report = audit::load_catalog(config_, database, next_generation_.fetch_add(1));
+        snapshot = report.snapshot;
+        for (const auto& t : report.created) {
+            spdlog::info("database \"{}\": created revision table {}", database, t);
+        }
+        spdlog::debug("database \"{}\": catalog read, {} of {} audited tables present", database,
+                      snapshot->tables().size(), config_.audit.tables.size());
+    } catch (const std::exception& e) {
+        error = e.what();
+        spdlog::error("database \"{}\": {}", database, error);
+    }
+    std::vector<Waiter> waiters;
+    {
+        std::lock_guard lock(mutex_);
+        Entry& e = databases_[database];
+        e.loading = false;
+        if (snapshot) e.snapshot = snapshot;
+        waiters.swap(e.waiters);
+    }
+    for (auto& w : waiters) {
+        asio::post(w.executor,
+                   [cb = std::move(w.callback), snapshot, error] { cb(snapshot, error); });
+    }
+}
+
+bool CatalogService::prepare_all_databases() {
+    if (config_.audit.tables.empty()) return true;
+    std::vector<std::string> databases;
+    try {
+        databases = audit::list_databases(config_);
+    } catch (const std::exception& e) {
+        spdlog::warn(
+            "cannot check revision tables at start ({}); each database is checked when "
+            "a client first uses it",
+            e.what());
+        return true;
+    }
+    bool ok = true;
+    for (const auto& db : databases) {
+        try {
+            auto report = audit::load_catalog(config_, db, next_generation_.fetch_add(1));
+            for (const auto& t : report.created) {
+                spdlog::info("database \"{}\": created revision table {}", db, t);
+            }
+            std::lock_guard lock(mutex_);
+            databases_[db].snapshot = report.snapshot;
+        } catch (const audit::RevTableMismatch& e) {
+            spdlog::critical("{}", e.what());
+            ok = false;
+        } catch (const std::exception& e) {
+            spdlog::warn("database \"{}\": {}", db, e.what());
+        }
+    }
+    return ok;
+}
+
+}  // namespace pgrev::server

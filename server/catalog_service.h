@@ -1,0 +1,63 @@
+// The catalog snapshots of every database clients use, shared by all sessions. Loading
+// (libpq, blocking) runs on a thread of its own; a session that needs a snapshot waits for it
+// without blocking its I/O thread, and concurrent requests for one database share one load.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "audit/catalog.h"
+#include "config/config.h"
+
+namespace pgrev::server {
+
+class CatalogService {
+  public:
+    // Called on the requester's executor: the snapshot, or null and why not.
+    using Callback = std::function<void(audit::CatalogPtr, const std::string& error)>;
+
+    explicit CatalogService(const config::Config& config);
+    ~CatalogService();
+
+    // The current snapshot of `database`, or null when it has not been read (or was dropped).
+    audit::CatalogPtr current(const std::string& database);
+
+    // Reads the catalog again (a newer snapshot replaces the current one) and calls back.
+    void refresh(const std::string& database, boost::asio::any_io_executor executor,
+                 Callback callback);
+
+    // Forgets the snapshot: the next statement that needs it reads it again.
+    void invalidate(const std::string& database);
+
+    // At start: prepares the revision tables of every database. Returns false (and logs why)
+    // when a revision table cannot hold its table's rows; an unreachable server is only a
+    // warning, since pgrev reads each catalog again when it is first needed.
+    bool prepare_all_databases();
+
+  private:
+    struct Waiter {
+        boost::asio::any_io_executor executor;
+        Callback callback;
+    };
+    struct Entry {
+        audit::CatalogPtr snapshot;
+        bool loading = false;
+        std::vector<Waiter> waiters;
+    };
+
+    void load(const std::string& database);
+
+    const config::Config& config_;
+    std::mutex mutex_;
+    std::map<std::string, Entry> databases_;
+    std::atomic<std::uint64_t> next_generation_{1};
+    boost::asio::thread_pool loader_{1};
+};
+
+}  // namespace pgrev::server

@@ -1,0 +1,255 @@
+#include "server/client_messages.h"
+
+#include <spdlog/spdlog.h>
+
+#include "audit/name_filter.h"
+#include "audit/rewriter.h"
+#include "protocol/frontend_messages.h"
+#include "server/catalog_service.h"
+#include "server/client_session.h"
+
+namespace pgrev::server {
+
+using namespace pgrev::protocol;
+using audit::RewritePlan;
+
+namespace {
+
+// Plans are cached per I/O thread: no lock on the hot path.
+audit::PlanCache& thread_plan_cache() {
+    thread_local audit::PlanCache cache(4096);
+    return cache;
+}
+
+}  // namespace
+
+bool ClientMessages::wants_whole(char type) const {
+    switch (type) {
+        case frontend::kQuery:
+        case frontend::kParse:
+        case frontend::kBind:
+        case frontend::kExecute:
+        case frontend::kClose:
+        case frontend::kSync:
+        case frontend::kFunctionCall:
+        case frontend::kTerminate:
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool ClientMessages::on_message(const MessageView& m, Output& out) {
+    switch (m.type) {
+        case frontend::kQuery:
+            return on_query(m, out);
+        case frontend::kParse:
+            return on_parse(m, out);
+        case frontend::kBind:
+            on_bind(m, out);
+            return true;
+        case frontend::kExecute: {
+            Execute e = decode_execute(m.body);
+            auto it = state_.portals.find(std::string(e.portal));
+            state_.results.push_execute(
+                it == state_.portals.end() ? kNoFix : to_fix(it->second.restore_tag));
+            break;
+        }
+        case frontend::kClose: {
+            TargetRef t = decode_close(m.body);
+            auto& names = t.kind == 'S' ? state_.statements : state_.portals;
+            names.erase(std::string(t.name));
+            break;
+        }
+        case frontend::kSync:
+            state_.results.push_sync();
+            break;
+        case frontend::kFunctionCall:
+            state_.results.push_function_call();
+            break;
+        case frontend::kTerminate:
+            session_.on_client_terminate();
+            break;
+        default:
+            break;
+    }
+    out.forward(m.bytes);
+    return true;
+}
+
+bool ClientMessages::needs_analysis(std::string_view sql) const {
+    if (server_.name_filter.may_name_audited_table(sql)) return true;
+    // EXECUTE of a rewritten SQL-level PREPARE names no table, but its tag needs fixing; and
+    // the names it uses can be deallocated or prepared again.
+    if (state_.sql_prepared.empty()) return false;
+    for (std::string_view word : {"execute", "deallocate", "discard", "prepare"}) {
+        if (audit::NameFilter::contains_word_ci(sql, word)) return true;
+    }
+    return false;
+}
+
+audit::PlanPtr ClientMessages::refusal(std::string sqlstate, std::string message) const {
+    auto plan = std::make_shared<RewritePlan>();
+    plan->action = RewritePlan::Action::Refuse;
+    plan->refusal_sqlstate = std::move(sqlstate);
+    plan->refusal_message = std::move(message);
+    plan->sql = audit::refusal_statement(plan->refusal_sqlstate, plan->refusal_message);
+    plan->statements.emplace_back();
+    return plan;
+}
+
+audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
+    bool fresh = after_load_;
+    after_load_ = false;
+    std::string load_error = std::move(load_error_);
+    load_error_.clear();
+
+    if (!state_.standard_conforming_strings) {
+        return refusal("0A000",
+                       "pgrev: cannot audit statements while standard_conforming_strings is "
+                       "off: pgrev could misread backslashes in string literals (turn it on)");
+    }
+    audit::CatalogPtr catalog = server_.catalogs->current(database_);
+    if (!catalog) {
+        if (fresh) {
+            return refusal("58000",
+                           "pgrev: cannot audit this statement: the catalog of "
+                           "database \"" +
+                               database_ + "\" cannot be read: " + load_error);
+        }
+        session_.request_catalog();
+        return nullptr;
+    }
+    auto& cache = thread_plan_cache();
+    if (auto cached = cache.find(catalog->generation(), sql)) return cached;
+
+    auto plan = std::make_shared<RewritePlan>(
+        audit::plan_rewrite(sql, *catalog, server_.config.audit, fresh));
+    if (plan->action == RewritePlan::Action::NeedCatalog) {
+        spdlog::debug("{}: {} is not in the catalog snapshot; reading it again",
+                      session_.describe(), plan->unknown_tables.front());
+        session_.request_catalog();
+        return nullptr;
+    }
+    // A refusal for a table that may yet be created is decided afresh each time.
+    if (!fresh || plan->action != RewritePlan::Action::Refuse) {
+        cache.insert(catalog->generation(), sql, plan);
+    }
+    return plan;
+}
+
+void ClientMessages::on_catalog_loaded(std::string error) {
+    after_load_ = true;
+    load_error_ = std::move(error);
+}
+
+std::vector<TagFix> ClientMessages::record(const RewritePlan& plan) {
+    std::vector<TagFix> fixes;
+    for (const auto& st : plan.statements) {
+        TagFix fix = to_fix(st.restore_tag);
+        switch (st.prepared_op) {
+            case audit::PreparedOp::Prepare:
+                if (st.prepared_tag == audit::TagVerb::None) {
+                    state_.sql_prepared.erase(st.prepared_name);
+                } else {
+                    state_.sql_prepared[st.prepared_name] = st.prepared_tag;
+                }
+                break;
+            case audit::PreparedOp::Execute: {
+                auto it = state_.sql_prepared.find(st.prepared_name);
+                if (it != state_.sql_prepared.end()) fix = to_fix(it->second);
+                break;
+            }
+            case audit::PreparedOp::Deallocate:
+                state_.sql_prepared.erase(st.prepared_name);
+                break;
+            case audit::PreparedOp::DeallocateAll:
+                // DEALLOCATE ALL and DISCARD ALL drop protocol-level statements too.
+                state_.sql_prepared.clear();
+                state_.statements.clear();
+                break;
+            case audit::PreparedOp::None:
+                break;
+        }
+        fixes.push_back(fix);
+    }
+    if (plan.changes_catalog) {
+        state_.catalog_dirty = true;
+        server_.catalogs->invalidate(database_);
+    }
+    if (plan.action == RewritePlan::Action::Refuse) {
+        spdlog::warn("{}: refused: {}", session_.describe(), plan.refusal_message);
+    }
+    return fixes;
+}
+
+bool ClientMessages::on_query(const MessageView& m, Output& out) {
+    Query q = decode_query(m.body);
+    // A simple Query replaces the unnamed statement and portal.
+    state_.statements.erase(std::string());
+    state_.portals.erase(std::string());
+    if (!needs_analysis(q.sql)) {
+        state_.results.push_query({});
+        out.forward(m.bytes);
+        return true;
+    }
+    audit::PlanPtr plan = plan_for(q.sql);
+    if (!plan) return false;
+    state_.results.push_query(record(*plan));
+    if (plan->action == RewritePlan::Action::Forward) {
+        out.forward(m.bytes);
+    } else {
+        out.inject(encode_query(plan->sql));
+    }
+    return true;
+}
+
+bool ClientMessages::on_parse(const MessageView& m, Output& out) {
+    Parse p = decode_parse(m.body);
+    std::string name(p.statement);
+    state_.statements.erase(name);
+    if (!needs_analysis(p.query)) {
+        out.forward(m.bytes);
+        return true;
+    }
+    audit::PlanPtr plan = plan_for(p.query);
+    if (!plan) return false;
+    // Several statements in one Parse: the server refuses the original just as it would.
+    if (plan->statements.size() > 1 && plan->action != RewritePlan::Action::Refuse) {
+        out.forward(m.bytes);
+        return true;
+    }
+    std::vector<TagFix> fixes = record(*plan);
+    RewrittenStatement info;
+    info.restore_tag = fixes.empty() ? audit::TagVerb::None : to_verb(fixes.front());
+    info.refused = plan->action == RewritePlan::Action::Refuse;
+    if (info.restore_tag != audit::TagVerb::None || info.refused) state_.statements[name] = info;
+    if (plan->action == RewritePlan::Action::Forward) {
+        out.forward(m.bytes);
+    } else {
+        p.query = plan->sql;
+        out.inject(encode_parse(p));
+    }
+    return true;
+}
+
+void ClientMessages::on_bind(const MessageView& m, Output& out) {
+    Bind b = decode_bind(m.body);
+    std::string portal(b.portal);
+    state_.portals.erase(portal);
+    auto it = state_.statements.find(std::string(b.statement));
+    if (it == state_.statements.end()) {
+        out.forward(m.bytes);
+        return;
+    }
+    state_.portals[portal] = it->second;
+    if (it->second.refused) {
+        // pgrev's DO block takes no parameters; the client's would fail the Bind with an error
+        // of their own instead of pgrev's.
+        out.inject(encode_bind(b.portal, b.statement));
+    } else {
+        out.forward(m.bytes);
+    }
+}
+
+}  // namespace pgrev::server

@@ -1,0 +1,52 @@
+// Client to server: the query path. Query and Parse texts that may name an audited table are
+// planned (audit/), sent rewritten or refused, and recorded so that results can be matched to
+// them; everything else passes untouched (COPY data and big Binds stream).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/plan_cache.h"
+#include "protocol/message_stream.h"
+#include "server/query_state.h"
+#include "server/server_state.h"
+
+namespace pgrev::server {
+
+class ClientSession;
+
+class ClientMessages : public protocol::MessageHandler {
+  public:
+    ClientMessages(ClientSession& session, QueryState& state, ServerState& server)
+        : session_(session), state_(state), server_(server) {}
+
+    bool wants_whole(char type) const override;
+    bool on_message(const protocol::MessageView& message, protocol::Output& out) override;
+
+    void set_database(std::string database) { database_ = std::move(database); }
+    // The catalog read this handler waited for is done (`error` empty) or failed; the message
+    // it stopped at comes again next.
+    void on_catalog_loaded(std::string error);
+
+  private:
+    bool on_query(const protocol::MessageView& m, protocol::Output& out);
+    bool on_parse(const protocol::MessageView& m, protocol::Output& out);
+    void on_bind(const protocol::MessageView& m, protocol::Output& out);
+
+    bool needs_analysis(std::string_view sql) const;
+    // The plan for `sql`, or null when the session must first wait for the catalog.
+    audit::PlanPtr plan_for(std::string_view sql);
+    // Session bookkeeping for a planned text; returns each statement's tag fix.
+    std::vector<protocol::TagFix> record(const audit::RewritePlan& plan);
+    audit::PlanPtr refusal(std::string sqlstate, std::string message) const;
+
+    ClientSession& session_;
+    QueryState& state_;
+    ServerState& server_;
+    std::string database_;
+    bool after_load_ = false;  // the next plan uses a catalog read after the message arrived
+    std::string load_error_;
+};
+
+}  // namespace pgrev::server

@@ -1,0 +1,40 @@
+// What a session remembers between messages to keep the client's view exact: which prepared
+// statement and portal carries which rewrite, and which result answers which statement.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+
+#include "audit/rewrite_plan.h"
+#include "protocol/result_queue.h"
+
+namespace pgrev::server {
+
+inline protocol::TagFix to_fix(audit::TagVerb verb) {
+    return static_cast<protocol::TagFix>(verb);
+}
+inline audit::TagVerb to_verb(protocol::TagFix fix) {
+    return static_cast<audit::TagVerb>(fix);
+}
+
+// A protocol-level statement or portal that pgrev changed. Names not in the maps were
+// forwarded as they were.
+struct RewrittenStatement {
+    audit::TagVerb restore_tag = audit::TagVerb::None;
+    bool refused = false;  // its text is pgrev's DO block: Bind must carry no parameters
+};
+
+struct QueryState {
+    protocol::ResultQueue results;
+    std::unordered_map<std::string, RewrittenStatement> statements;
+    std::unordered_map<std::string, RewrittenStatement> portals;
+    // SQL-level PREPARE of rewritten statements: EXECUTE's tag must become the verb.
+    std::unordered_map<std::string, audit::TagVerb> sql_prepared;
+    // PostgreSQL's lexer and pgrev's agree only with standard_conforming_strings on.
+    bool standard_conforming_strings = true;
+    // A statement changed an audited table's definition: read the catalog again once the
+    // transaction is over.
+    bool catalog_dirty = false;
+};
+
+}  // namespace pgrev::server

@@ -1,0 +1,65 @@
+#include "server/server_messages.h"
+
+#include "protocol/backend_messages.h"
+#include "server/client_session.h"
+
+namespace pgrev::server {
+
+using namespace pgrev::protocol;
+
+bool ServerMessages::wants_whole(char type) const {
+    switch (type) {
+        case backend::kCommandComplete:
+        case backend::kEmptyQueryResponse:
+        case backend::kPortalSuspended:
+        case backend::kErrorResponse:
+        case backend::kReadyForQuery:
+        case backend::kParameterStatus:
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool ServerMessages::on_message(const MessageView& m, Output& out) {
+    switch (m.type) {
+        case backend::kCommandComplete: {
+            TagFix fix = state_.results.on_command_complete();
+            if (fix != kNoFix) {
+                std::string tag = decode_command_complete(m.body);
+                out.inject(encode_command_complete(audit::restore_tag(to_verb(fix), tag)));
+                return true;
+            }
+            break;
+        }
+        case backend::kEmptyQueryResponse:
+            state_.results.on_empty_query();
+            break;
+        case backend::kPortalSuspended:
+            state_.results.on_portal_suspended();
+            break;
+        case backend::kErrorResponse: {
+            ErrorFields error = decode_error_fields(m.body);
+            state_.results.on_error();
+            session_.on_server_error(error);
+            break;
+        }
+        case backend::kReadyForQuery:
+            state_.results.on_ready_for_query();
+            session_.on_server_ready(decode_ready_for_query(m.body));
+            break;
+        case backend::kParameterStatus: {
+            ParameterStatus p = decode_parameter_status(m.body);
+            if (p.name == "standard_conforming_strings") {
+                state_.standard_conforming_strings = p.value == "on";
+            }
+            break;
+        }
+        default:
+            break;
+    }
+    out.forward(m.bytes);
+    return true;
+}
+
+}  // namespace pgrev::server
