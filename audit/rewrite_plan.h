@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "audit/splice.h"
+
 namespace pgrev::audit {
 
 // The command tag a client expects for a rewritten statement. The server reports the tag of
@@ -45,6 +47,14 @@ struct RewritePlan {
     std::vector<std::string> unknown_tables;
     // The statements write to audited tables (rewritten).
     bool audits = false;
+    // With Rewrite/Refuse: the client's text and where its pieces went in `sql`, to map an
+    // error position back (map_error_position).
+    std::string original;
+    std::vector<SourcePiece> source_map;
+
+    int original_error_position(int position) const {
+        return map_error_position(position, sql, original, source_map);
+    }
 };
 
 // "UPDATE 3" for verb Update and server tag "INSERT 0 3" or "SELECT 3".

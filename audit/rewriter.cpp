@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "audit/parse_tree.h"
+#include "audit/splice.h"
 #include "audit/sql_lexer.h"
 #include "audit/statement_analyzer.h"
 
@@ -13,24 +14,22 @@ namespace {
 struct Edit {
     std::size_t begin;
     std::size_t end;
-    std::string text;
+    Splice text;
 };
 
-// The text of [begin, end) with the edits inside it applied.
-std::string apply_edits(std::string_view sql, std::size_t begin, std::size_t end,
-                        std::vector<Edit> edits) {
+// The user's text of [begin, end) with the edits inside it applied.
+Splice apply_edits(std::string_view sql, std::size_t begin, std::size_t end,
+                   std::vector<Edit> edits) {
     std::sort(edits.begin(), edits.end(),
               [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
-    std::string out;
+    Splice out(sql);
     std::size_t pos = begin;
     for (const auto& e : edits) {
         if (e.begin < pos || e.end > end) continue;
-        out.append(sql.substr(pos, e.begin - pos));
-        out.append(e.text);
+        out.copy(pos, e.begin).append(e.text);
         pos = e.end;
     }
-    out.append(sql.substr(pos, end - pos));
-    return out;
+    return out.copy(pos, end);
 }
 
 class SiteWriter {
@@ -43,24 +42,24 @@ class SiteWriter {
     std::string dml_name() const { return "__pgrev_dml" + suffix_; }
     std::string rev_name() const { return "__pgrev_rev" + suffix_; }
 
-    std::string dml_cte() const {
-        std::string out = dml_name() + " AS (";
-        out.append(sql_.substr(s_.begin, s_.body_end - s_.begin));
-        out += " RETURNING ";
+    Splice dml_cte() const {
+        Splice out(sql_);
+        out.add(dml_name() + " AS (").copy(s_.begin, s_.body_end).add(" RETURNING ");
         if (whole_row()) {
-            out += "ROW(" + quote_identifier(s_.ref) + ".*)::" + table_type() + " AS __pgrev_row";
+            out.add("ROW(" + quote_identifier(s_.ref) + ".*)::" + table_type() + " AS __pgrev_row");
             for (std::size_t i = 0; i < s_.from_items.size(); ++i) {
                 const auto& item = s_.from_items[i];
-                out += ", ";
-                out += item.row_type.empty()
-                           ? quote_identifier(item.ref)
-                           : "ROW(" + quote_identifier(item.ref) + ".*)::" + item.row_type;
-                out += " AS __pgrev_from" + std::to_string(i + 1);
+                out.add(", ");
+                out.add(item.row_type.empty()
+                            ? quote_identifier(item.ref)
+                            : "ROW(" + quote_identifier(item.ref) + ".*)::" + item.row_type);
+                out.add(" AS __pgrev_from" + std::to_string(i + 1));
             }
         } else {
-            out += quote_identifier(s_.ref) + ".*";
+            out.add(quote_identifier(s_.ref) + ".*");
         }
-        return out + ")";
+        out.add(")");
+        return out;
     }
 
     std::string rev_insert() const {
@@ -91,22 +90,26 @@ class SiteWriter {
     }
 
     // The user's RETURNING list, evaluated over the returned rows under the target's name.
-    std::string projection() const {
+    Splice projection() const {
         std::vector<Edit> stars;
         if (whole_row()) {
             std::string all = quote_identifier(s_.ref) + ".*";
             for (const auto& f : s_.from_items)
                 all += ", " + quote_identifier(f.ref) + ".*";
-            for (std::size_t at : s_.bare_stars)
-                stars.push_back({at, at + 1, all});
+            for (std::size_t at : s_.bare_stars) {
+                Splice star(sql_);
+                star.add(all);
+                stars.push_back({at, at + 1, std::move(star)});
+            }
         }
-        std::string out = "SELECT " + apply_edits(sql_, s_.returning_begin, s_.end, stars) +
-                          " FROM " + dml_name();
-        if (!whole_row()) return out + " AS " + quote_identifier(s_.ref);
-        out += ", LATERAL (SELECT (__pgrev_row).*) AS " + quote_identifier(s_.ref);
+        Splice out(sql_);
+        out.add("SELECT ").append(apply_edits(sql_, s_.returning_begin, s_.end, stars));
+        out.add(" FROM " + dml_name());
+        if (!whole_row()) return out.add(" AS " + quote_identifier(s_.ref));
+        out.add(", LATERAL (SELECT (__pgrev_row).*) AS " + quote_identifier(s_.ref));
         for (std::size_t i = 0; i < s_.from_items.size(); ++i) {
-            out += ", LATERAL (SELECT (__pgrev_from" + std::to_string(i + 1) + ").*) AS " +
-                   quote_identifier(s_.from_items[i].ref);
+            out.add(", LATERAL (SELECT (__pgrev_from" + std::to_string(i + 1) + ").*) AS " +
+                    quote_identifier(s_.from_items[i].ref));
         }
         return out;
     }
@@ -114,11 +117,33 @@ class SiteWriter {
     // `name AS ( dml )` of the user's WITH becomes pgrev's two CTEs and then the user's name
     // over the returned rows, in the same place so later CTEs still see it.
     Edit cte_edit() const {
-        std::string text = dml_cte() + ", " + rev_name() + " AS (" + rev_insert() + "), ";
-        text.append(sql_.substr(s_.cte_begin, s_.cte_open_end - s_.cte_begin));
-        text += s_.has_returning ? projection() : "SELECT FROM " + dml_name();
-        text += ")";
+        Splice text(sql_);
+        text.append(dml_cte()).add(", " + rev_name() + " AS (" + rev_insert() + "), ");
+        text.copy(s_.cte_begin, s_.cte_open_end);
+        if (s_.has_returning) {
+            text.append(projection());
+        } else {
+            text.add("SELECT FROM " + dml_name());
+        }
+        text.add(")");
         return {s_.cte_begin, s_.cte_end, std::move(text)};
+    }
+
+    // The whole statement: `WITH [user's CTEs,] pgrev's CTEs, then the final part`.
+    Splice statement(const StatementAnalysis& a, const std::vector<Edit>& cte_edits) const {
+        Splice text(sql_);
+        text.add("WITH ");
+        if (a.has_with) {
+            if (a.with_recursive) text.add("RECURSIVE ");
+            text.append(apply_edits(sql_, a.with_list_begin, a.with_list_end, cte_edits)).add(", ");
+        }
+        text.append(dml_cte());
+        if (s_.has_returning) {
+            text.add(", " + rev_name() + " AS (" + rev_insert() + ") ").append(projection());
+        } else {
+            text.add(" " + rev_insert());
+        }
+        return text;
     }
 
   private:
@@ -206,7 +231,9 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
             for (std::size_t i = first; i < tokens.size() && tokens[i].begin < statement.end; ++i) {
                 if (tokens[i].kind != TokenKind::Semicolon) end = tokens[i].end;
             }
-            edits.push_back({begin, end, refusal_statement(a.sqlstate, a.message)});
+            Splice refusal(sql);
+            refusal.add(refusal_statement(a.sqlstate, a.message));
+            edits.push_back({begin, end, std::move(refusal)});
             plan.statements.emplace_back();
             if (plan.refusal_message.empty()) {
                 plan.refusal_sqlstate = a.sqlstate;
@@ -220,20 +247,8 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
                 SiteWriter(sql, a.in_ctes[i], "_" + std::to_string(i + 1)).cte_edit());
         }
         if (a.main) {
-            SiteWriter main(sql, *a.main, "");
-            std::string text = "WITH ";
-            if (a.has_with) {
-                if (a.with_recursive) text += "RECURSIVE ";
-                text += apply_edits(sql, a.with_list_begin, a.with_list_end, cte_edits) + ", ";
-            }
-            text += main.dml_cte();
-            if (a.main->has_returning) {
-                text +=
-                    ", " + main.rev_name() + " AS (" + main.rev_insert() + ") " + main.projection();
-            } else {
-                text += " " + main.rev_insert();
-            }
-            edits.push_back({a.rewrite_begin, a.main->end, std::move(text)});
+            edits.push_back({a.rewrite_begin, a.main->end,
+                             SiteWriter(sql, *a.main, "").statement(a, cte_edits)});
         } else {
             edits.insert(edits.end(), cte_edits.begin(), cte_edits.end());
         }
@@ -245,7 +260,12 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
     } else if (!edits.empty()) {
         plan.action = RewritePlan::Action::Rewrite;
     }
-    if (!edits.empty()) plan.sql = apply_edits(sql, 0, sql.size(), std::move(edits));
+    if (!edits.empty()) {
+        Splice out = apply_edits(sql, 0, sql.size(), std::move(edits));
+        plan.sql = out.text();
+        plan.source_map = out.pieces();
+        plan.original = std::string(sql);
+    }
     return plan;
 }
 

@@ -33,6 +33,24 @@ ErrorFields decode_error_fields(std::span<const char> body) {
     return out;
 }
 
+bool ErrorFields::set(char code, std::string value) {
+    for (auto& [c, v] : fields) {
+        if (c == code) {
+            v = std::move(value);
+            return true;
+        }
+    }
+    return false;
+}
+
+std::string encode_error_fields(char type, const ErrorFields& error) {
+    MessageBuilder b(type);
+    for (const auto& [code, value] : error.fields)
+        b.u8(static_cast<std::uint8_t>(code)).cstring(value);
+    b.u8(0);
+    return b.finish();
+}
+
 std::string encode_error_response(const PgrevError& error) {
     MessageBuilder b(backend::kErrorResponse);
     b.u8('S').cstring(error.severity);

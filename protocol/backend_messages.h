@@ -23,6 +23,7 @@ constexpr char kEmptyQueryResponse = 'I';
 constexpr char kErrorResponse = 'E';
 constexpr char kNoticeResponse = 'N';
 constexpr char kParameterStatus = 'S';
+constexpr char kParseComplete = '1';
 constexpr char kPortalSuspended = 's';
 constexpr char kReadyForQuery = 'Z';
 }  // namespace backend
@@ -38,9 +39,13 @@ struct ErrorFields {
     std::string message() const { return get('M'); }
     // FATAL or PANIC: the server closes the connection after it.
     bool ends_session() const;
+    // Replaces the value of a field that is present; false when it is absent.
+    bool set(char code, std::string value);
 };
 
 ErrorFields decode_error_fields(std::span<const char> body);
+// ErrorResponse ('E') or NoticeResponse ('N') with these fields, in their order.
+std::string encode_error_fields(char type, const ErrorFields& error);
 
 // An ErrorResponse pgrev makes itself. Messages start with "pgrev: " so a DBA can tell them
 // from the server's own.

@@ -2,42 +2,44 @@
 
 namespace pgrev::protocol {
 
-void ResultQueue::push_query(std::vector<TagFix> statement_fixes) {
-    entries_.push_back({Kind::Query, std::move(statement_fixes)});
+void ResultQueue::push_query(std::vector<TagFix> statement_fixes, ResultContext context) {
+    entries_.push_back({Kind::Query, std::move(statement_fixes), std::move(context)});
 }
 
-void ResultQueue::push_execute(TagFix fix) {
-    entries_.push_back({Kind::Execute, {fix}});
+void ResultQueue::push_parse(ResultContext context) {
+    entries_.push_back({Kind::Parse, {}, std::move(context)});
+}
+
+void ResultQueue::push_execute(TagFix fix, ResultContext context) {
+    entries_.push_back({Kind::Execute, {fix}, std::move(context)});
 }
 
 void ResultQueue::push_sync() {
-    entries_.push_back({Kind::Sync, {}});
+    entries_.push_back({Kind::Sync, {}, nullptr});
 }
 
 void ResultQueue::push_function_call() {
-    entries_.push_back({Kind::FunctionCall, {}});
+    entries_.push_back({Kind::FunctionCall, {}, nullptr});
+}
+
+const ResultContext& ResultQueue::current_context() const {
+    static const ResultContext none;
+    return entries_.empty() ? none : entries_.front().context;
 }
 
 TagFix ResultQueue::complete_one() {
-    if (entries_.empty()) {
-        ++unmatched_;
-        return kNoFix;
-    }
-    Entry& front = entries_.front();
-    switch (front.kind) {
-        case Kind::Query: {
+    if (!entries_.empty()) {
+        Entry& front = entries_.front();
+        if (front.kind == Kind::Query) {
             TagFix fix = front.next < front.fixes.size() ? front.fixes[front.next] : kNoFix;
             ++front.next;
             return fix;
         }
-        case Kind::Execute: {
+        if (front.kind == Kind::Execute) {
             TagFix fix = front.fixes.front();
             entries_.pop_front();
             return fix;
         }
-        case Kind::Sync:
-        case Kind::FunctionCall:
-            break;
     }
     ++unmatched_;
     return kNoFix;
@@ -45,6 +47,14 @@ TagFix ResultQueue::complete_one() {
 
 TagFix ResultQueue::on_command_complete() {
     return complete_one();
+}
+
+void ResultQueue::on_parse_complete() {
+    if (!entries_.empty() && entries_.front().kind == Kind::Parse) {
+        entries_.pop_front();
+    } else {
+        ++unmatched_;
+    }
 }
 
 void ResultQueue::on_empty_query() {
@@ -62,18 +72,19 @@ void ResultQueue::on_error() {
         front.failed = true;
         return;
     }
-    if (front.kind == Kind::FunctionCall) return;
     // Extended query: the server discards everything up to the next Sync.
-    while (!entries_.empty() && entries_.front().kind == Kind::Execute)
+    while (!entries_.empty() &&
+           (entries_.front().kind == Kind::Execute || entries_.front().kind == Kind::Parse)) {
         entries_.pop_front();
+    }
 }
 
 void ResultQueue::on_ready_for_query() {
-    // Anything before the group or marker that Z ends is stale (a protocol oddity); drop it.
+    // Entries before the group or marker that Z ends are stale (a protocol oddity): drop them.
     while (!entries_.empty()) {
         Kind kind = entries_.front().kind;
         entries_.pop_front();
-        if (kind != Kind::Execute) return;
+        if (kind != Kind::Execute && kind != Kind::Parse) return;
         ++unmatched_;
     }
 }

@@ -5,6 +5,8 @@
 //   Q        one group per Query, holding each statement's tag fix in order; it lives until
 //            ReadyForQuery. CommandComplete / EmptyQueryResponse advance to the next statement;
 //            an ErrorResponse ends the statements (the server runs no more of them).
+//   P        one entry popped by ParseComplete: an error while it is first is the Parse's own,
+//            so its context tells whose text the error position refers to.
 //   E        one entry with its portal's fix, popped by exactly one of CommandComplete,
 //            PortalSuspended, EmptyQueryResponse or ErrorResponse.
 //   S, F     a marker popped by ReadyForQuery. After an ErrorResponse in extended mode the
@@ -14,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <vector>
 
 namespace pgrev::protocol {
@@ -22,15 +25,23 @@ namespace pgrev::protocol {
 using TagFix = std::uint8_t;
 constexpr TagFix kNoFix = 0;
 
+// What the session attached to an entry (the rewrite plan of its text); opaque here.
+using ResultContext = std::shared_ptr<const void>;
+
 class ResultQueue {
   public:
-    void push_query(std::vector<TagFix> statement_fixes);
-    void push_execute(TagFix fix);
+    void push_query(std::vector<TagFix> statement_fixes, ResultContext context = nullptr);
+    void push_parse(ResultContext context);
+    void push_execute(TagFix fix, ResultContext context = nullptr);
     void push_sync();
     void push_function_call();
 
+    // The context of the entry the next server message answers (null when none).
+    const ResultContext& current_context() const;
+
     // The fix for this CommandComplete (kNoFix when none or nothing was pending).
     TagFix on_command_complete();
+    void on_parse_complete();
     void on_empty_query();
     void on_portal_suspended();
     void on_error();
@@ -42,12 +53,13 @@ class ResultQueue {
     std::uint64_t unmatched() const { return unmatched_; }
 
   private:
-    enum class Kind { Query, Execute, Sync, FunctionCall };
+    enum class Kind { Query, Parse, Execute, Sync, FunctionCall };
     struct Entry {
         Kind kind;
         std::vector<TagFix> fixes;  // Query: per statement; Execute: one
-        std::size_t next = 0;       // Query: the statement the next completion belongs to
-        bool failed = false;        // Query: an error ended its statements
+        ResultContext context;
+        std::size_t next = 0;  // Query: the statement the next completion belongs to
+        bool failed = false;   // Query: an error ended its statements
     };
 
     // Pops the Execute at the front, or advances the Query group; returns the fix.

@@ -195,7 +195,7 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
     }
     audit::PlanPtr plan = plan_for(q.sql);
     if (!plan) return false;
-    state_.results.push_query(record(*plan));
+    state_.results.push_query(record(*plan), plan);
     if (plan->action == RewritePlan::Action::Forward) {
         out.forward(m.bytes);
     } else {
@@ -209,6 +209,7 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     std::string name(p.statement);
     state_.statements.erase(name);
     if (!needs_analysis(p.query)) {
+        state_.results.push_parse(nullptr);
         out.forward(m.bytes);
         return true;
     }
@@ -216,13 +217,16 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     if (!plan) return false;
     // Several statements in one Parse: the server refuses the original just as it would.
     if (plan->statements.size() > 1 && plan->action != RewritePlan::Action::Refuse) {
+        state_.results.push_parse(nullptr);
         out.forward(m.bytes);
         return true;
     }
+    state_.results.push_parse(plan);
     std::vector<TagFix> fixes = record(*plan);
     RewrittenStatement info;
     info.restore_tag = fixes.empty() ? audit::TagVerb::None : to_verb(fixes.front());
     info.refused = plan->action == RewritePlan::Action::Refuse;
+    info.plan = plan;
     if (info.restore_tag != audit::TagVerb::None || info.refused) state_.statements[name] = info;
     if (plan->action == RewritePlan::Action::Forward) {
         out.forward(m.bytes);

@@ -2,6 +2,7 @@
 // statement and portal carries which rewrite, and which result answers which statement.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -22,6 +23,7 @@ inline audit::TagVerb to_verb(protocol::TagFix fix) {
 struct RewrittenStatement {
     audit::TagVerb restore_tag = audit::TagVerb::None;
     bool refused = false;  // its text is pgrev's DO block: Bind must carry no parameters
+    std::shared_ptr<const audit::RewritePlan> plan;
 };
 
 struct QueryState {

@@ -1,5 +1,7 @@
 #include "server/server_messages.h"
 
+#include <cstdlib>
+
 #include "protocol/backend_messages.h"
 #include "server/client_session.h"
 
@@ -12,6 +14,7 @@ bool ServerMessages::wants_whole(char type) const {
         case backend::kCommandComplete:
         case backend::kEmptyQueryResponse:
         case backend::kPortalSuspended:
+        case backend::kParseComplete:
         case backend::kErrorResponse:
         case backend::kReadyForQuery:
         case backend::kParameterStatus:
@@ -35,13 +38,26 @@ bool ServerMessages::on_message(const MessageView& m, Output& out) {
         case backend::kEmptyQueryResponse:
             state_.results.on_empty_query();
             break;
+        case backend::kParseComplete:
+            state_.results.on_parse_complete();
+            break;
         case backend::kPortalSuspended:
             state_.results.on_portal_suspended();
             break;
         case backend::kErrorResponse: {
             ErrorFields error = decode_error_fields(m.body);
+            auto plan = std::static_pointer_cast<const audit::RewritePlan>(
+                state_.results.current_context());
             state_.results.on_error();
             session_.on_server_error(error);
+            // The position points into the text pgrev sent; the client wants its own.
+            std::string position = error.get('P');
+            if (plan && !position.empty() && !plan->source_map.empty()) {
+                int mapped = plan->original_error_position(std::atoi(position.c_str()));
+                error.set('P', std::to_string(mapped));
+                out.inject(encode_error_fields(backend::kErrorResponse, error));
+                return true;
+            }
             break;
         }
         case backend::kReadyForQuery:
