@@ -80,11 +80,15 @@ void ClientSession::arm_startup_timer() {
         if (ec || self->phase_ == State::Ready || self->phase_ == State::Closing) return;
         spdlog::warn("{}: closed: startup not finished within limits.startup_timeout ({} ms)",
                      self->describe(), self->config_.limits.startup_timeout.count());
-        self->close_reason_ = "startup timeout";
-        self->phase_ = State::Closing;
+        PgrevError error = fatal("08006", "startup did not finish in time "
+                                          "(limits.startup_timeout)");
+        if (self->phase_ == State::Authenticating) {
+            // The pumps run: the server-to-client one writes the error between messages.
+            return self->terminate(error, "startup timeout");
+        }
         boost::system::error_code ignored;
         self->upstream_.close(ignored);
-        self->client_.close(ignored);
+        self->refuse_startup(error, "startup timeout");
     });
 }
 
