@@ -80,8 +80,9 @@ void ClientSession::arm_startup_timer() {
         if (ec || self->phase_ == State::Ready || self->phase_ == State::Closing) return;
         spdlog::warn("{}: closed: startup not finished within limits.startup_timeout ({} ms)",
                      self->describe(), self->config_.limits.startup_timeout.count());
-        PgrevError error = fatal("08006", "startup did not finish in time "
-                                          "(limits.startup_timeout)");
+        PgrevError error = fatal("08006",
+                                 "startup did not finish in time "
+                                 "(limits.startup_timeout)");
         if (self->phase_ == State::Authenticating) {
             // The pumps run: the server-to-client one writes the error between messages.
             return self->terminate(error, "startup timeout");
@@ -293,8 +294,8 @@ void ClientSession::on_client_pump_end(const PumpResult& result) {
             // The server side ended too; its pump reports why.
             return terminate(std::nullopt, "lost the connection to PostgreSQL: " + result.detail);
         case PumpEnd::MessageTooLarge:
-            spdlog::warn("{}: {} over limits.max_message_size ({} B)", describe(), result.detail,
-                         config_.limits.max_message_size);
+            spdlog::warn("{}: closed: {}, more than limits.max_message_size ({} B)", describe(),
+                         result.detail, config_.limits.max_message_size);
             return terminate(
                 fatal("54000", fmt::format("{}, over the limit of {} bytes "
                                            "(limits.max_message_size)",

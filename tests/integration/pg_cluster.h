@@ -1,0 +1,61 @@
+// A private PostgreSQL 15 for one test run: initdb into a temp dir, a free port, the
+// authentication methods pgrev must pass through (trust, md5, SCRAM-SHA-256), a database
+// `app` and the roles the tests log in as. Stopped and removed on destruction.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "child_process.h"
+
+namespace pgrev::it {
+
+// Roles created in the cluster, with their passwords.
+struct TestRoles {
+    static constexpr const char* kSuperuser = "postgres";  // trust over TCP
+    static constexpr const char* kScramUser = "scramuser";
+    static constexpr const char* kScramPassword = "scram-secret";
+    static constexpr const char* kMd5User = "md5user";
+    static constexpr const char* kMd5Password = "md5-secret";
+    static constexpr const char* kDatabase = "app";
+
+    // The right password for a role, empty for trust.
+    static std::string password_for(const std::string& user);
+};
+
+class PgCluster {
+  public:
+    // Throws std::runtime_error (with the server log) when the cluster cannot start.
+    static std::unique_ptr<PgCluster> start();
+    ~PgCluster();
+    PgCluster(const PgCluster&) = delete;
+    PgCluster& operator=(const PgCluster&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    // The temp dir: data directory, Unix socket, logs; pgrev's files go here too.
+    const std::string& dir() const { return dir_; }
+    std::string log_text() const;
+    // "host=127.0.0.1 port=... user=... dbname=..." plus the role's password.
+    std::string conninfo(const std::string& user, const std::string& database) const;
+    const std::optional<RunAs>& run_as() const { return run_as_; }
+
+  private:
+    PgCluster() = default;
+    void init_data_directory();
+    void start_server();
+    void create_roles_and_database();
+    void stop();
+
+    std::string dir_;
+    std::string data_dir_;
+    std::string log_path_;
+    std::uint16_t port_ = 0;
+    std::optional<RunAs> run_as_;
+    std::optional<ChildProcess> postmaster_;
+};
+
+std::string pg_bindir();  // PGREV_TEST_PG_BINDIR, else the PostgreSQL 15 of Debian
+
+}  // namespace pgrev::it

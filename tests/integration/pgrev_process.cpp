@@ -1,0 +1,70 @@
+#include "pgrev_process.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "raw_client.h"
+
+#ifndef PGREV_BINARY
+#error "PGREV_BINARY must name the pgrev executable"
+#endif
+
+namespace pgrev::it {
+
+std::string pgrev_binary() {
+    const char* override_path = std::getenv("PGREV_TEST_BINARY");
+    return override_path != nullptr ? override_path : PGREV_BINARY;
+}
+
+PgrevProcess::PgrevProcess(const PgrevOptions& options) {
+    static std::atomic<int> instances{0};
+    std::string name = "pgrev-" + std::to_string(++instances);
+    config_path_ = options.work_dir + "/" + name + ".yaml";
+    log_path_ = options.work_dir + "/" + name + ".log";
+    port_ = free_tcp_port();
+    config_text_ = "listen: 127.0.0.1:" + std::to_string(port_) + "\n" +
+                   "upstream: 127.0.0.1:" + std::to_string(options.upstream_port) + "\n" +
+                   "admin: {user: postgres}\n"
+                   "audit: {tables: [reservation]}\n"
+                   "limits: {max_clients: " +
+                   options.limits.max_clients +
+                   ", max_message_size: " + options.limits.max_message_size +
+                   ", startup_timeout: " + options.limits.startup_timeout + "}\n" +
+                   "log: {level: " + options.log_level + "}\n";
+    write_file(config_path_, config_text_);
+
+    SpawnOptions spawn;
+    spawn.argv = {pgrev_binary(), "--config", config_path_};
+    spawn.stdout_path = log_path_;
+    spawn.stderr_path = log_path_;
+    spawn.signal_on_parent_death = SIGTERM;
+    child_.emplace(ChildProcess::spawn(spawn));
+
+    Deadline deadline = deadline_in(std::chrono::seconds(10));
+    while (!wait_until_accepting(port_, deadline_in(std::chrono::milliseconds(100)))) {
+        if (!child_->running() || Clock::now() >= deadline) {
+            std::string why = child_->running() ? "does not listen after 10 s" : "exited";
+            child_->stop(SIGKILL, std::chrono::seconds(5));
+            throw std::runtime_error("pgrev " + why + "\n--- config ---\n" + config_text_ +
+                                     "--- log ---\n" + log_text());
+        }
+    }
+}
+
+PgrevProcess::~PgrevProcess() {
+    stop();
+}
+
+std::string PgrevProcess::log_text() const {
+    return read_file(log_path_);
+}
+
+int PgrevProcess::stop(std::chrono::milliseconds grace) {
+    if (!child_) return -1;
+    return child_->stop(SIGTERM, grace);
+}
+
+}  // namespace pgrev::it

@@ -1,0 +1,143 @@
+// The protocol below libpq: byte sequences sent to PostgreSQL directly and through pgrev
+// must draw the same backend messages, byte for byte (after the startup, whose
+// BackendKeyData and ParameterStatus differ per connection anyway).
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "frontend_builder.h"
+#include "raw_client.h"
+#include "result_text.h"
+#include "test_env.h"
+
+using namespace pgrev::it;
+
+namespace {
+
+Deadline soon() {
+    return deadline_in(std::chrono::seconds(5));
+}
+
+// Send `bytes` (all at once, or one byte at a time), then read until a message of type
+// `until` arrives.
+struct Step {
+    std::string bytes;
+    char until = 'Z';
+    bool byte_by_byte = false;
+};
+
+std::string printable(const std::string& body) {
+    std::string text;
+    for (char c : body) {
+        auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte < 0x7f) {
+            text += c;
+        } else {
+            static const char digits[] = "0123456789abcdef";
+            text += std::string("\\x") + digits[byte >> 4] + digits[byte & 0xf];
+        }
+    }
+    return text;
+}
+
+std::string exchange(std::uint16_t port, const std::vector<Step>& steps) {
+    std::string transcript;
+    RawClient client = RawClient::connect(port, soon());
+    client.send_all(startup_packet("postgres", "app"));
+    for (;;) {
+        auto message = client.read_message(soon());
+        if (!message) return "login failed\n";
+        if (message->type == 'Z') break;
+    }
+    for (const Step& step : steps) {
+        if (step.byte_by_byte) {
+            for (char byte : step.bytes) {
+                client.send_all(std::string(1, byte));
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+            }
+        } else {
+            client.send_all(step.bytes);
+        }
+        for (;;) {
+            auto message = client.read_message(soon());
+            if (!message) {
+                transcript += "(closed or timed out)\n";
+                return transcript;
+            }
+            transcript += std::string(1, message->type) + " " + printable(message->body) + "\n";
+            if (message->type == step.until) break;
+        }
+        transcript += "--\n";
+    }
+    return transcript;
+}
+
+void expect_same_exchange(const std::string& story, const std::vector<Step>& steps) {
+    TestEnv& env = TestEnv::get();
+    std::string direct = exchange(env.cluster().port(), steps);
+    std::string proxied = exchange(env.proxy_port(), steps);
+    CHECK_MESSAGE(direct.find("(closed or timed out)") == std::string::npos, story << "\n"
+                                                                                   << direct);
+    check_same(story, direct, proxied);
+    if (std::getenv("PGREV_TEST_VERBOSE") != nullptr) MESSAGE(story << ":\n" << direct);
+}
+
+}  // namespace
+
+TEST_CASE("Execute with a row limit suspends the portal the same way through pgrev") {
+    expect_same_exchange(
+        "PortalSuspended",
+        {{fe::parse("", "SELECT g FROM generate_series(1, 5) g") + fe::bind("", "") +
+          fe::describe('P', "") + fe::execute("", 2) + fe::execute("", 2) + fe::execute("", 0) +
+          fe::sync()},
+         {fe::parse("s", "SELECT $1::int + g FROM generate_series(1, 3) g") +
+          fe::bind("p1", "s", {"10"}) + fe::bind("p2", "s", {"20"}) + fe::execute("p1", 1) +
+          fe::execute("p2", 1) + fe::execute("p1", 0) + fe::execute("p2", 5) + fe::sync()}});
+}
+
+TEST_CASE("Flush delivers results before Sync through pgrev") {
+    expect_same_exchange("Flush", {{fe::parse("", "SELECT 'flushed'") + fe::bind("", "") +
+                                        fe::execute("", 0) + fe::flush(),
+                                    'C'},
+                                   {fe::sync()}});
+}
+
+TEST_CASE("Describe and Close of statements and portals answer the same through pgrev") {
+    expect_same_exchange("Describe/Close",
+                         {{fe::parse("st", "SELECT $1::text AS a, $2::int AS b", {25, 0}) +
+                           fe::describe('S', "st") + fe::bind("po", "st", {"x", "1"}) +
+                           fe::describe('P', "po") + fe::close('P', "po") + fe::close('S', "st") +
+                           fe::close('S', "never_existed") + fe::describe('S', "st") + fe::sync()},
+                          {fe::sync() + fe::sync()}});
+}
+
+TEST_CASE("after an error the server skips to Sync, and so does pgrev") {
+    expect_same_exchange(
+        "error then skip to Sync",
+        {{fe::parse("", "SELECT 1/0") + fe::bind("", "") + fe::execute("", 0) +
+          fe::parse("", "SELECT 'skipped'") + fe::bind("", "") + fe::execute("", 0) + fe::sync()},
+         {fe::bind("", "no_such_statement") + fe::execute("", 0) + fe::sync()},
+         {fe::parse("", "SELECT 'after'") + fe::bind("", "") + fe::execute("", 0) + fe::sync()}});
+}
+
+TEST_CASE("messages trickling in one byte at a time are reassembled by pgrev") {
+    expect_same_exchange("byte by byte",
+                         {{fe::query("SELECT 'slow' AS s; SELECT 2"), 'Z', true},
+                          {fe::parse("", "SELECT $1::int * 3") + fe::bind("", "", {"14"}) +
+                               fe::execute("", 0) + fe::sync(),
+                           'Z', true}});
+}
+
+TEST_CASE("a FunctionCall is answered the same through pgrev") {
+    constexpr std::uint32_t kInt4Pl = 177;  // int4pl(int4, int4), a built-in function
+    expect_same_exchange("FunctionCall", {{fe::function_call(kInt4Pl, {40, 2})},
+                                          {fe::function_call(kInt4Pl, {2147483647, 1})},
+                                          {fe::function_call(0, {})},
+                                          {fe::query("SELECT 'in step'")}});
+}
+
+TEST_CASE("empty Query and lone Syncs give the same answers through pgrev") {
+    expect_same_exchange("empty and Sync",
+                         {{fe::query("")}, {fe::sync()}, {fe::query(";")}, {fe::query("   ")}});
+}
