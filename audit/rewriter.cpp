@@ -49,11 +49,7 @@ class SiteWriter {
             out.add("ROW(" + quote_identifier(s_.ref) + ".*)::" + table_type() + " AS __pgrev_row");
             for (std::size_t i = 0; i < s_.from_items.size(); ++i) {
                 const auto& item = s_.from_items[i];
-                out.add(", ");
-                out.add(item.row_type.empty()
-                            ? quote_identifier(item.ref)
-                            : "ROW(" + quote_identifier(item.ref) + ".*)::" + item.row_type);
-                out.add(" AS __pgrev_from" + std::to_string(i + 1));
+                out.add(", " + item.row_value + " AS __pgrev_from" + std::to_string(i + 1));
             }
         } else {
             out.add(quote_identifier(s_.ref) + ".*");
@@ -109,7 +105,7 @@ class SiteWriter {
         out.add(", LATERAL (SELECT (__pgrev_row).*) AS " + quote_identifier(s_.ref));
         for (std::size_t i = 0; i < s_.from_items.size(); ++i) {
             out.add(", LATERAL (SELECT (__pgrev_from" + std::to_string(i + 1) + ").*) AS " +
-                    quote_identifier(s_.from_items[i].ref));
+                    s_.from_items[i].lateral_as);
         }
         return out;
     }
@@ -168,8 +164,14 @@ std::string sql_literal(std::string_view text) {
 }  // namespace
 
 std::string refusal_statement(std::string_view sqlstate, std::string_view message) {
-    return "DO $pgrev$BEGIN RAISE EXCEPTION USING ERRCODE = " + sql_literal(sqlstate) +
-           ", MESSAGE = " + sql_literal(message) + "; END$pgrev$";
+    std::string body = "BEGIN RAISE EXCEPTION USING ERRCODE = " + sql_literal(sqlstate) +
+                       ", MESSAGE = " + sql_literal(message) + "; END";
+    // The message may quote the client's text: pick a dollar-quote tag that it does not hold.
+    std::string tag = "$pgrev$";
+    for (int n = 1; body.find(tag) != std::string::npos; ++n) {
+        tag = "$pgrev" + std::to_string(n) + "$";
+    }
+    return "DO " + tag + body + tag;
 }
 
 std::string restore_tag(TagVerb verb, const std::string& server_tag) {

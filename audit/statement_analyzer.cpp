@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include <nlohmann/json.hpp>
 
@@ -35,20 +36,36 @@ bool is_dml(std::string_view kind) {
     return verb_of(kind) != TagVerb::None;
 }
 
+// Whether a statement on a revision table would change history rather than append to it.
+bool changes_history(std::string_view kind, const Json& fields) {
+    if (kind != "InsertStmt") return true;
+    auto conflict = fields.find("onConflictClause");
+    return conflict != fields.end() && conflict->value("action", "") == "ONCONFLICT_UPDATE";
+}
+
 // EXPLAIN (ANALYZE) and EXPLAIN ANALYZE run the statement; plain EXPLAIN does not.
 bool explain_runs_statement(const Json& fields) {
+    bool runs = false;  // PostgreSQL takes the last ANALYZE option given
     for (const auto& opt : fields.value("options", Json::array())) {
         const Json& def = node_fields(opt);
         if (def.value("defname", "") != "analyze") continue;
         auto arg = def.find("arg");
-        if (arg == def.end()) return true;
+        if (arg == def.end()) {
+            runs = true;
+            continue;
+        }
         // ANALYZE false / off / 0: a String, or an Integer whose zero the JSON leaves out.
         const Json& value = node_fields(*arg);
-        if (node_kind(*arg) == "Integer") return value.value("ival", 0) != 0;
-        std::string text = value.value("sval", "true");
-        return !(text == "false" || text == "off" || text == "no");
+        if (node_kind(*arg) == "Integer") {
+            runs = value.value("ival", 0) != 0;
+        } else {
+            std::string text = value.value("sval", "true");
+            for (char& c : text)
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            runs = !(text == "false" || text == "off" || text == "no" || text == "0");
+        }
     }
-    return false;
+    return runs;
 }
 
 }  // namespace
@@ -88,7 +105,7 @@ void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::s
     if (is_dml(kind) || kind == "SelectStmt") {
         analyze_ctes(f, a);
         if (is_dml(kind)) {
-            check_target_is_not_rev(verb_text(verb_of(kind)), f.at("relation"), a);
+            check_target_is_not_rev(kind, f, a);
             analyze_dml(kind, f, end, a);
         }
         // Everything that writes an audited table must be a site the rewrite handles: a DML
@@ -256,16 +273,18 @@ void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::s
     }
 }
 
-void StatementAnalyzer::check_target_is_not_rev(std::string_view verb, const Json& relation,
+void StatementAnalyzer::check_target_is_not_rev(std::string_view kind, const Json& fields,
                                                 StatementAnalysis& a) {
-    if (verb == "INSERT" || policy_.allow_rev_table_changes) return;
-    RelationName rel = relation_name(relation);
+    if (policy_.allow_rev_table_changes || !changes_history(kind, fields)) return;
+    RelationName rel = relation_name(fields.at("relation"));
     TableMatch m = catalog_.match(rel.schema, rel.name);
     if (m.kind == TableMatch::Kind::RevTable) {
+        const char* what = verb_of(kind) == TagVerb::Insert ? "INSERT ... ON CONFLICT DO UPDATE"
+                                                            : verb_text(verb_of(kind));
         refuse(a, "42501",
                fmt::format("{} of revision table {}_rev is refused: revision history is "
                            "append-only",
-                           verb, qualified(*m.configured)));
+                           what, qualified(*m.configured)));
     }
 }
 
@@ -279,7 +298,8 @@ int StatementAnalyzer::count_audited_writes(const Json& node) const {
         TableMatch m = catalog_.match(rel.schema, rel.name);
         if (m.kind == TableMatch::Kind::Audited || m.kind == TableMatch::Kind::AuditedUnknown) {
             ++count;
-        } else if (m.kind == TableMatch::Kind::RevTable && kind != "InsertStmt") {
+        } else if (m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes &&
+                   changes_history(kind, fields)) {
             ++count;
         }
     });
@@ -298,7 +318,7 @@ void StatementAnalyzer::analyze_ctes(const Json& fields, StatementAnalysis& a) {
         std::string_view kind = node_kind(query);
         if (!is_dml(kind)) continue;
         const Json& qf = node_fields(query);
-        check_target_is_not_rev(verb_text(verb_of(kind)), qf.at("relation"), a);
+        check_target_is_not_rev(kind, qf, a);
         // The CTE's parentheses: the first "(" after AS at the CTE's own depth.
         std::size_t name_tok = token_at(tokens_, location_of(cte));
         if (name_tok >= tokens_.size()) continue;
@@ -395,6 +415,7 @@ std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const 
         }
         s.returning_begin = tokens_[first].begin;
         s.body_end = last_token_end(s.begin, tokens_[first - 1].begin);
+        if (!returning_is_supported(*ret, a)) return std::nullopt;
         for (const auto& item : *ret) {
             const Json& target = node_fields(item);
             const Json& val = target.value("val", Json::object());
@@ -416,36 +437,105 @@ std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const 
     return s;
 }
 
+namespace {
+
+std::string alias_name(const Json& fields) {
+    auto al = fields.find("alias");
+    return al == fields.end() ? std::string() : al->value("aliasname", "");
+}
+
+// "("a", "b")" from an alias's column list, empty when it has none.
+std::string column_aliases(const Json& fields) {
+    auto al = fields.find("alias");
+    if (al == fields.end()) return {};
+    std::string out;
+    for (const auto& c : al->value("colnames", Json::array())) {
+        out += (out.empty() ? "(" : ", ") + quote_identifier(node_fields(c).value("sval", ""));
+    }
+    return out.empty() ? out : out + ")";
+}
+
+// Set-returning functions whose single output column PostgreSQL names after the alias.
+bool is_scalar_srf(const Json& range_function) {
+    const Json& functions = range_function.value("functions", Json::array());
+    if (functions.size() != 1) return false;
+    const Json& items = node_fields(functions[0]).value("items", Json::array());
+    if (items.empty() || node_kind(items[0]) != "FuncCall") return false;
+    const Json& call = node_fields(items[0]);
+    const Json& name = call.value("funcname", Json::array());
+    if (name.empty()) return false;
+    std::string fn = node_fields(name.back()).value("sval", "");
+    std::size_t args = call.value("args", Json::array()).size();
+    return fn == "generate_series" || fn == "generate_subscripts" || (fn == "unnest" && args == 1);
+}
+
+}  // namespace
+
+bool StatementAnalyzer::returning_is_supported(const Json& returning, StatementAnalysis& a) {
+    // pgrev evaluates RETURNING over the rows its CTE returned: they have no system columns,
+    // and the target is not there under its schema-qualified name.
+    static const char* const kSystemColumns[] = {"ctid", "xmin", "xmax",
+                                                 "cmin", "cmax", "tableoid"};
+    std::string problem;
+    for_each_node(returning, [&](std::string_view kind, const Json& fields) {
+        if (kind != "ColumnRef" || !problem.empty()) return;
+        const Json& parts = fields.value("fields", Json::array());
+        if (parts.size() >= 3) {
+            problem = "a schema-qualified column reference";
+            return;
+        }
+        std::string last = parts.empty() ? "" : node_fields(parts.back()).value("sval", "");
+        for (const char* system : kSystemColumns) {
+            if (last == system) problem = "the system column " + last;
+        }
+    });
+    if (problem.empty()) return true;
+    refuse(a, "0A000",
+           "cannot audit this statement: its RETURNING clause uses " + problem +
+               ", which pgrev cannot return from the revision it writes");
+    return false;
+}
+
 bool StatementAnalyzer::collect_from_items(const Json& item, std::vector<DmlSite::FromItem>& items,
                                            StatementAnalysis& a) {
     std::string_view kind = node_kind(item);
     const Json& f = node_fields(item);
-    auto alias_of = [](const Json& fields) -> std::string {
-        auto al = fields.find("alias");
-        return al == fields.end() ? std::string() : al->value("aliasname", "");
-    };
     if (kind == "RangeVar") {
         RelationName rel = relation_name(f);
-        DmlSite::FromItem fi{rel.alias.empty() ? rel.name : rel.alias, {}};
+        std::string ref = rel.alias.empty() ? rel.name : rel.alias;
+        std::string q = quote_identifier(ref);
         bool is_cte = rel.schema.empty() &&
                       std::find(cte_names_.begin(), cte_names_.end(), rel.name) != cte_names_.end();
-        // A table's row keeps its column names through the CTE only when cast to its type;
-        // a CTE's whole-row reference keeps them by itself.
-        if (!is_cte) {
-            fi.row_type = (rel.schema.empty() ? "" : quote_identifier(rel.schema) + ".") +
-                          quote_identifier(rel.name);
+        if (is_cte) {
+            // A CTE's whole-row reference keeps its column names through pgrev's CTE.
+            items.push_back({ref, q, q + column_aliases(f)});
+        } else {
+            // A table's row keeps them only when cast to the table's type.
+            std::string type = (rel.schema.empty() ? "" : quote_identifier(rel.schema) + ".") +
+                               quote_identifier(rel.name);
+            items.push_back({ref, "ROW(" + q + ".*)::" + type, q + column_aliases(f)});
         }
-        items.push_back(std::move(fi));
         return true;
     }
-    if (kind == "RangeSubselect" || kind == "RangeFunction" || kind == "RangeTableFunc") {
-        std::string alias = alias_of(f);
-        if (!alias.empty()) {
-            items.push_back({alias, {}});
-            return true;
-        }
+    std::string alias = alias_name(f);
+    if (!alias.empty() && kind == "RangeSubselect") {
+        std::string q = quote_identifier(alias);
+        items.push_back({alias, q, q + column_aliases(f)});
+        return true;
     }
-    if (kind == "JoinExpr" && alias_of(f).empty() && !f.contains("usingClause") &&
+    if (!alias.empty() && kind == "RangeFunction") {
+        std::string q = quote_identifier(alias);
+        std::string names = column_aliases(f);
+        if (names.empty() && is_scalar_srf(f)) names = "(" + q + ")";
+        if (names.empty()) {
+            // A function returning a composite type keeps its names as a whole-row value.
+            items.push_back({alias, q, q});
+        } else {
+            items.push_back({alias, "ROW(" + q + ".*)", q + names});
+        }
+        return true;
+    }
+    if (kind == "JoinExpr" && alias_name(f).empty() && !f.contains("usingClause") &&
         !f.value("isNatural", false)) {
         return collect_from_items(f.at("larg"), items, a) &&
                collect_from_items(f.at("rarg"), items, a);

@@ -27,11 +27,12 @@ struct DmlSite {
     std::size_t end = 0;       // end of its last token
     bool has_returning = false;
     std::size_t returning_begin = 0;  // first RETURNING item
-    // UPDATE ... FROM / DELETE ... USING items, by the name RETURNING would use, with the row
-    // type of those that are tables or views (empty for subqueries, functions and CTEs).
+    // UPDATE ... FROM / DELETE ... USING items, for RETURNING that may name them: each is
+    // returned as one whole-row value and unpacked again under its own name.
     struct FromItem {
-        std::string ref;
-        std::string row_type;  // quoted, qualified as written
+        std::string ref;         // the name RETURNING uses for it
+        std::string row_value;   // the whole-row expression returned, e.g. ROW("o".*)::"other"
+        std::string lateral_as;  // the alias it is unpacked as, e.g. "o"("a", "b")
     };
     std::vector<FromItem> from_items;
     std::vector<std::size_t> bare_stars;  // offsets of `*` items in RETURNING
@@ -78,6 +79,7 @@ class StatementAnalyzer {
                                     StatementAnalysis& a);
     void check_target_is_not_rev(std::string_view verb, const Json& relation, StatementAnalysis& a);
     int count_audited_writes(const Json& node) const;
+    bool returning_is_supported(const Json& returning, StatementAnalysis& a);
     bool collect_from_items(const Json& item, std::vector<DmlSite::FromItem>& items,
                             StatementAnalysis& a);
 

@@ -1,0 +1,130 @@
+// RETURNING over the returned rows: the named form, and the whole-row form that UPDATE ... FROM
+// and DELETE ... USING need when RETURNING may name their FROM items (DESIGN.md §2).
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "tests/audit/rewrite_fixture.h"
+#include "tests/audit/sql_checks.h"
+
+using namespace pgrev;
+using audit::TagVerb;
+using test::contains;
+using test::plan;
+
+namespace {
+
+const std::string kRevInsert =
+    R"(INSERT INTO "public"."reservation_rev" (rev_id, rev_created, rev_isdelete, "id", "name", )"
+    R"("date", "time", "party", "last_modified") SELECT pg_catalog.gen_random_uuid(), )"
+    R"(extract(epoch from pg_catalog.clock_timestamp())::float8, )";
+
+void check_single_rewrite(const audit::RewritePlan& p, TagVerb verb) {
+    CHECK_ACTION(p, Rewrite);
+    REQUIRE(p.statements.size() == 1);
+    CHECK(p.statements[0].restore_tag == verb);
+}
+
+bool refused(const audit::RewritePlan& p) {
+    return p.action == audit::RewritePlan::Action::Refuse;
+}
+
+}  // namespace
+
+TEST_SUITE("audit") {
+    TEST_CASE("rewriter: UPDATE ... FROM with RETURNING uses whole rows") {
+        auto p =
+            plan("UPDATE reservation r SET party = o.n FROM other o WHERE o.id = r.id RETURNING *");
+        check_single_rewrite(p, TagVerb::Update);
+        CHECK_CONTAINS(p.sql,
+                       "RETURNING ROW(\"r\".*)::\"public\".\"reservation\" AS __pgrev_row, "
+                       "ROW(\"o\".*)::\"other\" AS __pgrev_from1)");
+        CHECK_CONTAINS(p.sql, "false, (__pgrev_row).* FROM __pgrev_dml)");
+        // The bare * must not also expand pgrev's own columns.
+        CHECK(
+            p.sql.ends_with(" SELECT \"r\".*, \"o\".* FROM __pgrev_dml, LATERAL (SELECT "
+                            "(__pgrev_row).*) AS \"r\", LATERAL (SELECT (__pgrev_from1).*) AS "
+                            "\"o\""));
+    }
+
+    TEST_CASE("rewriter: DELETE ... USING with RETURNING uses whole rows, key-only revision") {
+        auto p = plan(
+            "DELETE FROM reservation r USING other o, billing.x AS b WHERE o.id = r.id "
+            "RETURNING r.id, o.x, b.*");
+        check_single_rewrite(p, TagVerb::Delete);
+        CHECK_CONTAINS(p.sql,
+                       "RETURNING ROW(\"r\".*)::\"public\".\"reservation\" AS __pgrev_row, "
+                       "ROW(\"o\".*)::\"other\" AS __pgrev_from1, "
+                       "ROW(\"b\".*)::\"billing\".\"x\" AS __pgrev_from2)");
+        CHECK_CONTAINS(p.sql, "true, (__pgrev_row).\"id\" FROM __pgrev_dml)");
+        CHECK(
+            p.sql.ends_with(" SELECT r.id, o.x, b.* FROM __pgrev_dml, LATERAL (SELECT "
+                            "(__pgrev_row).*) AS \"r\", LATERAL (SELECT (__pgrev_from1).*) AS "
+                            "\"o\", LATERAL (SELECT (__pgrev_from2).*) AS \"b\""));
+    }
+
+    TEST_CASE("rewriter: FROM items that are CTEs, subqueries or joins") {
+        auto p = plan(
+            "WITH c AS (SELECT 1 AS id) UPDATE reservation r SET party = 1 FROM c, "
+            "(SELECT 2 AS k) s, other o JOIN third t ON t.id = o.id WHERE r.id = c.id RETURNING *");
+        check_single_rewrite(p, TagVerb::Update);
+        // A CTE's or subquery's whole row keeps its column names without a cast.
+        CHECK_CONTAINS(p.sql,
+                       "AS __pgrev_row, \"c\" AS __pgrev_from1, \"s\" AS __pgrev_from2, "
+                       "ROW(\"o\".*)::\"other\" AS __pgrev_from3, ROW(\"t\".*)::\"third\" AS "
+                       "__pgrev_from4)");
+        CHECK_CONTAINS(p.sql,
+                       "SELECT \"r\".*, \"c\".*, \"s\".*, \"o\".*, \"t\".* FROM __pgrev_dml");
+    }
+
+    TEST_CASE("rewriter: UPDATE ... FROM and DELETE ... USING without RETURNING use names") {
+        auto u = plan("UPDATE reservation r SET party = o.n FROM other o WHERE o.id = r.id");
+        check_single_rewrite(u, TagVerb::Update);
+        CHECK_CONTAINS(u.sql, "WHERE o.id = r.id RETURNING \"r\".*) " + kRevInsert +
+                                  "false, __pgrev_dml.* FROM __pgrev_dml");
+        CHECK_NOT_CONTAINS(u.sql, "__pgrev_row");
+        auto d = plan("DELETE FROM reservation USING other o WHERE o.id = reservation.id");
+        check_single_rewrite(d, TagVerb::Delete);
+        CHECK_CONTAINS(d.sql, "RETURNING \"reservation\".*) INSERT INTO");
+        CHECK_NOT_CONTAINS(d.sql, "__pgrev_row");
+        CHECK_NOT_CONTAINS(d.sql, "__pgrev_rev");
+    }
+
+    // The whole-row value of a function returning a scalar is the scalar itself: it goes back
+    // as ROW(g.*) and is unpacked under the column names the client gave (or the alias, which is
+    // what PostgreSQL names a scalar set-returning function's column).
+    TEST_CASE("rewriter: UPDATE ... FROM a scalar function with RETURNING") {
+        auto p = plan(
+            "UPDATE reservation r SET party = g.n FROM generate_series(1, 3) AS g(n) "
+            "WHERE r.id = g.n RETURNING r.id, g.n");
+        CHECK_ACTION(p, Rewrite);
+        CHECK_CONTAINS(p.sql, "ROW(\"g\".*) AS __pgrev_from1");
+        CHECK_CONTAINS(p.sql, "LATERAL (SELECT (__pgrev_from1).*) AS \"g\"(\"n\")");
+        auto u = plan(
+            "UPDATE reservation r SET party = 1 FROM unnest($1::int[]) AS ids "
+            "WHERE r.id = ids RETURNING ids");
+        CHECK_CONTAINS(u.sql, "LATERAL (SELECT (__pgrev_from1).*) AS \"ids\"(\"ids\")");
+    }
+
+    // A table cast back to its type has the table's column names; the client's column aliases
+    // are put back when it is unpacked.
+    TEST_CASE("rewriter: UPDATE ... FROM a table with column aliases and RETURNING") {
+        auto p = plan(
+            "UPDATE reservation r SET party = o.a FROM other o(a, b) WHERE o.a = r.id "
+            "RETURNING o.b");
+        CHECK_ACTION(p, Rewrite);
+        CHECK_CONTAINS(p.sql, "ROW(\"o\".*)::\"other\" AS __pgrev_from1");
+        CHECK_CONTAINS(p.sql, "AS \"o\"(\"a\", \"b\")");
+    }
+
+    // The projection reads a CTE, which has neither system columns nor a schema-qualified name:
+    // such RETURNING clauses are refused with a reason rather than failing obscurely.
+    TEST_CASE("rewriter: RETURNING a system column or a schema-qualified column") {
+        auto c = plan("UPDATE reservation SET party = 1 WHERE id = 1 RETURNING ctid");
+        CHECK(refused(c));
+        CHECK_CONTAINS(c.refusal_message, "system column ctid");
+        auto q = plan("UPDATE public.reservation SET party = 1 RETURNING public.reservation.id");
+        CHECK(refused(q));
+        CHECK_CONTAINS(q.refusal_message, "schema-qualified");
+    }
+}

@@ -1,0 +1,202 @@
+#include <doctest/doctest.h>
+
+#include "protocol/result_queue.h"
+
+using namespace pgrev::protocol;
+
+namespace {
+constexpr TagFix kUpdate = 2;
+constexpr TagFix kDelete = 3;
+constexpr TagFix kInsert = 1;
+}  // namespace
+
+TEST_SUITE("protocol") {
+    TEST_CASE("result_queue: a Query group hands out its statement fixes in order") {
+        ResultQueue q;
+        q.push_query({kNoFix, kUpdate, kNoFix, kDelete});
+        CHECK(q.size() == 1);
+        CHECK(q.on_command_complete() == kNoFix);
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_empty_query();  // an empty statement advances too
+        CHECK(q.on_command_complete() == kDelete);
+        CHECK(q.size() == 1);  // the group lives until ReadyForQuery
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: a Query group without fixes lets everything pass") {
+        ResultQueue q;
+        q.push_query({});
+        CHECK(q.on_command_complete() == kNoFix);
+        CHECK(q.on_command_complete() == kNoFix);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: an error ends the Query group's statements until Z") {
+        ResultQueue q;
+        q.push_query({kUpdate, kDelete, kInsert});
+        q.push_query({kInsert});
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_error();  // the second statement failed, the third never runs
+        CHECK(q.size() == 2);
+        q.on_ready_for_query();
+        CHECK(q.size() == 1);
+        // The next Query's first completion gets its own fix, not the failed group's.
+        CHECK(q.on_command_complete() == kInsert);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: each Execute is popped by exactly one completion") {
+        ResultQueue q;
+        q.push_execute(kUpdate);
+        q.push_execute(kNoFix);
+        q.push_execute(kDelete);
+        q.push_execute(kInsert);
+        q.push_sync();
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_portal_suspended();  // the second portal stopped at its row limit
+        CHECK(q.on_command_complete() == kDelete);
+        q.on_empty_query();
+        CHECK(q.size() == 1);  // only the Sync marker
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: a suspended portal executed again gets a new entry") {
+        ResultQueue q;
+        q.push_execute(kUpdate);
+        q.push_sync();
+        q.on_portal_suspended();
+        q.on_ready_for_query();
+        q.push_execute(kUpdate);
+        q.push_sync();
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: an error in extended mode drops the Executes up to Sync") {
+        ResultQueue q;
+        // Pipelined: Parse/Bind/Execute three times, then Sync, then a second batch.
+        q.push_execute(kInsert);
+        q.push_execute(kUpdate);
+        q.push_execute(kDelete);
+        q.push_sync();
+        q.push_execute(kDelete);
+        q.push_sync();
+        CHECK(q.on_command_complete() == kInsert);
+        q.on_error();  // the second Execute failed; the server skips the third
+        CHECK(q.size() == 3);
+        q.on_ready_for_query();
+        // The next batch's completion is matched to its own Execute.
+        CHECK(q.on_command_complete() == kDelete);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: an error before the first Execute of a batch") {
+        ResultQueue q;
+        q.push_execute(kUpdate);  // its Parse or Bind fails: no completion for it
+        q.push_execute(kDelete);
+        q.push_sync();
+        q.push_query({kInsert});
+        q.on_error();
+        q.on_ready_for_query();
+        CHECK(q.size() == 1);
+        CHECK(q.on_command_complete() == kInsert);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: an error at Sync (deferred constraint) keeps the next batch") {
+        ResultQueue q;
+        q.push_execute(kUpdate);
+        q.push_sync();
+        q.push_execute(kDelete);
+        q.push_sync();
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_error();  // the commit at Sync failed
+        CHECK(q.size() == 3);
+        q.on_ready_for_query();
+        CHECK(q.on_command_complete() == kDelete);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: Executes and a Query pipelined together") {
+        ResultQueue q;
+        q.push_execute(kUpdate);
+        q.push_sync();
+        q.push_query({kNoFix, kDelete});
+        q.push_execute(kInsert);
+        q.push_sync();
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query();
+        CHECK(q.on_command_complete() == kNoFix);
+        CHECK(q.on_command_complete() == kDelete);
+        q.on_ready_for_query();
+        CHECK(q.on_command_complete() == kInsert);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: a FunctionCall marker is popped by Z and survives an error") {
+        ResultQueue q;
+        q.push_function_call();
+        q.push_execute(kUpdate);
+        q.push_sync();
+        q.on_error();  // the function call failed
+        CHECK(q.size() == 3);
+        q.on_ready_for_query();
+        CHECK(q.size() == 2);
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: completions that match nothing are counted") {
+        ResultQueue q;
+        CHECK(q.on_command_complete() == kNoFix);  // nothing pending
+        CHECK(q.unmatched() == 1);
+        q.on_empty_query();
+        CHECK(q.unmatched() == 2);
+        q.on_error();  // a FATAL may come at any time: not a completion
+        CHECK(q.unmatched() == 2);
+        q.push_sync();
+        CHECK(q.on_command_complete() == kNoFix);  // a completion where Z was expected
+        CHECK(q.unmatched() == 3);
+        CHECK(q.size() == 1);  // the marker is still there
+        q.push_function_call();
+        q.on_ready_for_query();
+        q.on_portal_suspended();  // the front is the FunctionCall marker
+        CHECK(q.unmatched() == 4);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        q.on_ready_for_query();  // Z with nothing pending changes nothing
+        CHECK(q.unmatched() == 4);
+    }
+
+    TEST_CASE("result_queue: Z drops Executes that no completion answered") {
+        ResultQueue q;
+        q.push_execute(kUpdate);
+        q.push_execute(kDelete);
+        q.push_sync();
+        q.push_execute(kInsert);
+        q.on_ready_for_query();  // out of step: both Executes were never answered
+        CHECK(q.unmatched() == 2);
+        CHECK(q.size() == 1);
+        CHECK(q.on_command_complete() == kInsert);
+    }
+}
