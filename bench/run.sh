@@ -91,21 +91,22 @@ build/pgrev --config "$work/pgrev-audit.yaml" 2>"$work/pgrev-audit.log" &
 pids+=($!)
 sleep 1
 
-tps() {  # port mode -> tps
+sql() { "$bindir/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres postgres -c "$1"; }
+tps() {  # port mode -> tps; each run starts from a checkpoint so runs see the same state
+    sql CHECKPOINT
     pgbench -p "$1" -M "$2" -c 4 -j 2 -T "$secs" postgres 2>/dev/null |
         awk '/^tps/ {print $3; exit}'
 }
+tps "$pg_port" simple >/dev/null  # warm-up: caches, autovacuum after pgbench -i
 declare -A result
 for mode in simple prepared; do
     result[direct,$mode]=$(tps "$pg_port" "$mode")
     result[pgbouncer,$mode]=$(tps "$bouncer_port" "$mode")
     result[pgrev,$mode]=$(tps "$pgrev_port" "$mode")
     result[pgrev-audit,$mode]=$(tps "$audit_port" "$mode")
-    "$bindir/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres postgres -c \
-        "CREATE TRIGGER audit AFTER UPDATE ON pgbench_accounts FOR EACH ROW EXECUTE FUNCTION audit_accounts()"
+    sql "CREATE TRIGGER audit AFTER UPDATE ON pgbench_accounts FOR EACH ROW EXECUTE FUNCTION audit_accounts()"
     result[trigger,$mode]=$(tps "$pg_port" "$mode")
-    "$bindir/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres postgres -c \
-        "DROP TRIGGER audit ON pgbench_accounts"
+    sql "DROP TRIGGER audit ON pgbench_accounts"
 done
 
 echo
@@ -118,4 +119,5 @@ for target in direct pgbouncer pgrev pgrev-audit trigger; do
 done
 echo
 echo "pgrev vs pgbouncer (simple): $(echo "${result[pgrev,simple]} / ${result[pgbouncer,simple]}" | bc -l | cut -c1-4)"
+echo "pgrev-audit vs pgrev (prepared), the cost of the revisions: $(echo "${result[pgrev-audit,prepared]} / ${result[pgrev,prepared]}" | bc -l | cut -c1-4)"
 echo "pgrev-audit vs trigger (prepared): $(echo "${result[pgrev-audit,prepared]} / ${result[trigger,prepared]}" | bc -l | cut -c1-4)"
