@@ -18,6 +18,9 @@ struct AuditedTableInfo {
     std::vector<std::string> columns;      // in attnum order, dropped columns left out
     std::vector<std::string> primary_key;  // empty when the table has none
     config::DeleteRecord on_delete = config::DeleteRecord::KeyOnly;
+    // Why its revisions cannot be written (its revision table lacks a column, say); empty when
+    // they can. Writes to such a table are refused.
+    std::string unusable;
 
     std::string rev_name() const { return name + "_rev"; }
 };

@@ -137,66 +137,102 @@ std::string rev_table_ddl(const AuditedTableInfo& table, const std::vector<std::
     return ddl + ")";
 }
 
+namespace {
+
+void create_rev_table(PGconn* conn, const AuditedTableInfo& info, const Columns& cols) {
+    std::string rev_sql = quote_identifier(info.schema) + "." + quote_identifier(info.rev_name());
+    exec(conn, "BEGIN");
+    exec(conn, rev_table_ddl(info, cols.types));
+    // The rev table belongs to the table's owner, and whoever may change the table may append
+    // to its history (and read it); nobody gets UPDATE or DELETE on it.
+    exec(conn, "ALTER TABLE " + rev_sql + " OWNER TO " + quote_identifier(cols.owner));
+    Result grantees =
+        exec(conn,
+             "SELECT r.rolname FROM pg_catalog.pg_roles r "
+             "WHERE r.rolname <> $2 AND r.rolname NOT LIKE 'pg\\_%' AND ("
+             " pg_catalog.has_table_privilege(r.oid, $1, 'INSERT') OR"
+             " pg_catalog.has_table_privilege(r.oid, $1, 'UPDATE') OR"
+             " pg_catalog.has_table_privilege(r.oid, $1, 'DELETE'))",
+             {quote_identifier(info.schema) + "." + quote_identifier(info.name), cols.owner});
+    for (int i = 0; i < PQntuples(grantees.get()); ++i) {
+        exec(conn, "GRANT SELECT, INSERT ON " + rev_sql + " TO " +
+                       quote_identifier(PQgetvalue(grantees.get(), i, 0)));
+    }
+    exec(conn, "COMMIT");
+}
+
+// What is wrong with an existing revision table, or empty. With `add_columns`, columns the
+// table gained since are added to it first (a migration run through pgrev).
+std::string check_rev_table(PGconn* conn, const AuditedTableInfo& info, const Columns& cols,
+                            const Columns& rev, bool add_columns,
+                            std::vector<std::string>& altered) {
+    std::string rev_qualified = info.schema + "." + info.rev_name();
+    for (const char* needed : {"rev_id", "rev_created", "rev_isdelete"}) {
+        if (std::find(rev.names.begin(), rev.names.end(), needed) == rev.names.end()) {
+            return fmt::format("revision table {} has no column {}", rev_qualified, needed);
+        }
+    }
+    for (std::size_t i = 0; i < cols.names.size(); ++i) {
+        const std::string& c = cols.names[i];
+        if (std::find(rev.names.begin(), rev.names.end(), c) != rev.names.end()) continue;
+        if (add_columns) {
+            std::string rev_sql =
+                quote_identifier(info.schema) + "." + quote_identifier(info.rev_name());
+            try {
+                exec(conn, "ALTER TABLE " + rev_sql + " ADD COLUMN IF NOT EXISTS " +
+                               quote_identifier(c) + " " + cols.types[i]);
+                altered.push_back(rev_qualified + "." + c);
+                continue;
+            } catch (const CatalogUnavailable& e) {
+                return fmt::format(
+                    "revision table {} lacks column {} of {}, and adding it "
+                    "failed: {}",
+                    rev_qualified, quote_identifier(c), info.schema + "." + info.name, e.what());
+            }
+        }
+        return fmt::format(
+            "revision table {} lacks column {} of {}: add it on PostgreSQL "
+            "(ALTER TABLE {} ADD COLUMN {} {}) so its history can be kept",
+            rev_qualified, quote_identifier(c), info.schema + "." + info.name, rev_qualified,
+            quote_identifier(c), cols.types[i]);
+    }
+    return {};
+}
+
+}  // namespace
+
 CatalogLoadReport load_catalog(const config::Config& config, const std::string& database,
-                               std::uint64_t generation) {
+                               std::uint64_t generation, CatalogLoadMode mode) {
     Conn conn = connect(config, database);
     CatalogLoadReport report;
     std::vector<AuditedTableInfo> present;
     for (const auto& configured : config.audit.tables) {
         Columns cols = read_columns(conn.get(), configured.schema, configured.name);
         if (!cols.exists) continue;  // not in this database (yet)
-        AuditedTableInfo info{configured.schema, configured.name, cols.names,
-                              read_primary_key(conn.get(), configured.schema, configured.name),
-                              configured.on_delete};
+        AuditedTableInfo info{
+            configured.schema,    configured.name,
+            cols.names,           read_primary_key(conn.get(), configured.schema, configured.name),
+            configured.on_delete, {}};
         Columns rev = read_columns(conn.get(), configured.schema, info.rev_name());
-        std::string rev_qualified = configured.schema + "." + info.rev_name();
-        if (!rev.exists) {
-            if (!config.audit.create_rev_tables) {
-                throw RevTableMismatch(fmt::format(
-                    "revision table {} of {} does not exist in database \"{}\" and "
-                    "audit.create_rev_tables is false: create it, or let pgrev create it",
-                    rev_qualified, configured.qualified_name(), database));
-            }
-            exec(conn.get(), "BEGIN");
-            exec(conn.get(), rev_table_ddl(info, cols.types));
-            // The rev table belongs to the table's owner, and whoever may change the table may
-            // append to its history (and read it); nobody gets UPDATE or DELETE on it.
-            std::string rev_sql =
-                quote_identifier(configured.schema) + "." + quote_identifier(info.rev_name());
-            exec(conn.get(),
-                 "ALTER TABLE " + rev_sql + " OWNER TO " + quote_identifier(cols.owner));
-            Result grantees =
-                exec(conn.get(),
-                     "SELECT r.rolname FROM pg_catalog.pg_roles r "
-                     "WHERE r.rolname <> $2 AND r.rolname NOT LIKE 'pg\\_%' AND ("
-                     " pg_catalog.has_table_privilege(r.oid, $1, 'INSERT') OR"
-                     " pg_catalog.has_table_privilege(r.oid, $1, 'UPDATE') OR"
-                     " pg_catalog.has_table_privilege(r.oid, $1, 'DELETE'))",
-                     {quote_identifier(configured.schema) + "." + quote_identifier(configured.name),
-                      cols.owner});
-            for (int i = 0; i < PQntuples(grantees.get()); ++i) {
-                exec(conn.get(), "GRANT SELECT, INSERT ON " + rev_sql + " TO " +
-                                     quote_identifier(PQgetvalue(grantees.get(), i, 0)));
-            }
-            exec(conn.get(), "COMMIT");
-            report.created.push_back(rev_qualified);
+        std::string problem;
+        if (!rev.exists && config.audit.create_rev_tables) {
+            create_rev_table(conn.get(), info, cols);
+            report.created.push_back(configured.schema + "." + info.rev_name());
+        } else if (!rev.exists) {
+            problem = fmt::format(
+                "revision table {}.{} does not exist and audit.create_rev_tables is false: "
+                "create it, or let pgrev create it",
+                configured.schema, info.rev_name());
         } else {
-            for (const char* needed : {"rev_id", "rev_created", "rev_isdelete"}) {
-                if (std::find(rev.names.begin(), rev.names.end(), needed) == rev.names.end()) {
-                    throw RevTableMismatch(
-                        fmt::format("revision table {} in database \"{}\" has no column {}",
-                                    rev_qualified, database, needed));
-                }
+            problem = check_rev_table(
+                conn.get(), info, cols, rev,
+                mode == CatalogLoadMode::Adapt && config.audit.create_rev_tables, report.altered);
+        }
+        if (!problem.empty()) {
+            if (mode == CatalogLoadMode::Strict) {
+                throw RevTableMismatch("database \"" + database + "\": " + problem);
             }
-            for (const auto& c : cols.names) {
-                if (std::find(rev.names.begin(), rev.names.end(), c) == rev.names.end()) {
-                    throw RevTableMismatch(fmt::format(
-                        "revision table {} in database \"{}\" lacks column {} of {}: add it "
-                        "(ALTER TABLE {} ADD COLUMN ...) so its history can be kept",
-                        rev_qualified, database, quote_identifier(c), configured.qualified_name(),
-                        rev_qualified));
-                }
-            }
+            info.unusable = problem;
         }
         present.push_back(std::move(info));
     }

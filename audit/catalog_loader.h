@@ -26,13 +26,23 @@ class RevTableMismatch : public std::runtime_error {
 struct CatalogLoadReport {
     CatalogPtr snapshot;
     std::vector<std::string> created;  // revision tables created now, "schema.table_rev"
+    std::vector<std::string> altered;  // columns added now, "schema.table_rev.column"
+};
+
+enum class CatalogLoadMode {
+    // At start: a revision table that cannot hold its table's rows stops pgrev (RevTableMismatch).
+    Strict,
+    // While serving: columns the table gained are added to its revision table (when
+    // audit.create_rev_tables); a table whose revision table is still unusable is marked so,
+    // and only writes to it are refused.
+    Adapt,
 };
 
 // libpq connection string for the admin role to `database`.
 std::string admin_conninfo(const config::Config& config, const std::string& database);
 
 CatalogLoadReport load_catalog(const config::Config& config, const std::string& database,
-                               std::uint64_t generation);
+                               std::uint64_t generation, CatalogLoadMode mode);
 
 // The databases a cluster has that accept connections (for the check at start).
 std::vector<std::string> list_databases(const config::Config& config);

@@ -43,29 +43,94 @@ bool is_scalar_srf(const Json& range_function) {
 
 }  // namespace
 
-bool StatementAnalyzer::returning_is_supported(const Json& returning, StatementAnalysis& a) {
-    // pgrev evaluates RETURNING over the rows its CTE returned: they have no system columns,
-    // and the target is not there under its schema-qualified name.
+bool StatementAnalyzer::analyze_returning_columns(const Json& returning, DmlSite& s,
+                                                  StatementAnalysis& a) {
+    // pgrev evaluates RETURNING over the rows its CTE returned. Those have no system columns:
+    // the ones RETURNING uses are returned by the DML as ordinary columns of the same names
+    // (no table column can have them), so the references need no change. The target is not
+    // there under its schema-qualified name, though.
     static const char* const kSystemColumns[] = {"ctid", "xmin", "xmax",
                                                  "cmin", "cmax", "tableoid"};
-    std::string problem;
+    bool qualified = false;
     for_each_node(returning, [&](std::string_view kind, const Json& fields) {
-        if (kind != "ColumnRef" || !problem.empty()) return;
+        if (kind != "ColumnRef") return;
         const Json& parts = fields.value("fields", Json::array());
-        if (parts.size() >= 3) {
-            problem = "a schema-qualified column reference";
-            return;
-        }
-        std::string last = parts.empty() ? "" : node_fields(parts.back()).value("sval", "");
+        if (parts.size() >= 3) qualified = true;
+        if (parts.size() >= 3 || parts.empty()) return;
+        std::string last = node_fields(parts.back()).value("sval", "");
+        if (parts.size() == 2 && node_fields(parts[0]).value("sval", "") != s.ref) return;
         for (const char* system : kSystemColumns) {
-            if (last == system) problem = "the system column " + last;
+            if (last != system) continue;
+            if (std::find(s.system_columns.begin(), s.system_columns.end(), last) ==
+                s.system_columns.end()) {
+                s.system_columns.push_back(last);
+            }
         }
     });
-    if (problem.empty()) return true;
-    refuse(a, "0A000",
-           "cannot audit this statement: its RETURNING clause uses " + problem +
-               ", which pgrev cannot return from the revision it writes");
-    return false;
+    if (qualified) {
+        refuse(a, "0A000",
+               "cannot audit this statement: its RETURNING clause uses a schema-qualified "
+               "column reference; name the columns through the table's name or alias");
+        return false;
+    }
+    return true;
+}
+
+void StatementAnalyzer::expand_stars(const Json& returning, DmlSite& s) const {
+    // With system columns the returned rows have pgrev's extra columns: `*` and `ref.*` list
+    // the table's own columns instead.
+    std::string all;
+    for (const auto& c : s.table->columns) {
+        all += (all.empty() ? "" : ", ") + quote_identifier(s.ref) + "." + quote_identifier(c);
+    }
+    for_each_node(returning, [&](std::string_view kind, const Json& fields) {
+        if (kind != "ColumnRef") return;
+        const Json& parts = fields.value("fields", Json::array());
+        if (parts.empty() || node_kind(parts.back()) != "A_Star") return;
+        if (parts.size() == 2 && node_fields(parts[0]).value("sval", "") != s.ref) return;
+        std::size_t t = token_at(tokens_, location_of(fields));
+        std::size_t star = t + 2 * (parts.size() - 1);
+        if (star >= tokens_.size()) return;
+        s.returning_edits.push_back({tokens_[t].begin, tokens_[star].end, all});
+    });
+}
+
+bool StatementAnalyzer::type_whole_row_refs(const Json& returning, DmlSite& s,
+                                            StatementAnalysis& a) {
+    // A bare table name in RETURNING is the whole row, of the table's composite type. Over
+    // pgrev's CTE the same name is a row of type record: cast it back, keeping its name.
+    std::vector<std::pair<std::string, std::string>> types;  // ref -> type
+    const auto& columns = s.table->columns;
+    if (std::find(columns.begin(), columns.end(), s.ref) == columns.end()) {
+        types.emplace_back(
+            s.ref, quote_identifier(s.table->schema) + "." + quote_identifier(s.table->name));
+    }
+    for (const auto& item : s.from_items) {
+        if (!item.row_type.empty()) types.emplace_back(item.ref, item.row_type);
+    }
+    bool whole_row_used = false;
+    for_each_node(returning, [&](std::string_view kind, const Json& fields) {
+        if (kind != "ColumnRef") return;
+        const Json& parts = fields.value("fields", Json::array());
+        if (parts.size() != 1 || node_kind(parts[0]) != "String") return;
+        std::string name = node_fields(parts[0]).value("sval", "");
+        for (const auto& [ref, type] : types) {
+            if (name != ref) continue;
+            std::size_t t = token_at(tokens_, location_of(fields));
+            if (t >= tokens_.size()) return;
+            s.returning_edits.push_back(
+                {tokens_[t].begin, tokens_[t].end, quote_identifier(ref) + "::" + type});
+            whole_row_used = true;
+            return;
+        }
+    });
+    if (whole_row_used && !s.system_columns.empty()) {
+        refuse(a, "0A000",
+               "cannot audit this statement: its RETURNING clause uses a whole-row value "
+               "together with system columns");
+        return false;
+    }
+    return true;
 }
 
 bool StatementAnalyzer::collect_from_items(const Json& item, std::vector<DmlSite::FromItem>& items,
@@ -85,7 +150,9 @@ bool StatementAnalyzer::collect_from_items(const Json& item, std::vector<DmlSite
             // A table's row keeps them only when cast to the table's type.
             std::string type = (rel.schema.empty() ? "" : quote_identifier(rel.schema) + ".") +
                                quote_identifier(rel.name);
-            items.push_back({ref, "ROW(" + q + ".*)::" + type, q + column_aliases(f)});
+            std::string names = column_aliases(f);
+            items.push_back({ref, "ROW(" + q + ".*)::" + type, q + names,
+                             names.empty() ? type : std::string()});
         }
         return true;
     }

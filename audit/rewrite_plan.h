@@ -15,7 +15,16 @@ namespace pgrev::audit {
 enum class TagVerb { None, Insert, Update, Delete };
 
 // Bookkeeping for SQL-level PREPARE / EXECUTE / DEALLOCATE, which live in the session.
-enum class PreparedOp { None, Prepare, Execute, Deallocate, DeallocateAll };
+enum class PreparedOp {
+    None,
+    Prepare,
+    Execute,
+    // CREATE TABLE AS EXECUTE: PostgreSQL refuses a prepared statement that is not a SELECT,
+    // but a rewritten one with RETURNING is a SELECT now; the session refuses it instead.
+    CreateTableAsExecute,
+    Deallocate,
+    DeallocateAll,
+};
 
 // One top-level statement of the text, in order: the server answers each with exactly one
 // CommandComplete or EmptyQueryResponse (or stops at an error).

@@ -1,7 +1,9 @@
 #include "audit/rewriter.h"
 
 #include <algorithm>
+#include <cctype>
 
+#include "audit/name_filter.h"
 #include "audit/parse_tree.h"
 #include "audit/splice.h"
 #include "audit/sql_lexer.h"
@@ -10,6 +12,8 @@
 namespace pgrev::audit {
 
 namespace {
+
+std::string sql_literal(std::string_view text);
 
 struct Edit {
     std::size_t begin;
@@ -53,6 +57,9 @@ class SiteWriter {
             }
         } else {
             out.add(quote_identifier(s_.ref) + ".*");
+            for (const auto& c : s_.system_columns) {
+                out.add(", " + quote_identifier(s_.ref) + "." + c + " AS " + c);
+            }
         }
         out.add(")");
         return out;
@@ -71,6 +78,12 @@ class SiteWriter {
                 columns += ", " + quote_identifier(c);
                 values += ", " + source + "." + quote_identifier(c);
             }
+        } else if (!s_.system_columns.empty()) {
+            // The returned rows carry pgrev's system columns too: name the table's.
+            for (const auto& c : t.columns) {
+                columns += ", " + quote_identifier(c);
+                values += ", " + source + "." + quote_identifier(c);
+            }
         } else {
             // Positional on purpose: if the table gained or lost a column behind pgrev's back,
             // the counts differ and the server refuses the statement instead of losing data.
@@ -82,12 +95,35 @@ class SiteWriter {
                " (" + columns +
                ") SELECT pg_catalog.gen_random_uuid(), "
                "extract(epoch from pg_catalog.clock_timestamp())::float8, " +
-               (is_delete ? "true" : "false") + values + " FROM " + dml_name();
+               (is_delete ? "true" : "false") + values + " FROM " + dml_name() +
+               search_path_guard();
+    }
+
+    // pgrev takes an unqualified name for the configured table. Should search_path find a
+    // same-named table of another schema first, its rows must not become this table's history,
+    // and a filter would leave the command tag's count wrong: the statement fails instead, with
+    // a message that says why (the format() call keeps the planner from raising it early).
+    // The condition is evaluated once per statement.
+    std::string search_path_guard() const {
+        if (!s_.unqualified) return {};
+        const AuditedTableInfo& t = *s_.table;
+        std::string qualified = quote_identifier(t.schema) + "." + quote_identifier(t.name);
+        std::string message = "pgrev: search_path finds another table named " + t.name +
+                              " first; name the audited one with its schema";
+        return " WHERE CASE WHEN pg_catalog.to_regclass(" + sql_literal(quote_identifier(t.name)) +
+               ") = " + sql_literal(qualified) +
+               "::pg_catalog.regclass THEN true ELSE pg_catalog.format('%s', " +
+               sql_literal(message) + ")::pg_catalog.int4 = 0 END";
     }
 
     // The user's RETURNING list, evaluated over the returned rows under the target's name.
     Splice projection() const {
         std::vector<Edit> stars;
+        for (const auto& e : s_.returning_edits) {
+            Splice text(sql_);
+            text.add(e.text);
+            stars.push_back({e.begin, e.end, std::move(text)});
+        }
         if (whole_row()) {
             std::string all = quote_identifier(s_.ref) + ".*";
             for (const auto& f : s_.from_items)
@@ -198,10 +234,19 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
         if (policy.allow_unparsable) return plan;
         plan.action = RewritePlan::Action::Refuse;
         plan.refusal_sqlstate = "42601";
+        std::string tables;
+        for (const auto& t : catalog.configured()) {
+            std::string lower;
+            for (char c : t.name)
+                lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+            if (NameFilter::contains_word_ci(sql, lower)) {
+                tables += (tables.empty() ? "" : ", ") + t.qualified_name();
+            }
+        }
         plan.refusal_message =
             "pgrev: cannot audit a statement that does not parse (" + parsed.error +
-            "); it mentions an audited table, so pgrev refuses it rather than let a change "
-            "through without its revision";
+            "); it mentions the audited table " + (tables.empty() ? "name" : tables) +
+            ", so pgrev refuses it rather than let a change through without its revision";
         plan.sql = refusal_statement(plan.refusal_sqlstate, plan.refusal_message);
         plan.statements.emplace_back();
         return plan;

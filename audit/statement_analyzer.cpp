@@ -111,10 +111,13 @@ void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::s
         // Everything that writes an audited table must be a site the rewrite handles: a DML
         // in a sub-select's WITH, say, is an error in PostgreSQL anyway, and refused here.
         int handled = static_cast<int>(a.in_ctes.size()) + (a.main ? 1 : 0);
-        if (!a.refused && a.unknown_tables.empty() && count_audited_writes(node) != handled) {
+        std::string table;
+        if (!a.refused && a.unknown_tables.empty() &&
+            count_audited_writes(node, &table) != handled) {
             refuse(a, "0A000",
-                   "cannot audit this statement: it changes an audited table in a place pgrev "
-                   "cannot rewrite (only the statement itself and its top-level WITH can)");
+                   "cannot audit this statement: it changes " + table +
+                       " in a place pgrev cannot rewrite (only the statement itself and its "
+                       "top-level WITH can)");
         }
         return;
     }
@@ -172,8 +175,12 @@ void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::s
                                    qualified(*m.configured)));
             }
         }
-        if (auto q = f.find("query"); q != f.end() && count_audited_writes(*q) > 0) {
-            refuse(a, "0A000", "cannot audit a change of an audited table inside COPY (query) TO");
+        std::string table;
+        if (auto q = f.find("query"); q != f.end() && count_audited_writes(*q, &table) > 0) {
+            refuse(a, "0A000",
+                   "cannot audit a change of " + table +
+                       " inside COPY (query) TO: its rows "
+                       "would have no revisions");
         }
         return;
     }
@@ -235,6 +242,12 @@ void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::s
         a = std::move(inner);
         return;
     }
+    if (kind == "CreateTableAsStmt" &&
+        node_kind(f.value("query", Json::object())) == "ExecuteStmt") {
+        a.plan.prepared_op = PreparedOp::CreateTableAsExecute;
+        a.plan.prepared_name = node_fields(f.at("query")).value("name", "");
+        return;
+    }
     if (kind == "ExecuteStmt") {
         a.plan.prepared_op = PreparedOp::Execute;
         a.plan.prepared_name = f.value("name", "");
@@ -252,11 +265,13 @@ void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::s
         return;
     }
     if (kind == "ExplainStmt") {
-        if (explain_runs_statement(f) && count_audited_writes(f.at("query")) > 0) {
+        std::string table;
+        if (explain_runs_statement(f) && count_audited_writes(f.at("query"), &table) > 0) {
             refuse(a, "0A000",
-                   "EXPLAIN ANALYZE of a change to an audited table is refused: it would change "
-                   "rows without revisions (run it inside a transaction you roll back, without "
-                   "ANALYZE, or directly against PostgreSQL)");
+                   "EXPLAIN ANALYZE of a change to " + table +
+                       " is refused: it would change "
+                       "rows without revisions (use EXPLAIN without ANALYZE, or run it directly on "
+                       "PostgreSQL)");
         }
         return;
     }
@@ -266,10 +281,11 @@ void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::s
         kind == "ViewStmt") {
         return;
     }
-    if (count_audited_writes(node) > 0) {
+    std::string table;
+    if (count_audited_writes(node, &table) > 0) {
         refuse(a, "0A000",
-               "cannot audit this statement: it changes an audited table in a place pgrev "
-               "cannot rewrite");
+               "cannot audit this statement: it changes " + table +
+                   " in a place pgrev cannot rewrite");
     }
 }
 
@@ -288,7 +304,7 @@ void StatementAnalyzer::check_target_is_not_rev(std::string_view kind, const Jso
     }
 }
 
-int StatementAnalyzer::count_audited_writes(const Json& node) const {
+int StatementAnalyzer::count_audited_writes(const Json& node, std::string* first) const {
     int count = 0;
     for_each_node(node, [&](std::string_view kind, const Json& fields) {
         if (!is_dml(kind) && kind != "MergeStmt") return;
@@ -296,11 +312,13 @@ int StatementAnalyzer::count_audited_writes(const Json& node) const {
         if (rel_it == fields.end()) return;
         RelationName rel = relation_name(*rel_it);
         TableMatch m = catalog_.match(rel.schema, rel.name);
-        if (m.kind == TableMatch::Kind::Audited || m.kind == TableMatch::Kind::AuditedUnknown) {
-            ++count;
-        } else if (m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes &&
-                   changes_history(kind, fields)) {
-            ++count;
+        bool audited =
+            m.kind == TableMatch::Kind::Audited || m.kind == TableMatch::Kind::AuditedUnknown;
+        bool history = m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes &&
+                       changes_history(kind, fields);
+        if (!audited && !history) return;
+        if (count++ == 0 && first != nullptr) {
+            *first = qualified(*m.configured) + (history ? "_rev" : "");
         }
     });
     return count;
@@ -380,11 +398,18 @@ std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const 
         return std::nullopt;
     }
     if (m.kind != TableMatch::Kind::Audited) return std::nullopt;
+    if (!m.table->unusable.empty()) {
+        refuse(a, "55000",
+               fmt::format("cannot audit {}.{}: {}", m.table->schema, m.table->name,
+                           m.table->unusable));
+        return std::nullopt;
+    }
 
     DmlSite s;
     s.verb = verb_of(kind);
     s.table = m.table;
     s.ref = rel.alias.empty() ? rel.name : rel.alias;
+    s.unqualified = rel.schema.empty();
     // The verb is the last INSERT/UPDATE/DELETE word before the table's name; only INTO,
     // FROM and ONLY can stand between them.
     std::size_t t = token_at(tokens_, rel.location);
@@ -415,7 +440,7 @@ std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const 
         }
         s.returning_begin = tokens_[first].begin;
         s.body_end = last_token_end(s.begin, tokens_[first - 1].begin);
-        if (!returning_is_supported(*ret, a)) return std::nullopt;
+        if (!analyze_returning_columns(*ret, s, a)) return std::nullopt;
         for (const auto& item : *ret) {
             const Json& target = node_fields(item);
             const Json& val = target.value("val", Json::object());
@@ -433,6 +458,16 @@ std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const 
                 if (!collect_from_items(item, s.from_items, a)) return std::nullopt;
             }
         }
+        if (!s.system_columns.empty()) {
+            if (!s.from_items.empty()) {
+                refuse(a, "0A000",
+                       "cannot audit this statement: its RETURNING clause uses system columns "
+                       "together with other FROM/USING items");
+                return std::nullopt;
+            }
+            expand_stars(*ret, s);
+        }
+        if (!type_whole_row_refs(*ret, s, a)) return std::nullopt;
     }
     return s;
 }

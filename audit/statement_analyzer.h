@@ -22,6 +22,7 @@ struct DmlSite {
     TagVerb verb = TagVerb::None;
     const AuditedTableInfo* table = nullptr;
     std::string ref;           // how RETURNING names the target: its alias, else its name
+    bool unqualified = false;  // the target was named without a schema
     std::size_t begin = 0;     // the verb
     std::size_t body_end = 0;  // end of the statement without its RETURNING clause
     std::size_t end = 0;       // end of its last token
@@ -30,12 +31,23 @@ struct DmlSite {
     // UPDATE ... FROM / DELETE ... USING items, for RETURNING that may name them: each is
     // returned as one whole-row value and unpacked again under its own name.
     struct FromItem {
-        std::string ref;         // the name RETURNING uses for it
-        std::string row_value;   // the whole-row expression returned, e.g. ROW("o".*)::"other"
-        std::string lateral_as;  // the alias it is unpacked as, e.g. "o"("a", "b")
+        std::string ref;            // the name RETURNING uses for it
+        std::string row_value;      // the whole-row expression returned, e.g. ROW("o".*)::"other"
+        std::string lateral_as;     // the alias it is unpacked as, e.g. "o"("a", "b")
+        std::string row_type = {};  // its composite type when it is a table, else empty
     };
     std::vector<FromItem> from_items;
     std::vector<std::size_t> bare_stars;  // offsets of `*` items in RETURNING
+    // Other replacements inside RETURNING's text (whole-row references cast to their type).
+    struct TextEdit {
+        std::size_t begin;
+        std::size_t end;
+        std::string text;
+    };
+    std::vector<TextEdit> returning_edits;
+    // System columns RETURNING uses (xmax, tableoid, ...): the DML returns them next to the
+    // row, as ordinary columns of the same names.
+    std::vector<std::string> system_columns;
     // Set for a DML inside the user's CTE: `name [(cols)] AS [NOT MATERIALIZED] ( dml )`.
     bool in_cte = false;
     std::size_t cte_begin = 0;     // the CTE's name
@@ -78,8 +90,12 @@ class StatementAnalyzer {
     std::optional<DmlSite> dml_site(std::string_view kind, const Json& fields, std::size_t end,
                                     StatementAnalysis& a);
     void check_target_is_not_rev(std::string_view verb, const Json& relation, StatementAnalysis& a);
-    int count_audited_writes(const Json& node) const;
-    bool returning_is_supported(const Json& returning, StatementAnalysis& a);
+    // Writes to audited tables (and history changes of _rev tables) anywhere under `node`;
+    // `first` gets the first one's table, "schema.table".
+    int count_audited_writes(const Json& node, std::string* first = nullptr) const;
+    bool analyze_returning_columns(const Json& returning, DmlSite& site, StatementAnalysis& a);
+    void expand_stars(const Json& returning, DmlSite& site) const;
+    bool type_whole_row_refs(const Json& returning, DmlSite& site, StatementAnalysis& a);
     bool collect_from_items(const Json& item, std::vector<DmlSite::FromItem>& items,
                             StatementAnalysis& a);
 

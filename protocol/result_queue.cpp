@@ -27,6 +27,15 @@ const ResultContext& ResultQueue::current_context() const {
     return entries_.empty() ? none : entries_.front().context;
 }
 
+TagFix ResultQueue::current_fix() const {
+    if (entries_.empty()) return kNoFix;
+    const Entry& front = entries_.front();
+    if (front.kind == Kind::Query) {
+        return front.next < front.fixes.size() ? front.fixes[front.next] : kNoFix;
+    }
+    return front.kind == Kind::Execute ? front.fixes.front() : kNoFix;
+}
+
 TagFix ResultQueue::complete_one() {
     if (!entries_.empty()) {
         Entry& front = entries_.front();

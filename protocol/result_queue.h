@@ -38,6 +38,8 @@ class ResultQueue {
 
     // The context of the entry the next server message answers (null when none).
     const ResultContext& current_context() const;
+    // The fix of the statement the next completion or error belongs to.
+    TagFix current_fix() const;
 
     // The fix for this CommandComplete (kNoFix when none or nothing was pending).
     TagFix on_command_complete();

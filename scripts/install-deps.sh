@@ -31,7 +31,17 @@ packages=(
     libpg-query-dev libyaml-cpp-dev libssl-dev
     # the integration tests and scripts/try.sh start their own PostgreSQL 15
     postgresql-15 postgresql-client-15
+    # the driver tests (tests/drivers): real client libraries through pgrev. They run
+    # Debian's /usr/bin/python3, whatever python3 comes first in PATH.
+    python3 python3-psycopg2 python3-psycopg python3-asyncpg python3-sqlalchemy
+    libpostgresql-jdbc-java default-jdk-headless
 )
+# node-postgres comes from the npm registry at test time (tests/drivers/node); Node.js and
+# npm come from Debian unless both are already installed another way (NodeSource's nodejs
+# package bundles npm and conflicts with Debian's npm, so asking apt for it would fail).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+fi
 if [[ "$bench" == 1 ]]; then
     # Not installed by default: on a host with systemd, Debian starts a pgbouncer service
     # listening on 127.0.0.1:6432, the port pgrev's demo uses. The benchmarks run the
@@ -71,6 +81,10 @@ create_main_cluster = false
 EOF
     echo "install-deps.sh: wrote $createcluster_conf (create_main_cluster = false)"
 fi
+
+# The JDK's postinst links its manual pages into /usr/share/man/man1 and fails when that
+# directory is missing (minimal images leave it out).
+mkdir -p /usr/share/man/man1
 
 echo "install-deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive

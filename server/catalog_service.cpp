@@ -41,10 +41,22 @@ void CatalogService::load(const std::string& database) {
     audit::CatalogPtr snapshot;
     std::string error;
     try {
-        auto report = audit::load_catalog(config_, database, next_generation_.fetch_add(1));
+        auto report = audit::load_catalog(config_, database, next_generation_.fetch_add(1),
+                                          audit::CatalogLoadMode::Adapt);
         snapshot = report.snapshot;
         for (const auto& t : report.created) {
             spdlog::info("database \"{}\": created revision table {}", database, t);
+        }
+        for (const auto& c : report.altered) {
+            spdlog::info("database \"{}\": added column {} to follow its table", database, c);
+        }
+        for (const auto& t : snapshot->tables()) {
+            if (!t.unusable.empty()) {
+                spdlog::error(
+                    "database \"{}\": writes to {}.{} are refused until this is "
+                    "fixed: {}",
+                    database, t.schema, t.name, t.unusable);
+            }
         }
         spdlog::debug("database \"{}\": catalog read, {} of {} audited tables present", database,
                       snapshot->tables().size(), config_.audit.tables.size());
@@ -81,7 +93,8 @@ bool CatalogService::prepare_all_databases() {
     bool ok = true;
     for (const auto& db : databases) {
         try {
-            auto report = audit::load_catalog(config_, db, next_generation_.fetch_add(1));
+            auto report = audit::load_catalog(config_, db, next_generation_.fetch_add(1),
+                                              audit::CatalogLoadMode::Strict);
             for (const auto& t : report.created) {
                 spdlog::info("database \"{}\": created revision table {}", db, t);
             }

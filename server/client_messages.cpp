@@ -51,8 +51,11 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
         case frontend::kExecute: {
             Execute e = decode_execute(m.body);
             auto it = state_.portals.find(std::string(e.portal));
-            state_.results.push_execute(
-                it == state_.portals.end() ? kNoFix : to_fix(it->second.restore_tag));
+            if (it == state_.portals.end()) {
+                state_.results.push_execute(kNoFix);
+            } else {
+                state_.results.push_execute(to_fix(it->second.restore_tag), it->second.plan);
+            }
             break;
         }
         case frontend::kClose: {
@@ -168,6 +171,7 @@ std::vector<TagFix> ClientMessages::record(const RewritePlan& plan) {
                 state_.sql_prepared.clear();
                 state_.statements.clear();
                 break;
+            case audit::PreparedOp::CreateTableAsExecute:
             case audit::PreparedOp::None:
                 break;
         }
@@ -195,6 +199,14 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
     }
     audit::PlanPtr plan = plan_for(q.sql);
     if (!plan) return false;
+    for (const auto& st : plan->statements) {
+        if (st.prepared_op == audit::PreparedOp::CreateTableAsExecute &&
+            state_.sql_prepared.count(st.prepared_name) > 0) {
+            // What PostgreSQL says of the statement the client prepared.
+            plan = refusal("42809", "prepared statement is not a SELECT");
+            break;
+        }
+    }
     state_.results.push_query(record(*plan), plan);
     if (plan->action == RewritePlan::Action::Forward) {
         out.forward(m.bytes);

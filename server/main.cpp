@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
                 "their tables from audit.tables");
             return 1;
         }
+        server.listen();
         server.run();
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());

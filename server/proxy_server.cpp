@@ -49,6 +49,10 @@ ProxyServer::ProxyServer(const config::Config& config)
         workers_.push_back(std::make_unique<asio::io_context>(1));
         work_guards_.push_back(asio::make_work_guard(*workers_.back()));
     }
+}
+
+void ProxyServer::listen() {
+    const config::Config& config = config_;
     tcp::endpoint endpoint = listen_endpoint(config.listen);
     boost::system::error_code ec;
     acceptor_.open(endpoint.protocol(), ec);

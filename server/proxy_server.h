@@ -17,12 +17,15 @@ namespace pgrev::server {
 
 class ProxyServer {
   public:
-    // Binds the listening socket; throws std::runtime_error naming the address when it cannot.
     explicit ProxyServer(const config::Config& config);
     ~ProxyServer();
 
     // Prepares the revision tables of every database; false when one cannot be used.
     bool prepare_revision_tables() { return catalogs_.prepare_all_databases(); }
+
+    // Binds the listening socket; throws std::runtime_error naming the address when it cannot.
+    // Called after prepare_revision_tables(), so that a client that can connect finds them.
+    void listen();
 
     // Serves until SIGINT or SIGTERM.
     void run();

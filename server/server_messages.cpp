@@ -24,6 +24,36 @@ bool ServerMessages::wants_whole(char type) const {
     }
 }
 
+namespace {
+
+// Makes an error about a rewritten statement read as if about the client's: its position
+// points into the text pgrev sent, and "cannot execute INSERT in a read-only transaction"
+// names the statement pgrev sent. Returns whether anything changed.
+bool restore_error(const audit::RewritePlan& plan, audit::TagVerb verb, ErrorFields& error) {
+    bool changed = false;
+    std::string position = error.get('P');
+    if (!position.empty() && !plan.source_map.empty()) {
+        int mapped = plan.original_error_position(std::atoi(position.c_str()));
+        changed = error.set('P', std::to_string(mapped)) || changed;
+    }
+    static const std::string kCannotExecute = "cannot execute ";
+    std::string message = error.message();
+    if (verb != audit::TagVerb::None && message.rfind(kCannotExecute, 0) == 0) {
+        std::size_t word_end = message.find(' ', kCannotExecute.size());
+        std::string sent = message.substr(kCannotExecute.size(), word_end - kCannotExecute.size());
+        if (sent == "INSERT" || sent == "SELECT") {
+            const char* name = verb == audit::TagVerb::Update   ? "UPDATE"
+                               : verb == audit::TagVerb::Delete ? "DELETE"
+                                                                : "INSERT";
+            message.replace(kCannotExecute.size(), sent.size(), name);
+            changed = error.set('M', message) || changed;
+        }
+    }
+    return changed;
+}
+
+}  // namespace
+
 bool ServerMessages::on_message(const MessageView& m, Output& out) {
     switch (m.type) {
         case backend::kCommandComplete: {
@@ -48,13 +78,10 @@ bool ServerMessages::on_message(const MessageView& m, Output& out) {
             ErrorFields error = decode_error_fields(m.body);
             auto plan = std::static_pointer_cast<const audit::RewritePlan>(
                 state_.results.current_context());
+            TagFix fix = state_.results.current_fix();
             state_.results.on_error();
             session_.on_server_error(error);
-            // The position points into the text pgrev sent; the client wants its own.
-            std::string position = error.get('P');
-            if (plan && !position.empty() && !plan->source_map.empty()) {
-                int mapped = plan->original_error_position(std::atoi(position.c_str()));
-                error.set('P', std::to_string(mapped));
+            if (plan && restore_error(*plan, to_verb(fix), error)) {
                 out.inject(encode_error_fields(backend::kErrorResponse, error));
                 return true;
             }

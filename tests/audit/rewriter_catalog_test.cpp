@@ -23,7 +23,7 @@ audit::CatalogSnapshot catalog_without_reservation() {
     config::AuditedTable invoice;
     invoice.schema = "billing";
     invoice.name = "invoice";
-    audit::AuditedTableInfo i{"billing", "invoice", {"no", "amount"}, {"no"}, {}};
+    audit::AuditedTableInfo i{"billing", "invoice", {"no", "amount"}, {"no"}, {}, {}};
     return audit::CatalogSnapshot(std::vector<config::AuditedTable>{reservation, invoice},
                                   std::vector<audit::AuditedTableInfo>{i}, 7);
 }

@@ -117,12 +117,28 @@ TEST_SUITE("audit") {
         CHECK_CONTAINS(p.sql, "AS \"o\"(\"a\", \"b\")");
     }
 
-    // The projection reads a CTE, which has neither system columns nor a schema-qualified name:
-    // such RETURNING clauses are refused with a reason rather than failing obscurely.
-    TEST_CASE("rewriter: RETURNING a system column or a schema-qualified column") {
-        auto c = plan("UPDATE reservation SET party = 1 WHERE id = 1 RETURNING ctid");
-        CHECK(refused(c));
-        CHECK_CONTAINS(c.refusal_message, "system column ctid");
+    // The projection reads a CTE, which has no system columns: the DML returns the ones used as
+    // ordinary columns of the same names, and `*` lists the table's columns.
+    TEST_CASE("rewriter: RETURNING system columns (the xmax idiom of upserts)") {
+        auto c = plan(
+            "INSERT INTO reservation (id, name) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET "
+            "party = 1 RETURNING *, (xmax = 0) AS inserted, reservation.tableoid::regclass");
+        CHECK_ACTION(c, Rewrite);
+        CHECK_CONTAINS(c.sql,
+                       "RETURNING \"reservation\".*, \"reservation\".xmax AS xmax, "
+                       "\"reservation\".tableoid AS tableoid)");
+        CHECK_CONTAINS(c.sql, "false, __pgrev_dml.\"id\", __pgrev_dml.\"name\"");
+        CHECK_CONTAINS(c.sql,
+                       "SELECT \"reservation\".\"id\", \"reservation\".\"name\", "
+                       "\"reservation\".\"date\", \"reservation\".\"time\", "
+                       "\"reservation\".\"party\", \"reservation\".\"last_modified\", "
+                       "(xmax = 0) AS inserted");
+        auto whole = plan("UPDATE reservation r SET party = 2 RETURNING r.ctid, r");
+        CHECK(refused(whole));
+        CHECK_CONTAINS(whole.refusal_message, "whole-row value together with system columns");
+    }
+
+    TEST_CASE("rewriter: RETURNING a schema-qualified column is refused with a reason") {
         auto q = plan("UPDATE public.reservation SET party = 1 RETURNING public.reservation.id");
         CHECK(refused(q));
         CHECK_CONTAINS(q.refusal_message, "schema-qualified");

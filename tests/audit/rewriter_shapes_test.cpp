@@ -165,3 +165,18 @@ TEST_SUITE("audit") {
         CHECK(p.sql.ends_with(" SELECT id /* c */ , name FROM __pgrev_dml AS \"reservation\""));
     }
 }
+
+TEST_SUITE("audit") {
+    TEST_CASE("rewriter: an unqualified target gets a search_path guard, a qualified one not") {
+        auto unqualified = test::plan_with_guards("UPDATE reservation SET party = 4");
+        CHECK_CONTAINS(unqualified.sql,
+                       "FROM __pgrev_dml" + test::search_path_guard("reservation", "public"));
+        auto qualified = test::plan_with_guards("UPDATE public.reservation SET party = 4");
+        CHECK_ACTION(qualified, Rewrite);
+        CHECK_NOT_CONTAINS(qualified.sql, "to_regclass");
+        auto in_cte = test::plan_with_guards(
+            "WITH u AS (DELETE FROM invoice WHERE no = 1 RETURNING *) SELECT * FROM u");
+        CHECK_CONTAINS(in_cte.sql,
+                       "FROM __pgrev_dml_1" + test::search_path_guard("invoice", "billing") + ")");
+    }
+}

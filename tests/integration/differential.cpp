@@ -83,9 +83,15 @@ void Transcript::notices() {
 
 std::string expect_transparent(const std::string& story, const Session& session,
                                const std::string& user, const std::string& db) {
+    return expect_transparent_at(TestEnv::get().proxy_port(), story, session, user, db);
+}
+
+std::string expect_transparent_at(std::uint16_t proxy_port, const std::string& story,
+                                  const Session& session, const std::string& user,
+                                  const std::string& db) {
     TestEnv& env = TestEnv::get();
     std::string direct = transcript_of(env.direct(user, db), session);
-    std::string proxied = transcript_of(env.proxied(user, db), session);
+    std::string proxied = transcript_of(env.via_port(proxy_port, user, db), session);
     CHECK_MESSAGE(direct.find(kFailureMark) == std::string::npos,
                   story << ": the session fails even directly:\n"
                         << direct);

@@ -3,6 +3,7 @@
 // be equal line for line.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -37,5 +38,9 @@ using Session = std::function<void(PgConn& conn, Transcript& transcript)>;
 // checks the transcripts are the same. Returns the direct transcript for further checks.
 std::string expect_transparent(const std::string& story, const Session& session,
                                const std::string& user = "postgres", const std::string& db = "app");
+// The same through the pgrev listening on `proxy_port` (e.g. one with its own configuration).
+std::string expect_transparent_at(std::uint16_t proxy_port, const std::string& story,
+                                  const Session& session, const std::string& user = "postgres",
+                                  const std::string& db = "app");
 
 }  // namespace pgrev::it

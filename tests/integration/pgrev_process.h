@@ -22,11 +22,18 @@ struct PgrevOptions {
     std::string work_dir;  // config and log files are created here
     PgrevLimits limits;
     std::string log_level = "info";
+    // The value of the `audit:` key, as YAML (flow style is simplest).
+    std::string audit = "{tables: [reservation]}";
 };
+
+// The configuration file PgrevProcess writes for `options`, listening on `listen_port`; for
+// tests that run the binary themselves (e.g. to see it refuse to start).
+std::string pgrev_config_yaml(const PgrevOptions& options, std::uint16_t listen_port);
 
 class PgrevProcess {
   public:
-    // Starts pgrev and waits (10 s) until its port accepts TCP connections; throws with
+    // Starts pgrev and waits (10 s) until its port accepts TCP connections and it has logged
+    // that it listens (after preparing the revision tables); throws with
     // the log when it exits or does not listen in time.
     explicit PgrevProcess(const PgrevOptions& options);
     ~PgrevProcess();

@@ -89,11 +89,22 @@ std::string TestEnv::proxied(const std::string& user, const std::string& db,
     return via_port(proxy_port(), user, db, extra);
 }
 
-std::unique_ptr<PgrevProcess> TestEnv::start_pgrev(const PgrevLimits& limits) {
+PgrevOptions TestEnv::pgrev_options() const {
     PgrevOptions options;
     options.upstream_port = cluster_->port();
     options.work_dir = cluster_->dir();
+    return options;
+}
+
+std::unique_ptr<PgrevProcess> TestEnv::start_pgrev(const PgrevLimits& limits) {
+    return start_pgrev(limits, PgrevOptions{}.audit);
+}
+
+std::unique_ptr<PgrevProcess> TestEnv::start_pgrev(const PgrevLimits& limits,
+                                                   const std::string& audit_yaml) {
+    PgrevOptions options = pgrev_options();
     options.limits = limits;
+    options.audit = audit_yaml;
     auto pgrev = std::make_unique<PgrevProcess>(options);
     extra_pgrev_logs_.push_back(pgrev->log_path());
     return pgrev;

@@ -36,6 +36,11 @@ class TestEnv {
 
     // Another pgrev in front of the same cluster, e.g. with tighter limits.
     std::unique_ptr<PgrevProcess> start_pgrev(const PgrevLimits& limits);
+    // ... with its own `audit:` section (YAML), e.g. "{tables: [reservation, t2]}".
+    std::unique_ptr<PgrevProcess> start_pgrev(const PgrevLimits& limits,
+                                              const std::string& audit_yaml);
+    // Options for another pgrev in front of this cluster (upstream and work dir filled in).
+    PgrevOptions pgrev_options() const;
     // Log files of every extra instance started so far, in order.
     const std::vector<std::string>& extra_pgrev_logs() const { return extra_pgrev_logs_; }
 
