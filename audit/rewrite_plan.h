@@ -69,4 +69,8 @@ struct RewritePlan {
 // "UPDATE 3" for verb Update and server tag "INSERT 0 3" or "SELECT 3".
 std::string restore_tag(TagVerb verb, const std::string& server_tag);
 
+// An error message that names the command pgrev sent ("cannot execute INSERT in a read-only
+// transaction" for a rewritten UPDATE) with the client's verb instead; others unchanged.
+std::string restore_error_message(TagVerb verb, const std::string& message);
+
 }  // namespace pgrev::audit

@@ -226,6 +226,21 @@ std::string restore_tag(TagVerb verb, const std::string& server_tag) {
     return server_tag;
 }
 
+std::string restore_error_message(TagVerb verb, const std::string& message) {
+    static const std::string kCannotExecute = "cannot execute ";
+    if (verb == TagVerb::None || message.rfind(kCannotExecute, 0) != 0) return message;
+    std::size_t word_end = message.find(' ', kCannotExecute.size());
+    if (word_end == std::string::npos) return message;
+    std::string sent = message.substr(kCannotExecute.size(), word_end - kCannotExecute.size());
+    if (sent != "INSERT" && sent != "SELECT") return message;
+    std::string out = message;
+    const char* name = verb == TagVerb::Update   ? "UPDATE"
+                       : verb == TagVerb::Delete ? "DELETE"
+                                                 : "INSERT";
+    out.replace(kCannotExecute.size(), sent.size(), name);
+    return out;
+}
+
 RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
                          const config::Audit& policy, bool catalog_is_fresh) {
     RewritePlan plan;

@@ -36,19 +36,8 @@ bool restore_error(const audit::RewritePlan& plan, audit::TagVerb verb, ErrorFie
         int mapped = plan.original_error_position(std::atoi(position.c_str()));
         changed = error.set('P', std::to_string(mapped)) || changed;
     }
-    static const std::string kCannotExecute = "cannot execute ";
-    std::string message = error.message();
-    if (verb != audit::TagVerb::None && message.rfind(kCannotExecute, 0) == 0) {
-        std::size_t word_end = message.find(' ', kCannotExecute.size());
-        std::string sent = message.substr(kCannotExecute.size(), word_end - kCannotExecute.size());
-        if (sent == "INSERT" || sent == "SELECT") {
-            const char* name = verb == audit::TagVerb::Update   ? "UPDATE"
-                               : verb == audit::TagVerb::Delete ? "DELETE"
-                                                                : "INSERT";
-            message.replace(kCannotExecute.size(), sent.size(), name);
-            changed = error.set('M', message) || changed;
-        }
-    }
+    std::string message = audit::restore_error_message(verb, error.message());
+    if (message != error.message()) changed = error.set('M', message) || changed;
     return changed;
 }
 

@@ -121,3 +121,25 @@ TEST_SUITE("audit") {
         CHECK(audit::restore_tag(TagVerb::None, "SELECT 1") == "SELECT 1");
     }
 }
+
+TEST_SUITE("audit") {
+    // Regression (psycopg 3 in a read-only transaction): the server names the statement pgrev
+    // sent; the client must read the one it sent.
+    TEST_CASE("restore_error_message names the client's statement") {
+        using pgrev::audit::restore_error_message;
+        using pgrev::audit::TagVerb;
+        CHECK(restore_error_message(TagVerb::Update,
+                                    "cannot execute INSERT in a read-only transaction") ==
+              "cannot execute UPDATE in a read-only transaction");
+        CHECK(restore_error_message(TagVerb::Delete,
+                                    "cannot execute SELECT in a read-only transaction") ==
+              "cannot execute DELETE in a read-only transaction");
+        CHECK(restore_error_message(TagVerb::Update, "cannot execute INSERT during recovery") ==
+              "cannot execute UPDATE during recovery");
+        CHECK(restore_error_message(TagVerb::None,
+                                    "cannot execute INSERT in a read-only transaction") ==
+              "cannot execute INSERT in a read-only transaction");
+        CHECK(restore_error_message(TagVerb::Update, "division by zero") == "division by zero");
+        CHECK(restore_error_message(TagVerb::Update, "cannot execute") == "cannot execute");
+    }
+}

@@ -143,4 +143,25 @@ TEST_SUITE("audit") {
         CHECK(refused(q));
         CHECK_CONTAINS(q.refusal_message, "schema-qualified");
     }
+
+    // Regression (node-postgres, psycopg 3, asyncpg): over pgrev's CTE a bare table name is a
+    // row of type record; it is cast back to the table's type, keeping its name.
+    TEST_CASE("rewriter: a whole-row reference in RETURNING keeps the table's type") {
+        auto p = plan("UPDATE reservation AS r SET party = 10 WHERE r.id = $1 RETURNING r.id, r");
+        CHECK_CONTAINS(p.sql,
+                       "SELECT r.id, \"r\"::\"public\".\"reservation\" FROM __pgrev_dml AS \"r\"");
+        auto bare = plan("DELETE FROM reservation WHERE id = 1 RETURNING reservation");
+        CHECK_CONTAINS(bare.sql, "SELECT \"reservation\"::\"public\".\"reservation\" FROM");
+        // A column named like the alias is a column, not the row.
+        auto column = plan("UPDATE reservation AS name SET party = 1 RETURNING name");
+        CHECK_CONTAINS(column.sql, "SELECT name FROM __pgrev_dml AS \"name\"");
+    }
+
+    TEST_CASE("rewriter: CREATE TABLE AS EXECUTE is marked for the session to check") {
+        auto p = plan("CREATE TABLE t AS EXECUTE up(1)");
+        CHECK_ACTION(p, Forward);
+        REQUIRE(p.statements.size() == 1);
+        CHECK(p.statements[0].prepared_op == audit::PreparedOp::CreateTableAsExecute);
+        CHECK(p.statements[0].prepared_name == "up");
+    }
 }

@@ -209,3 +209,57 @@ TEST_CASE("EXECUTE of a prepared audited DML has the DML's tag") {
     CHECK(selected.tag == "SELECT 1");
     CHECK(selected.rows == std::vector<std::string>{"7"});
 }
+
+// Regression (psycopg 3): the server names the statement pgrev sent (INSERT for the revision,
+// SELECT for a projection of RETURNING); the client must read its own, in both protocols.
+TEST_CASE("a read-only transaction names the client's statement, in both protocols") {
+    if (skip_without_pgrev()) return;
+    seed_reservations();
+    PgConn direct = connect_direct();
+    PgConn app = connect_proxied();
+    for (bool extended : {false, true}) {
+        for (const char* sql :
+             {"UPDATE reservation SET party = 1 WHERE id = 100001",
+              "DELETE FROM reservation WHERE id = 100001",
+              "UPDATE reservation SET party = 1 WHERE id = 100001 RETURNING id",
+              "INSERT INTO reservation (id, name) VALUES (100099, 'ro') RETURNING id"}) {
+            CAPTURE(extended);
+            CAPTURE(std::string(sql));
+            Outcome seen[2];
+            PgConn* conns[2] = {&direct, &app};
+            for (int i = 0; i < 2; ++i) {
+                exec(*conns[i], "BEGIN READ ONLY");
+                seen[i] = extended ? with_params(*conns[i], sql, {}) : simple(*conns[i], sql);
+                exec(*conns[i], "ROLLBACK");
+            }
+            CHECK(seen[0].sqlstate == "25006");
+            CHECK(seen[1].sqlstate == seen[0].sqlstate);
+            CHECK(seen[1].message == seen[0].message);
+        }
+    }
+}
+
+// Regression (psycopg2): PostgreSQL refuses CREATE TABLE AS EXECUTE of a prepared statement
+// that is not a SELECT; pgrev's rewrite of an audited UPDATE ... RETURNING is one, so pgrev
+// must refuse it the same way, and nothing may change.
+TEST_CASE("CREATE TABLE AS EXECUTE of a prepared audited DML fails as it does directly") {
+    if (skip_without_pgrev()) return;
+    seed_reservations();
+    PgConn direct = connect_direct();
+    std::string before = direct.value("SELECT party FROM reservation WHERE id = 100001",
+                                      deadline_in(std::chrono::seconds(10)));
+    long revs = count(direct, "SELECT count(*) FROM reservation_rev");
+    for (bool through_pgrev : {false, true}) {
+        CAPTURE(through_pgrev);
+        PgConn c = through_pgrev ? connect_proxied() : connect_direct();
+        exec(c,
+             "PREPARE up AS UPDATE reservation SET party = 9 WHERE id = 100001 "
+             "RETURNING party");
+        Outcome o = simple(c, "CREATE TEMP TABLE ctas AS EXECUTE up");
+        CHECK(o.sqlstate == "42809");
+        CHECK(o.message == "prepared statement is not a SELECT");
+    }
+    CHECK(direct.value("SELECT party FROM reservation WHERE id = 100001",
+                       deadline_in(std::chrono::seconds(10))) == before);
+    CHECK(count(direct, "SELECT count(*) FROM reservation_rev") == revs);
+}
