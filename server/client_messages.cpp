@@ -126,8 +126,18 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
     auto& cache = thread_plan_cache();
     if (auto cached = cache.find(catalog->generation(), sql)) return cached;
 
-    auto plan = std::make_shared<RewritePlan>(
-        audit::plan_rewrite(sql, *catalog, server_.config.audit, fresh));
+    std::shared_ptr<RewritePlan> plan;
+    try {
+        plan = std::make_shared<RewritePlan>(
+            audit::plan_rewrite(sql, *catalog, server_.config.audit, fresh));
+    } catch (const std::exception& e) {
+        // A statement pgrev cannot analyse must not pass unaudited: fail closed.
+        spdlog::error("{}: cannot analyse a statement ({}): {}", session_.describe(), e.what(),
+                      std::string(sql.substr(0, 200)));
+        return refusal("XX000", std::string("pgrev: cannot audit this statement: internal "
+                                            "error while analysing it (") +
+                                    e.what() + ")");
+    }
     if (plan->action == RewritePlan::Action::NeedCatalog) {
         spdlog::debug("{}: {} is not in the catalog snapshot; reading it again",
                       session_.describe(), plan->unknown_tables.front());

@@ -301,6 +301,10 @@ void ClientSession::on_client_pump_end(const PumpResult& result) {
                                            "(limits.max_message_size)",
                                            result.detail, config_.limits.max_message_size)),
                 "message too large");
+        case PumpEnd::InternalError:
+            spdlog::error("{}: internal error handling a client message: {}", describe(),
+                          result.detail);
+            return terminate(fatal("XX000", "internal error: " + result.detail), "internal error");
         case PumpEnd::ProtocolViolation:
             spdlog::warn("{}: invalid message from client: {}", describe(), result.detail);
             return terminate(fatal("08P01", "invalid message from client: " + result.detail),
@@ -313,7 +317,12 @@ void ClientSession::on_server_pump_end(const PumpResult& result) {
         // The server side ended first.
         std::optional<PgrevError> error;
         std::string reason = "server closed the connection";
-        if (result.end == PumpEnd::ProtocolViolation) {
+        if (result.end == PumpEnd::InternalError) {
+            spdlog::error("{}: internal error handling a server message: {}", describe(),
+                          result.detail);
+            error = fatal("XX000", "internal error: " + result.detail);
+            reason = "internal error";
+        } else if (result.end == PumpEnd::ProtocolViolation) {
             spdlog::error("{}: invalid message from PostgreSQL: {}", describe(), result.detail);
             error = fatal("08P01", "invalid message from the PostgreSQL server: " + result.detail);
             reason = "protocol violation by server";

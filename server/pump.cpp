@@ -67,6 +67,9 @@ void Pump::process() {
         result = stream_.scan({buffer_.data(), filled_}, handler_, out_);
     } catch (const protocol::ProtocolError& e) {
         return finish(PumpEnd::ProtocolViolation, e.what());
+    } catch (const std::exception& e) {
+        // A bug of pgrev's own ends this session, never the process.
+        return finish(PumpEnd::InternalError, e.what());
     }
     consumed_ = result.consumed;
     needed_ = 0;

@@ -18,11 +18,12 @@
 namespace pgrev::server {
 
 enum class PumpEnd {
-    SourceClosed,      // orderly EOF from the source
-    SourceFailed,      // read error (including our own cancellation when the session closes)
-    SinkFailed,        // write error
-    MessageTooLarge,   // a message over the size limit
-    ProtocolViolation  // a malformed message
+    SourceClosed,       // orderly EOF from the source
+    SourceFailed,       // read error (including our own cancellation when the session closes)
+    SinkFailed,         // write error
+    MessageTooLarge,    // a message over the size limit
+    ProtocolViolation,  // a malformed message
+    InternalError       // pgrev failed handling a message
 };
 
 struct PumpResult {
