@@ -43,31 +43,6 @@ bool changes_history(std::string_view kind, const Json& fields) {
     return conflict != fields.end() && conflict->value("action", "") == "ONCONFLICT_UPDATE";
 }
 
-// EXPLAIN (ANALYZE) and EXPLAIN ANALYZE run the statement; plain EXPLAIN does not.
-bool explain_runs_statement(const Json& fields) {
-    bool runs = false;  // PostgreSQL takes the last ANALYZE option given
-    for (const auto& opt : fields.value("options", Json::array())) {
-        const Json& def = node_fields(opt);
-        if (def.value("defname", "") != "analyze") continue;
-        auto arg = def.find("arg");
-        if (arg == def.end()) {
-            runs = true;
-            continue;
-        }
-        // ANALYZE false / off / 0: a String, or an Integer whose zero the JSON leaves out.
-        const Json& value = node_fields(*arg);
-        if (node_kind(*arg) == "Integer") {
-            runs = value.value("ival", 0) != 0;
-        } else {
-            std::string text = value.value("sval", "true");
-            for (char& c : text)
-                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            runs = !(text == "false" || text == "off" || text == "no" || text == "0");
-        }
-    }
-    return runs;
-}
-
 }  // namespace
 
 std::string StatementAnalyzer::qualified(const config::AuditedTable& t) const {
@@ -121,107 +96,7 @@ void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::s
         }
         return;
     }
-    if (kind == "MergeStmt") {
-        RelationName rel = relation_name(f.at("relation"));
-        TableMatch m = catalog_.match(rel.schema, rel.name);
-        if (m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes) {
-            refuse(a, "42501",
-                   fmt::format("MERGE into revision table {}_rev is refused: revision history "
-                               "is append-only",
-                               qualified(*m.configured)));
-        } else if ((m.kind == TableMatch::Kind::Audited ||
-                    m.kind == TableMatch::Kind::AuditedUnknown) &&
-                   !policy_.allow_merge) {
-            refuse(a, "0A000",
-                   fmt::format("MERGE into audited table {} is refused: PostgreSQL 15 cannot "
-                               "return the changed rows, so pgrev cannot record them (use "
-                               "INSERT ... ON CONFLICT, or allow it with audit.allow: [merge])",
-                               qualified(*m.configured)));
-        }
-        return;
-    }
-    if (kind == "TruncateStmt") {
-        for (const auto& r : f.value("relations", Json::array())) {
-            RelationName rel = relation_name(node_fields(r));
-            TableMatch m = catalog_.match(rel.schema, rel.name);
-            if (m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes) {
-                refuse(a, "42501",
-                       fmt::format("TRUNCATE of revision table {}_rev is refused: revision "
-                                   "history is append-only",
-                                   qualified(*m.configured)));
-            } else if ((m.kind == TableMatch::Kind::Audited ||
-                        m.kind == TableMatch::Kind::AuditedUnknown) &&
-                       !policy_.allow_truncate) {
-                refuse(a, "0A000",
-                       fmt::format("TRUNCATE of audited table {} is refused: it would remove "
-                                   "rows without revisions (use DELETE, or allow it with "
-                                   "audit.allow: [truncate])",
-                                   qualified(*m.configured)));
-            }
-        }
-        return;
-    }
-    if (kind == "CopyStmt") {
-        if (auto rel_it = f.find("relation"); rel_it != f.end() && f.value("is_from", false)) {
-            RelationName rel = relation_name(*rel_it);
-            TableMatch m = catalog_.match(rel.schema, rel.name);
-            if ((m.kind == TableMatch::Kind::Audited ||
-                 m.kind == TableMatch::Kind::AuditedUnknown) &&
-                !policy_.allow_copy_from) {
-                refuse(a, "0A000",
-                       fmt::format("COPY FROM into audited table {} is refused: the copied rows "
-                                   "would have no revisions (use INSERT, or allow it with "
-                                   "audit.allow: [copy_from])",
-                                   qualified(*m.configured)));
-            }
-        }
-        std::string table;
-        if (auto q = f.find("query"); q != f.end() && count_audited_writes(*q, &table) > 0) {
-            refuse(a, "0A000",
-                   "cannot audit a change of " + table +
-                       " inside COPY (query) TO: its rows "
-                       "would have no revisions");
-        }
-        return;
-    }
-    if (kind == "DropStmt") {
-        if (f.value("removeType", "") != "OBJECT_TABLE") return;
-        for (const auto& obj : f.value("objects", Json::array())) {
-            const Json& items = node_fields(obj).value("items", Json::array());
-            std::string schema, name;
-            if (items.size() == 1) {
-                name = node_fields(items[0]).value("sval", "");
-            } else if (items.size() >= 2) {
-                schema = node_fields(items[items.size() - 2]).value("sval", "");
-                name = node_fields(items[items.size() - 1]).value("sval", "");
-            }
-            TableMatch m = catalog_.match(schema, name);
-            if (m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes) {
-                refuse(a, "42501",
-                       fmt::format("DROP of revision table {}_rev is refused: revision history "
-                                   "is append-only",
-                                   qualified(*m.configured)));
-            } else if (m.kind == TableMatch::Kind::Audited) {
-                a.changes_catalog = true;
-            }
-        }
-        return;
-    }
-    if (kind == "AlterTableStmt" || kind == "RenameStmt") {
-        auto rel_it = f.find("relation");
-        if (rel_it == f.end() || !rel_it->is_object()) return;
-        RelationName rel = relation_name(*rel_it);
-        TableMatch m = catalog_.match(rel.schema, rel.name);
-        if (m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes) {
-            refuse(a, "42501",
-                   fmt::format("ALTER of revision table {}_rev is refused: revision history is "
-                               "append-only",
-                               qualified(*m.configured)));
-        } else if (m.kind != TableMatch::Kind::None) {
-            a.changes_catalog = true;
-        }
-        return;
-    }
+    if (analyze_change_of_tables(kind, f, a)) return;
     if (kind == "PrepareStmt") {
         a.plan.prepared_op = PreparedOp::Prepare;
         a.plan.prepared_name = f.value("name", "");
@@ -264,17 +139,6 @@ void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::s
         if (target == "DISCARD_ALL") a.plan.prepared_op = PreparedOp::DeallocateAll;
         return;
     }
-    if (kind == "ExplainStmt") {
-        std::string table;
-        if (explain_runs_statement(f) && count_audited_writes(f.at("query"), &table) > 0) {
-            refuse(a, "0A000",
-                   "EXPLAIN ANALYZE of a change to " + table +
-                       " is refused: it would change "
-                       "rows without revisions (use EXPLAIN without ANALYZE, or run it directly on "
-                       "PostgreSQL)");
-        }
-        return;
-    }
     // Definitions (functions, rules, triggers, views) do not run now: writes they make later
     // are outside what a proxy can see (README). Anything else that writes is refused.
     if (kind == "CreateFunctionStmt" || kind == "RuleStmt" || kind == "CreateTrigStmt" ||
@@ -291,17 +155,21 @@ void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::s
 
 void StatementAnalyzer::check_target_is_not_rev(std::string_view kind, const Json& fields,
                                                 StatementAnalysis& a) {
-    if (policy_.allow_rev_table_changes || !changes_history(kind, fields)) return;
+    if (!changes_history(kind, fields)) return;
     RelationName rel = relation_name(fields.at("relation"));
-    TableMatch m = catalog_.match(rel.schema, rel.name);
-    if (m.kind == TableMatch::Kind::RevTable) {
-        const char* what = verb_of(kind) == TagVerb::Insert ? "INSERT ... ON CONFLICT DO UPDATE"
-                                                            : verb_text(verb_of(kind));
-        refuse(a, "42501",
-               fmt::format("{} of revision table {}_rev is refused: revision history is "
-                           "append-only",
-                           what, qualified(*m.configured)));
-    }
+    refuse_history_change(catalog_.match(rel.schema, rel.name),
+                          verb_of(kind) == TagVerb::Insert ? "INSERT ... ON CONFLICT DO UPDATE"
+                                                           : verb_text(verb_of(kind)),
+                          a);
+}
+
+bool StatementAnalyzer::refuse_history_change(const TableMatch& m, std::string_view what,
+                                              StatementAnalysis& a) {
+    if (m.kind != TableMatch::Kind::RevTable || policy_.allow_rev_table_changes) return false;
+    refuse(a, "42501",
+           fmt::format("{} of revision table {}_rev is refused: revision history is append-only",
+                       what, qualified(*m.configured)));
+    return true;
 }
 
 int StatementAnalyzer::count_audited_writes(const Json& node, std::string* first) const {

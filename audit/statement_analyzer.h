@@ -87,9 +87,16 @@ class StatementAnalyzer {
     void analyze_dml(std::string_view kind, const Json& fields, std::size_t end,
                      StatementAnalysis& a);
     void analyze_ctes(const Json& fields, StatementAnalysis& a);
+    // MERGE, TRUNCATE, COPY, DROP, ALTER, EXPLAIN (table_statements.cpp); false for others.
+    bool analyze_change_of_tables(std::string_view kind, const Json& fields, StatementAnalysis& a);
     std::optional<DmlSite> dml_site(std::string_view kind, const Json& fields, std::size_t end,
                                     StatementAnalysis& a);
-    void check_target_is_not_rev(std::string_view verb, const Json& relation, StatementAnalysis& a);
+    void check_target_is_not_rev(std::string_view kind, const Json& fields, StatementAnalysis& a);
+    // The 42501 refusal of `what` on a revision table (unless allowed); true when refused.
+    bool refuse_history_change(const TableMatch& m, std::string_view what, StatementAnalysis& a);
+    static bool is_audited(const TableMatch& m) {
+        return m.kind == TableMatch::Kind::Audited || m.kind == TableMatch::Kind::AuditedUnknown;
+    }
     // Writes to audited tables (and history changes of _rev tables) anywhere under `node`;
     // `first` gets the first one's table, "schema.table".
     int count_audited_writes(const Json& node, std::string* first = nullptr) const;

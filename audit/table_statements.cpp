@@ -1,0 +1,134 @@
+// Statements other than INSERT/UPDATE/DELETE that change whole tables or run a change
+// without RETURNING: what pgrev refuses of them (DESIGN.md §4), and which DDL changes an
+// audited table's definition.
+#include <fmt/format.h>
+
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "audit/statement_analyzer.h"
+
+namespace pgrev::audit {
+
+namespace {
+
+// EXPLAIN (ANALYZE) and EXPLAIN ANALYZE run the statement; plain EXPLAIN does not.
+bool explain_runs_statement(const Json& fields) {
+    bool runs = false;  // PostgreSQL takes the last ANALYZE option given
+    for (const auto& opt : fields.value("options", Json::array())) {
+        const Json& def = node_fields(opt);
+        if (def.value("defname", "") != "analyze") continue;
+        auto arg = def.find("arg");
+        if (arg == def.end()) {
+            runs = true;
+            continue;
+        }
+        // ANALYZE false / off / 0: a String, or an Integer whose zero the JSON leaves out.
+        const Json& value = node_fields(*arg);
+        if (node_kind(*arg) == "Integer") {
+            runs = value.value("ival", 0) != 0;
+        } else {
+            std::string text = value.value("sval", "true");
+            for (char& c : text)
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            runs = !(text == "false" || text == "off" || text == "no" || text == "0");
+        }
+    }
+    return runs;
+}
+
+}  // namespace
+
+bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Json& f,
+                                                 StatementAnalysis& a) {
+    if (kind == "MergeStmt") {
+        RelationName rel = relation_name(f.at("relation"));
+        TableMatch m = catalog_.match(rel.schema, rel.name);
+        if (!refuse_history_change(m, "MERGE", a) && is_audited(m) && !policy_.allow_merge) {
+            refuse(a, "0A000",
+                   fmt::format("MERGE into audited table {} is refused: PostgreSQL 15 cannot "
+                               "return the changed rows, so pgrev cannot record them (use "
+                               "INSERT ... ON CONFLICT, or allow it with audit.allow: [merge])",
+                               qualified(*m.configured)));
+        }
+        return true;
+    }
+    if (kind == "TruncateStmt") {
+        for (const auto& r : f.value("relations", Json::array())) {
+            RelationName rel = relation_name(node_fields(r));
+            TableMatch m = catalog_.match(rel.schema, rel.name);
+            if (!refuse_history_change(m, "TRUNCATE", a) && is_audited(m) &&
+                !policy_.allow_truncate) {
+                refuse(a, "0A000",
+                       fmt::format("TRUNCATE of audited table {} is refused: it would remove "
+                                   "rows without revisions (use DELETE, or allow it with "
+                                   "audit.allow: [truncate])",
+                                   qualified(*m.configured)));
+            }
+        }
+        return true;
+    }
+    if (kind == "CopyStmt") {
+        if (auto rel_it = f.find("relation"); rel_it != f.end() && f.value("is_from", false)) {
+            RelationName rel = relation_name(*rel_it);
+            TableMatch m = catalog_.match(rel.schema, rel.name);
+            if (is_audited(m) && !policy_.allow_copy_from) {
+                refuse(a, "0A000",
+                       fmt::format("COPY FROM into audited table {} is refused: the copied rows "
+                                   "would have no revisions (use INSERT, or allow it with "
+                                   "audit.allow: [copy_from])",
+                                   qualified(*m.configured)));
+            }
+        }
+        std::string table;
+        if (auto q = f.find("query"); q != f.end() && count_audited_writes(*q, &table) > 0) {
+            refuse(a, "0A000",
+                   "cannot audit a change of " + table +
+                       " inside COPY (query) TO: its rows "
+                       "would have no revisions");
+        }
+        return true;
+    }
+    if (kind == "DropStmt") {
+        if (f.value("removeType", "") != "OBJECT_TABLE") return true;
+        for (const auto& obj : f.value("objects", Json::array())) {
+            const Json& items = node_fields(obj).value("items", Json::array());
+            std::string schema, name;
+            if (items.size() == 1) {
+                name = node_fields(items[0]).value("sval", "");
+            } else if (items.size() >= 2) {
+                schema = node_fields(items[items.size() - 2]).value("sval", "");
+                name = node_fields(items[items.size() - 1]).value("sval", "");
+            }
+            TableMatch m = catalog_.match(schema, name);
+            if (!refuse_history_change(m, "DROP", a) && m.kind == TableMatch::Kind::Audited) {
+                a.changes_catalog = true;
+            }
+        }
+        return true;
+    }
+    if (kind == "AlterTableStmt" || kind == "RenameStmt") {
+        auto rel_it = f.find("relation");
+        if (rel_it == f.end() || !rel_it->is_object()) return true;
+        RelationName rel = relation_name(*rel_it);
+        TableMatch m = catalog_.match(rel.schema, rel.name);
+        if (!refuse_history_change(m, "ALTER", a) && m.kind != TableMatch::Kind::None) {
+            a.changes_catalog = true;
+        }
+        return true;
+    }
+    if (kind == "ExplainStmt") {
+        std::string table;
+        if (explain_runs_statement(f) && count_audited_writes(f.at("query"), &table) > 0) {
+            refuse(a, "0A000",
+                   "EXPLAIN ANALYZE of a change to " + table +
+                       " is refused: it would change "
+                       "rows without revisions (use EXPLAIN without ANALYZE, or run it directly on "
+                       "PostgreSQL)");
+        }
+        return true;
+    }
+    return false;
+}
+
+}  // namespace pgrev::audit
