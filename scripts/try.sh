@@ -220,7 +220,7 @@ and try sqlalchemy-audit's timeline:
   INSERT INTO reservation (name, date, time, party) VALUES ('Steve', '2015-04-15', '19:00', 6);
   UPDATE reservation SET party = 4 WHERE name = 'Steve';
   DELETE FROM reservation WHERE name = 'Steve';
-  SELECT * FROM reservation_rev;   -- the history, once pgrev writes it (README: Status)
+  SELECT * FROM reservation_rev;   -- the history pgrev wrote: three revision rows
 
 Stop: Ctrl-C here stops pgrev. PostgreSQL keeps running, and the next try.sh reuses it;
 stop it with: bash scripts/try.sh stop
