@@ -1,5 +1,7 @@
 #include "protocol/result_queue.h"
 
+#include <iterator>
+
 namespace pgrev::protocol {
 
 void ResultQueue::push_query(std::vector<TagFix> statement_fixes, ResultContext context) {
@@ -15,19 +17,35 @@ void ResultQueue::push_execute(TagFix fix, ResultContext context) {
 }
 
 void ResultQueue::push_sync() {
+    // During copy-in the server ignores Sync: it gets no ReadyForQuery.
+    if (copy_in_) return;
     entries_.push_back({Kind::Sync, {}, nullptr});
 }
 
-void ResultQueue::push_function_call() {
-    entries_.push_back({Kind::FunctionCall, {}, nullptr});
+void ResultQueue::push_function_call() { entries_.push_back({Kind::FunctionCall, {}, nullptr}); }
+
+void ResultQueue::push_copy_end() {
+    if (copy_in_) {
+        copy_in_ = false;
+        return;
+    }
+    // The client ended a copy the server has not announced yet (or none at all): remember
+    // where, for on_copy_in.
+    entries_.push_back({Kind::CopyEnd, {}, nullptr});
 }
 
-const ResultContext& ResultQueue::current_context() const {
+void ResultQueue::skip_copy_ends() {
+    while (!entries_.empty() && entries_.front().kind == Kind::CopyEnd) entries_.pop_front();
+}
+
+const ResultContext& ResultQueue::current_context() {
     static const ResultContext none;
+    skip_copy_ends();
     return entries_.empty() ? none : entries_.front().context;
 }
 
-TagFix ResultQueue::current_fix() const {
+TagFix ResultQueue::current_fix() {
+    skip_copy_ends();
     if (entries_.empty()) return kNoFix;
     const Entry& front = entries_.front();
     if (front.kind == Kind::Query) {
@@ -37,6 +55,7 @@ TagFix ResultQueue::current_fix() const {
 }
 
 TagFix ResultQueue::complete_one() {
+    skip_copy_ends();
     if (!entries_.empty()) {
         Entry& front = entries_.front();
         if (front.kind == Kind::Query) {
@@ -54,11 +73,10 @@ TagFix ResultQueue::complete_one() {
     return kNoFix;
 }
 
-TagFix ResultQueue::on_command_complete() {
-    return complete_one();
-}
+TagFix ResultQueue::on_command_complete() { return complete_one(); }
 
 void ResultQueue::on_parse_complete() {
+    skip_copy_ends();
     if (!entries_.empty() && entries_.front().kind == Kind::Parse) {
         entries_.pop_front();
     } else {
@@ -66,26 +84,38 @@ void ResultQueue::on_parse_complete() {
     }
 }
 
-void ResultQueue::on_empty_query() {
-    complete_one();
-}
+void ResultQueue::on_empty_query() { complete_one(); }
 
-void ResultQueue::on_portal_suspended() {
-    complete_one();
+void ResultQueue::on_portal_suspended() { complete_one(); }
+
+void ResultQueue::on_copy_in() {
+    skip_copy_ends();
+    // Syncs the client sent after the COPY and before its CopyDone/CopyFail are ignored by
+    // the server: drop their markers. If the client has not ended the copy yet, the Syncs it
+    // sends until then are not queued (push_sync).
+    auto it = entries_.empty() ? entries_.end() : std::next(entries_.begin());
+    while (it != entries_.end()) {
+        if (it->kind == Kind::CopyEnd) {
+            entries_.erase(it);
+            return;
+        }
+        it = it->kind == Kind::Sync ? entries_.erase(it) : std::next(it);
+    }
+    copy_in_ = true;
 }
 
 void ResultQueue::on_error() {
+    skip_copy_ends();
     if (entries_.empty()) return;  // e.g. FATAL at any time
     Entry& front = entries_.front();
     if (front.kind == Kind::Query) {
         front.failed = true;
         return;
     }
-    // Extended query: the server discards everything up to the next Sync.
-    while (!entries_.empty() &&
-           (entries_.front().kind == Kind::Execute || entries_.front().kind == Kind::Parse)) {
-        entries_.pop_front();
-    }
+    if (front.kind == Kind::FunctionCall) return;
+    // Extended query: the server discards every message up to the next Sync, a Query or a
+    // FunctionCall pipelined in between included.
+    while (!entries_.empty() && entries_.front().kind != Kind::Sync) entries_.pop_front();
 }
 
 void ResultQueue::on_ready_for_query() {
@@ -93,6 +123,7 @@ void ResultQueue::on_ready_for_query() {
     while (!entries_.empty()) {
         Kind kind = entries_.front().kind;
         entries_.pop_front();
+        if (kind == Kind::CopyEnd) continue;
         if (kind != Kind::Execute && kind != Kind::Parse) return;
         ++unmatched_;
     }

@@ -11,6 +11,8 @@
 //            PortalSuspended, EmptyQueryResponse or ErrorResponse.
 //   S, F     a marker popped by ReadyForQuery. After an ErrorResponse in extended mode the
 //            server skips to Sync, so every entry before the marker is dropped.
+//   c, f     CopyDone/CopyFail end a copy-in, during which the server ignores Sync: the Sync
+//            markers between a CopyInResponse and the client's copy end are dropped.
 #pragma once
 
 #include <cstddef>
@@ -35,17 +37,19 @@ class ResultQueue {
     void push_execute(TagFix fix, ResultContext context = nullptr);
     void push_sync();
     void push_function_call();
+    void push_copy_end();  // the client sent CopyDone or CopyFail
 
     // The context of the entry the next server message answers (null when none).
-    const ResultContext& current_context() const;
+    const ResultContext& current_context();
     // The fix of the statement the next completion or error belongs to.
-    TagFix current_fix() const;
+    TagFix current_fix();
 
     // The fix for this CommandComplete (kNoFix when none or nothing was pending).
     TagFix on_command_complete();
     void on_parse_complete();
     void on_empty_query();
     void on_portal_suspended();
+    void on_copy_in();  // CopyInResponse
     void on_error();
     void on_ready_for_query();
 
@@ -55,7 +59,7 @@ class ResultQueue {
     std::uint64_t unmatched() const { return unmatched_; }
 
   private:
-    enum class Kind { Query, Parse, Execute, Sync, FunctionCall };
+    enum class Kind { Query, Parse, Execute, Sync, FunctionCall, CopyEnd };
     struct Entry {
         Kind kind;
         std::vector<TagFix> fixes;  // Query: per statement; Execute: one
@@ -66,9 +70,12 @@ class ResultQueue {
 
     // Pops the Execute at the front, or advances the Query group; returns the fix.
     TagFix complete_one();
+    // CopyEnd markers get no answer: they only matter to on_copy_in.
+    void skip_copy_ends();
 
     std::deque<Entry> entries_;
     std::uint64_t unmatched_ = 0;
+    bool copy_in_ = false;  // the server is in copy-in and the client has not ended it yet
 };
 
 }  // namespace pgrev::protocol

@@ -32,6 +32,8 @@ bool ClientMessages::wants_whole(char type) const {
         case frontend::kClose:
         case frontend::kSync:
         case frontend::kFunctionCall:
+        case frontend::kCopyDone:
+        case frontend::kCopyFail:
         case frontend::kTerminate:
             return true;
         default:
@@ -69,6 +71,10 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
             break;
         case frontend::kFunctionCall:
             state_.results.push_function_call();
+            break;
+        case frontend::kCopyDone:
+        case frontend::kCopyFail:
+            state_.results.push_copy_end();
             break;
         case frontend::kTerminate:
             session_.on_client_terminate();

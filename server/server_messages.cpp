@@ -15,6 +15,7 @@ bool ServerMessages::wants_whole(char type) const {
         case backend::kEmptyQueryResponse:
         case backend::kPortalSuspended:
         case backend::kParseComplete:
+        case backend::kCopyInResponse:
         case backend::kErrorResponse:
         case backend::kReadyForQuery:
         case backend::kParameterStatus:
@@ -59,6 +60,9 @@ bool ServerMessages::on_message(const MessageView& m, Output& out) {
             break;
         case backend::kParseComplete:
             state_.results.on_parse_complete();
+            break;
+        case backend::kCopyInResponse:
+            state_.results.on_copy_in();
             break;
         case backend::kPortalSuspended:
             state_.results.on_portal_suspended();

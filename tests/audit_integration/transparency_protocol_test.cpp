@@ -263,3 +263,27 @@ TEST_CASE("CREATE TABLE AS EXECUTE of a prepared audited DML fails as it does di
                        deadline_in(std::chrono::seconds(10))) == before);
     CHECK(count(direct, "SELECT count(*) FROM reservation_rev") == revs);
 }
+
+// Regression (review): libpq's extended-protocol COPY sends a Sync the server ignores during
+// copy-in; pgrev counted it, and every later command tag was the previous command's.
+TEST_CASE("command tags stay right after a COPY through the extended protocol") {
+    if (skip_without_pgrev()) return;
+    seed_reservations();
+    PgConn app = connect_proxied();
+    exec(app, "BEGIN");
+    exec(app, "CREATE TEMP TABLE copy_t (v int)");
+    PgResult started(PQexecParams(app.get(), "COPY copy_t FROM STDIN", 0, nullptr, nullptr, nullptr,
+                                  nullptr, 0));
+    REQUIRE(PQresultStatus(started.get()) == PGRES_COPY_IN);
+    REQUIRE(PQputCopyData(app.get(), "1\n2\n", 4) == 1);
+    REQUIRE(PQputCopyEnd(app.get(), nullptr) == 1);
+    PgResult copied(PQgetResult(app.get()));
+    CHECK(std::string(PQcmdStatus(copied.get())) == "COPY 2");
+    while (PGresult* rest = PQgetResult(app.get()))
+        PQclear(rest);
+    CHECK(simple(app, "UPDATE reservation SET party = party WHERE id IN (100001, 100002)").tag ==
+          "UPDATE 2");
+    CHECK(simple(app, "SELECT 1").tag == "SELECT 1");
+    CHECK(with_params(app, "DELETE FROM reservation WHERE id = 100003", {}).tag == "DELETE 1");
+    exec(app, "ROLLBACK");
+}

@@ -200,3 +200,72 @@ TEST_SUITE("protocol") {
         CHECK(q.on_command_complete() == kInsert);
     }
 }
+
+// Regressions found in review: both left one marker too many, so every later tag was the
+// previous statement's.
+TEST_SUITE("protocol") {
+    TEST_CASE("result_queue: a Query pipelined after an extended-mode error is skipped too") {
+        ResultQueue q;
+        q.push_parse(nullptr);
+        q.push_execute(kNoFix);
+        q.push_query({kNoFix});  // sent before the Sync: the server skips it
+        q.push_sync();
+        q.push_query({kUpdate});  // after the Sync: runs
+        q.on_parse_complete();
+        q.on_error();  // the Execute fails
+        q.on_ready_for_query();
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: Syncs during an extended-protocol copy-in get no ReadyForQuery") {
+        // libpq's PQexecParams("COPY ... FROM STDIN"): P B D E S, then data, CopyDone, S.
+        ResultQueue q;
+        q.push_parse(nullptr);
+        q.push_execute(kNoFix);
+        q.push_sync();
+        q.on_parse_complete();
+        q.on_copy_in();     // the server ignores the Sync already sent
+        q.push_sync();      // ... and any sent before the copy ends
+        q.push_copy_end();  // CopyDone
+        q.push_sync();
+        CHECK(q.on_command_complete() == kNoFix);  // COPY n
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        q.push_query({kUpdate});
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: a copy ended before the server announced it") {
+        ResultQueue q;
+        q.push_query({kNoFix});  // COPY t FROM STDIN
+        q.push_sync();           // ignored by the server during copy-in
+        q.push_copy_end();       // the client did not wait for CopyInResponse
+        q.push_query({kDelete});
+        q.on_copy_in();
+        CHECK(q.on_command_complete() == kNoFix);
+        q.on_ready_for_query();
+        CHECK(q.on_command_complete() == kDelete);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: a copy that failed before it started leaves no marker behind") {
+        ResultQueue q;
+        q.push_query({kNoFix});  // COPY nosuch FROM STDIN: fails at once
+        q.push_copy_end();       // the client's data and CopyDone are ignored
+        q.push_query({kUpdate});
+        q.on_error();
+        q.on_ready_for_query();
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+}
