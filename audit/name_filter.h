@@ -12,12 +12,14 @@ namespace pgrev::audit {
 
 class NameFilter {
   public:
-    explicit NameFilter(const std::vector<std::string>& table_names);
+    // `unicode_escapes`: also match "U&", which can spell any of the names in escapes.
+    explicit NameFilter(const std::vector<std::string>& names, bool unicode_escapes = true);
 
-    bool may_name_audited_table(std::string_view sql) const;
+    // True when `sql` may contain one of the names.
+    bool may_match(std::string_view sql) const;
 
-    // For words a session adds to the filter (EXECUTE of a rewritten SQL-level PREPARE).
-    static bool contains_word_ci(std::string_view text, std::string_view lower_word);
+    // Case-insensitive substring search; `lower_needle` must be lower case.
+    static bool contains_ci(std::string_view text, std::string_view lower_needle);
 
   private:
     std::vector<std::string> needles_;  // lower case, deduplicated

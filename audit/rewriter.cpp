@@ -254,7 +254,7 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
             std::string lower;
             for (char c : t.name)
                 lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-            if (NameFilter::contains_word_ci(sql, lower)) {
+            if (NameFilter::contains_ci(sql, lower)) {
                 tables += (tables.empty() ? "" : ", ") + t.qualified_name();
             }
         }

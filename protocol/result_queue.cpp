@@ -20,9 +20,29 @@ void ResultQueue::push_sync() {
     // During copy-in the server ignores Sync: it gets no ReadyForQuery.
     if (copy_in_) return;
     entries_.push_back({Kind::Sync, {}, nullptr});
+    if (barrier_on_next_sync_) {
+        barrier_on_next_sync_ = false;
+        entries_.back().barrier = true;
+        ++barriers_;
+    }
 }
 
-void ResultQueue::push_function_call() { entries_.push_back({Kind::FunctionCall, {}, nullptr}); }
+void ResultQueue::mark_settings_barrier() {
+    if (!entries_.empty() && entries_.back().kind == Kind::Query && !entries_.back().barrier) {
+        entries_.back().barrier = true;
+        ++barriers_;
+    } else {
+        barrier_on_next_sync_ = true;  // a Parse: it takes effect by the next Sync
+    }
+}
+
+bool ResultQueue::settings_barrier_pending() const {
+    return barriers_ > 0 || barrier_on_next_sync_;
+}
+
+void ResultQueue::push_function_call() {
+    entries_.push_back({Kind::FunctionCall, {}, nullptr});
+}
 
 void ResultQueue::push_copy_end() {
     if (copy_in_) {
@@ -35,7 +55,8 @@ void ResultQueue::push_copy_end() {
 }
 
 void ResultQueue::skip_copy_ends() {
-    while (!entries_.empty() && entries_.front().kind == Kind::CopyEnd) entries_.pop_front();
+    while (!entries_.empty() && entries_.front().kind == Kind::CopyEnd)
+        entries_.pop_front();
 }
 
 const ResultContext& ResultQueue::current_context() {
@@ -73,7 +94,9 @@ TagFix ResultQueue::complete_one() {
     return kNoFix;
 }
 
-TagFix ResultQueue::on_command_complete() { return complete_one(); }
+TagFix ResultQueue::on_command_complete() {
+    return complete_one();
+}
 
 void ResultQueue::on_parse_complete() {
     skip_copy_ends();
@@ -84,9 +107,13 @@ void ResultQueue::on_parse_complete() {
     }
 }
 
-void ResultQueue::on_empty_query() { complete_one(); }
+void ResultQueue::on_empty_query() {
+    complete_one();
+}
 
-void ResultQueue::on_portal_suspended() { complete_one(); }
+void ResultQueue::on_portal_suspended() {
+    complete_one();
+}
 
 void ResultQueue::on_copy_in() {
     skip_copy_ends();
@@ -115,17 +142,24 @@ void ResultQueue::on_error() {
     if (front.kind == Kind::FunctionCall) return;
     // Extended query: the server discards every message up to the next Sync, a Query or a
     // FunctionCall pipelined in between included.
-    while (!entries_.empty() && entries_.front().kind != Kind::Sync) entries_.pop_front();
+    while (!entries_.empty() && entries_.front().kind != Kind::Sync) {
+        if (entries_.front().barrier) --barriers_;
+        entries_.pop_front();
+    }
 }
 
 void ResultQueue::on_ready_for_query() {
     // Entries before the group or marker that Z ends are stale (a protocol oddity): drop them.
     while (!entries_.empty()) {
-        Kind kind = entries_.front().kind;
+        Entry entry = std::move(entries_.front());
         entries_.pop_front();
-        if (kind == Kind::CopyEnd) continue;
-        if (kind != Kind::Execute && kind != Kind::Parse) return;
-        ++unmatched_;
+        if (entry.kind == Kind::CopyEnd) continue;
+        if (entry.kind == Kind::Execute || entry.kind == Kind::Parse) {
+            ++unmatched_;
+            continue;
+        }
+        if (entry.barrier) --barriers_;
+        return;
     }
 }
 

@@ -39,6 +39,15 @@ class ResultQueue {
     void push_function_call();
     void push_copy_end();  // the client sent CopyDone or CopyFail
 
+    // The last Query, or the next Sync, may change a setting pgrev's reading of SQL depends on
+    // (standard_conforming_strings, client_encoding): until its ReadyForQuery has come, with
+    // the new value's ParameterStatus before it, analysis must wait.
+    void mark_settings_barrier();
+    bool settings_barrier_pending() const;
+    // A pending barrier that a ReadyForQuery already expected will lift (not one waiting for a
+    // Sync the client has not sent yet).
+    bool settings_barrier_waitable() const { return barriers_ > 0; }
+
     // The context of the entry the next server message answers (null when none).
     const ResultContext& current_context();
     // The fix of the statement the next completion or error belongs to.
@@ -66,6 +75,7 @@ class ResultQueue {
         ResultContext context;
         std::size_t next = 0;  // Query: the statement the next completion belongs to
         bool failed = false;   // Query: an error ended its statements
+        bool barrier = false;  // Query, Sync: see mark_settings_barrier
     };
 
     // Pops the Execute at the front, or advances the Query group; returns the fix.
@@ -76,6 +86,8 @@ class ResultQueue {
     std::deque<Entry> entries_;
     std::uint64_t unmatched_ = 0;
     bool copy_in_ = false;  // the server is in copy-in and the client has not ended it yet
+    bool barrier_on_next_sync_ = false;
+    int barriers_ = 0;  // barrier entries in the queue
 };
 
 }  // namespace pgrev::protocol

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "audit/name_filter.h"
 #include "audit/rewriter.h"
 #include "protocol/frontend_messages.h"
@@ -19,6 +21,16 @@ namespace {
 audit::PlanCache& thread_plan_cache() {
     thread_local audit::PlanCache cache(4096);
     return cache;
+}
+
+// Client-only encodings whose multibyte characters may contain ASCII bytes such as 0x5C or
+// 0x27 (PostgreSQL's own list): text in them does not read the same byte by byte.
+bool encoding_is_safe(const std::string& encoding) {
+    for (const char* unsafe :
+         {"SJIS", "SHIFT_JIS_2004", "BIG5", "GBK", "UHC", "GB18030", "JOHAB"}) {
+        if (encoding == unsafe) return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -87,12 +99,12 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
 }
 
 bool ClientMessages::needs_analysis(std::string_view sql) const {
-    if (server_.name_filter.may_name_audited_table(sql)) return true;
+    if (server_.name_filter.may_match(sql)) return true;
     // EXECUTE of a rewritten SQL-level PREPARE names no table, but its tag needs fixing; and
     // the names it uses can be deallocated or prepared again.
     if (state_.sql_prepared.empty()) return false;
     for (std::string_view word : {"execute", "deallocate", "discard", "prepare"}) {
-        if (audit::NameFilter::contains_word_ci(sql, word)) return true;
+        if (audit::NameFilter::contains_ci(sql, word)) return true;
     }
     return false;
 }
@@ -117,6 +129,15 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
         return refusal("0A000",
                        "pgrev: cannot audit statements while standard_conforming_strings is "
                        "off: pgrev could misread backslashes in string literals (turn it on)");
+    }
+    if (!encoding_is_safe(state_.client_encoding) &&
+        std::any_of(sql.begin(), sql.end(), [](char c) { return (c & 0x80) != 0; })) {
+        return refusal("0A000",
+                       "pgrev: cannot audit statements with non-ASCII text while "
+                       "client_encoding is " +
+                           state_.client_encoding +
+                           ": in it a character can hide a backslash or quote from pgrev "
+                           "(use UTF8)");
     }
     audit::CatalogPtr catalog = server_.catalogs->current(database_);
     if (!catalog) {
@@ -155,6 +176,22 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
         cache.insert(catalog->generation(), sql, plan);
     }
     return plan;
+}
+
+audit::PlanPtr ClientMessages::plan_after_settings(std::string_view sql) {
+    if (state_.results.settings_barrier_pending()) {
+        if (state_.results.settings_barrier_waitable()) {
+            // The answer to an earlier statement may change how this text reads: wait for it.
+            state_.waiting_for_settings = true;
+            session_.suspend_client();
+            return nullptr;
+        }
+        return refusal("0A000",
+                       "pgrev: cannot audit this statement yet: a statement before it in the "
+                       "same pipeline may change standard_conforming_strings or "
+                       "client_encoding; send Sync first");
+    }
+    return plan_for(sql);
 }
 
 void ClientMessages::on_catalog_loaded(std::string error) {
@@ -208,12 +245,14 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
     // A simple Query replaces the unnamed statement and portal.
     state_.statements.erase(std::string());
     state_.portals.erase(std::string());
+    bool changes_settings = server_.settings_filter.may_match(q.sql);
     if (!needs_analysis(q.sql)) {
         state_.results.push_query({});
+        if (changes_settings) state_.results.mark_settings_barrier();
         out.forward(m.bytes);
         return true;
     }
-    audit::PlanPtr plan = plan_for(q.sql);
+    audit::PlanPtr plan = plan_after_settings(q.sql);
     if (!plan) return false;
     for (const auto& st : plan->statements) {
         if (st.prepared_op == audit::PreparedOp::CreateTableAsExecute &&
@@ -224,6 +263,7 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
         }
     }
     state_.results.push_query(record(*plan), plan);
+    if (changes_settings) state_.results.mark_settings_barrier();
     if (plan->action == RewritePlan::Action::Forward) {
         out.forward(m.bytes);
     } else {
@@ -236,20 +276,26 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     Parse p = decode_parse(m.body);
     std::string name(p.statement);
     state_.statements.erase(name);
+    bool changes_settings = server_.settings_filter.may_match(p.query);
     if (!needs_analysis(p.query)) {
         state_.results.push_parse(nullptr);
+        if (changes_settings) state_.results.mark_settings_barrier();
         out.forward(m.bytes);
         return true;
     }
-    audit::PlanPtr plan = plan_for(p.query);
+    audit::PlanPtr plan = plan_after_settings(p.query);
     if (!plan) return false;
-    // Several statements in one Parse: the server refuses the original just as it would.
-    if (plan->statements.size() > 1 && plan->action != RewritePlan::Action::Refuse) {
-        state_.results.push_parse(nullptr);
-        out.forward(m.bytes);
-        return true;
+    // Several statements in one Parse: PostgreSQL refuses them at once. pgrev must not rely
+    // on the server counting them as it does, so it sends two statements no reading can join:
+    // the client gets PostgreSQL's own error, at Parse time, and nothing runs.
+    if (plan->statements.size() > 1) {
+        auto multiple = std::make_shared<RewritePlan>();
+        multiple->action = RewritePlan::Action::Rewrite;
+        multiple->sql = "SELECT 1; SELECT 1";
+        plan = multiple;
     }
     state_.results.push_parse(plan);
+    if (changes_settings) state_.results.mark_settings_barrier();
     std::vector<TagFix> fixes = record(*plan);
     RewrittenStatement info;
     info.restore_tag = fixes.empty() ? audit::TagVerb::None : to_verb(fixes.front());

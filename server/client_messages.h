@@ -37,6 +37,8 @@ class ClientMessages : public protocol::MessageHandler {
     bool needs_analysis(std::string_view sql) const;
     // The plan for `sql`, or null when the session must first wait for the catalog.
     audit::PlanPtr plan_for(std::string_view sql);
+    // plan_for, once no earlier statement may still change how the text reads.
+    audit::PlanPtr plan_after_settings(std::string_view sql);
     // Session bookkeeping for a planned text; returns each statement's tag fix.
     std::vector<protocol::TagFix> record(const audit::RewritePlan& plan);
     audit::PlanPtr refusal(std::string sqlstate, std::string message) const;

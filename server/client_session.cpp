@@ -349,6 +349,8 @@ void ClientSession::terminate(std::optional<PgrevError> error, std::string reaso
     idle_timer_.cancel();
     boost::system::error_code ignored;
     upstream_.close(ignored);  // ends the server-to-client pump, which then closes the client
+    // A client pump waiting for the catalog has nothing pending that would end it.
+    client_to_server_.abandon_if_suspended();
     if (!server_to_client_.running()) close_client_after_error();
 }
 

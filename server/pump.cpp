@@ -61,6 +61,13 @@ void Pump::resume() {
     }
 }
 
+void Pump::abandon_if_suspended() {
+    if (!running_ || !suspended_ || writing_) return;
+    running_ = false;
+    done_ = nullptr;
+    owner_.reset();
+}
+
 void Pump::process() {
     protocol::MessageStream::Result result;
     try {

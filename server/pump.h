@@ -46,6 +46,9 @@ class Pump {
     void suspend() { suspended_ = true; }
     // Scans again from the message the handler stopped at.
     void resume();
+    // Ends a suspended pump without calling back: it has no operation pending that would,
+    // so only this releases the session it keeps alive.
+    void abandon_if_suspended();
 
     bool at_message_boundary() const { return stream_.at_message_boundary(); }
     bool running() const { return running_; }

@@ -32,8 +32,12 @@ struct QueryState {
     std::unordered_map<std::string, RewrittenStatement> portals;
     // SQL-level PREPARE of rewritten statements: EXECUTE's tag must become the verb.
     std::unordered_map<std::string, audit::TagVerb> sql_prepared;
-    // PostgreSQL's lexer and pgrev's agree only with standard_conforming_strings on.
+    // PostgreSQL's lexer and pgrev's agree only with standard_conforming_strings on, and on a
+    // client_encoding whose multibyte characters never contain ASCII bytes.
     bool standard_conforming_strings = true;
+    std::string client_encoding = "UTF8";
+    // The client pump waits for a settings barrier (ResultQueue::mark_settings_barrier).
+    bool waiting_for_settings = false;
     // A statement changed an audited table's definition: read the catalog again once the
     // transaction is over.
     bool catalog_dirty = false;

@@ -82,12 +82,18 @@ bool ServerMessages::on_message(const MessageView& m, Output& out) {
         }
         case backend::kReadyForQuery:
             state_.results.on_ready_for_query();
+            if (state_.waiting_for_settings && !state_.results.settings_barrier_waitable()) {
+                state_.waiting_for_settings = false;
+                session_.resume_client();
+            }
             session_.on_server_ready(decode_ready_for_query(m.body));
             break;
         case backend::kParameterStatus: {
             ParameterStatus p = decode_parameter_status(m.body);
             if (p.name == "standard_conforming_strings") {
                 state_.standard_conforming_strings = p.value == "on";
+            } else if (p.name == "client_encoding") {
+                state_.client_encoding = p.value;
             }
             break;
         }

@@ -25,6 +25,10 @@ struct ServerState {
 
     const config::Config& config;
     const audit::NameFilter name_filter;
+    // Statements that may change how SQL text reads: a settings barrier follows them.
+    const audit::NameFilter settings_filter{{"standard_conforming_strings", "client_encoding",
+                                             "names", "reset", "set_config", "discard"},
+                                            false};
     CatalogService* catalogs;
     // Sessions past their StartupMessage; limited by limits.max_clients.
     std::atomic<std::size_t> active_sessions{0};
