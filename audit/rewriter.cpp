@@ -247,17 +247,21 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
     ParseResult parsed = parse_sql(sql);
     if (!parsed.ok) {
         if (policy.allow_unparsable) return plan;
-        plan.action = RewritePlan::Action::Refuse;
-        plan.refusal_sqlstate = "42601";
         std::string tables;
         for (const auto& t : catalog.configured()) {
             std::string lower;
-            for (char c : t.name)
+            for (char c : t.name) {
                 lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+            }
             if (NameFilter::contains_ci(sql, lower)) {
                 tables += (tables.empty() ? "" : ", ") + t.qualified_name();
             }
         }
+        // No audited name in it (it was analysed for another reason): the server's own syntax
+        // error is the right answer.
+        if (tables.empty() && !NameFilter::contains_ci(sql, "u&")) return plan;
+        plan.action = RewritePlan::Action::Refuse;
+        plan.refusal_sqlstate = "42601";
         plan.refusal_message =
             "pgrev: cannot audit a statement that does not parse (" + parsed.error +
             "); it mentions the audited table " + (tables.empty() ? "name" : tables) +

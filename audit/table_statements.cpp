@@ -89,6 +89,45 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
         }
         return true;
     }
+    if (kind == "DropStmt" && f.value("removeType", "") == "OBJECT_SCHEMA" &&
+        f.value("behavior", "") == "DROP_CASCADE") {
+        // DROP SCHEMA ... CASCADE drops the revision tables in it.
+        for (const auto& obj : f.value("objects", Json::array())) {
+            std::string schema = node_fields(obj).value("sval", "");
+            for (const auto& t : catalog_.configured()) {
+                if (t.schema != schema) continue;
+                refuse_history_change(catalog_.match(t.schema, t.name + "_rev"),
+                                      "DROP SCHEMA ... CASCADE", a);
+            }
+        }
+        return true;
+    }
+    if (kind == "DropOwnedStmt") {
+        // It may drop revision tables, whose owner pgrev made their tables' owner.
+        if (!catalog_.configured().empty() && !policy_.allow_rev_table_changes) {
+            refuse(a, "42501",
+                   "DROP OWNED is refused: it may drop revision tables, and revision history "
+                   "is append-only (run it directly on PostgreSQL if you mean it)");
+        }
+        return true;
+    }
+    if (kind == "AlterObjectSchemaStmt" ||
+        (kind == "RenameStmt" && f.value("renameType", "") == "OBJECT_TABLE")) {
+        // Moving or renaming a table changes what its name means to pgrev.
+        auto rel_it = f.find("relation");
+        if (rel_it == f.end() || !rel_it->is_object()) return true;
+        RelationName rel = relation_name(*rel_it);
+        TableMatch m = catalog_.match(rel.schema, rel.name);
+        const char* what = kind == "AlterObjectSchemaStmt" ? "ALTER ... SET SCHEMA" : "RENAME";
+        if (!refuse_history_change(m, what, a) && is_audited(m)) {
+            refuse(a, "0A000",
+                   fmt::format("{} of audited table {} is refused: pgrev would no longer know "
+                               "it by its new name (do it directly on PostgreSQL, together "
+                               "with its revision table and audit.tables)",
+                               what, qualified(*m.configured)));
+        }
+        return true;
+    }
     if (kind == "DropStmt") {
         if (f.value("removeType", "") != "OBJECT_TABLE") return true;
         for (const auto& obj : f.value("objects", Json::array())) {

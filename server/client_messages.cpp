@@ -99,7 +99,7 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
 }
 
 bool ClientMessages::needs_analysis(std::string_view sql) const {
-    if (server_.name_filter.may_match(sql)) return true;
+    if (server_.name_filter.may_match(sql) || server_.ddl_filter.may_match(sql)) return true;
     // EXECUTE of a rewritten SQL-level PREPARE names no table, but its tag needs fixing; and
     // the names it uses can be deallocated or prepared again.
     if (state_.sql_prepared.empty()) return false;
@@ -141,6 +141,11 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
     }
     audit::CatalogPtr catalog = server_.catalogs->current(database_);
     if (!catalog) {
+        // Without a catalog only texts that name an audited table must be refused; DDL that
+        // was analysed for what it might drop can only drop what exists.
+        if (fresh && !server_.name_filter.may_match(sql)) {
+            return std::make_shared<RewritePlan>();
+        }
         if (fresh) {
             return refusal("58000",
                            "pgrev: cannot audit this statement: the catalog of "

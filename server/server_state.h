@@ -25,6 +25,9 @@ struct ServerState {
 
     const config::Config& config;
     const audit::NameFilter name_filter;
+    // DDL that can drop revision tables without naming them (DROP SCHEMA ... CASCADE,
+    // DROP OWNED): analysed too.
+    const audit::NameFilter ddl_filter{{"owned", "schema"}, false};
     // Statements that may change how SQL text reads: a settings barrier follows them.
     const audit::NameFilter settings_filter{{"standard_conforming_strings", "client_encoding",
                                              "names", "reset", "set_config", "discard"},

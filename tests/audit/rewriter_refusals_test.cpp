@@ -227,3 +227,34 @@ TEST_SUITE("audit") {
         }
     }
 }
+
+// Regressions (review): DDL that moves, renames or drops a table without an UPDATE/DELETE of
+// it took it out of audit or destroyed its history.
+TEST_SUITE("audit") {
+    TEST_CASE("refusals: moving, renaming or cascading away audited and revision tables") {
+        check_refused(plan("ALTER TABLE reservation SET SCHEMA tmp"), "0A000",
+                      "ALTER ... SET SCHEMA of audited table public.reservation");
+        check_refused(plan("ALTER TABLE reservation_rev SET SCHEMA tmp"), "42501",
+                      "public.reservation_rev");
+        check_refused(plan("ALTER TABLE public.reservation RENAME TO r2"), "0A000",
+                      "RENAME of audited table public.reservation");
+        check_refused(plan("ALTER TABLE reservation_rev RENAME TO r2"), "42501",
+                      "public.reservation_rev");
+        check_refused(plan("DROP SCHEMA public CASCADE"), "42501", "public.reservation_rev");
+        check_refused(plan("DROP OWNED BY bob"), "42501", "DROP OWNED");
+        CHECK_ACTION(plan("DROP SCHEMA public"), Forward);  // fails by itself when not empty
+        CHECK_ACTION(plan("DROP SCHEMA elsewhere CASCADE"), Forward);
+        auto column = plan("ALTER TABLE reservation RENAME COLUMN party TO guests");
+        CHECK_ACTION(column, Forward);
+        CHECK(column.changes_catalog);
+        config::Audit allow;
+        allow.allow_rev_table_changes = true;
+        CHECK_ACTION(plan("DROP OWNED BY bob", allow), Forward);
+        CHECK_ACTION(plan("DROP SCHEMA public CASCADE", allow), Forward);
+    }
+
+    TEST_CASE("refusals: text that does not parse and names no audited table is the server's") {
+        CHECK_ACTION(plan("SELEC * FROM information_schema.tables"), Forward);
+        CHECK_ACTION(plan("UPDAT reservation SET x = 1"), Refuse);
+    }
+}
