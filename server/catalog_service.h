@@ -25,6 +25,9 @@ class CatalogService {
     explicit CatalogService(const config::Config& config);
     ~CatalogService();
 
+    // Waits for a load under way; call before the io_contexts it posts answers to go away.
+    void stop() { loader_.join(); }
+
     // The current snapshot of `database`, or null when it has not been read (or was dropped).
     audit::CatalogPtr current(const std::string& database);
 

@@ -178,7 +178,10 @@ audit:
         CHECK_THROWS_AS(parse_table_name("my table"), std::invalid_argument);
         CHECK_THROWS_AS(parse_table_name("1abc"), std::invalid_argument);
         CHECK_THROWS_AS(parse_table_name(std::string(64, 'a')), std::invalid_argument);
-        CHECK_NOTHROW(parse_table_name(std::string(63, 'a')));
+        // The table's name leaves room for "_rev"; a schema may use all 63 bytes.
+        CHECK_THROWS_AS(parse_table_name(std::string(60, 'a')), std::invalid_argument);
+        CHECK_NOTHROW(parse_table_name(std::string(59, 'a')));
+        CHECK_NOTHROW(parse_table_name(std::string(63, 's') + ".t"));
     }
 
     TEST_CASE("endpoints") {
