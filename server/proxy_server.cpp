@@ -119,6 +119,7 @@ void ProxyServer::run() {
         io->stop();
     for (auto& t : threads)
         t.join();
+    catalogs_.stop();
     spdlog::info("pgrev stopped");
 }
 
