@@ -80,6 +80,8 @@ class MessageStream {
 
     Result scan(std::span<const char> input, MessageHandler& handler, Output& out);
 
+    void set_max_message_size(std::size_t bytes) { max_message_size_ = bytes; }
+
     // True between messages (not in the middle of a streamed one): only then may pgrev insert a
     // message of its own into this direction.
     bool at_message_boundary() const { return streaming_left_ == 0; }

@@ -25,6 +25,8 @@ std::string endpoint_text(const ClientSession::Socket& socket) {
     return fmt::format("{}:{}", ep.address().to_string(), ep.port());
 }
 
+constexpr std::size_t kMaxAuthMessageSize = 64 * 1024;
+
 PgrevError fatal(std::string sqlstate, std::string message) {
     return PgrevError{"FATAL", std::move(sqlstate), "pgrev: " + std::move(message), {}, {}};
 }
@@ -44,7 +46,11 @@ ClientSession::ClientSession(Socket client, ServerState& state)
       client_address_(endpoint_text(client_)),
       client_messages_(*this, query_state_, state),
       server_messages_(*this, query_state_),
-      client_to_server_(client_, upstream_, config_.limits.max_message_size, client_messages_),
+      // Until authenticated, a client sends only small messages (PostgreSQL's own limit for
+      // a password or SASL message is 64 kB); the configured limit applies after.
+      client_to_server_(client_, upstream_,
+                        std::min(config_.limits.max_message_size, kMaxAuthMessageSize),
+                        client_messages_),
       // The server is trusted with any length the protocol allows; its big messages stream.
       server_to_client_(upstream_, client_, std::size_t{1} << 31, server_messages_),
       startup_timer_(client_.get_executor()),
@@ -246,6 +252,7 @@ void ClientSession::on_server_ready(char transaction_status) {
     }
     if (phase_ == State::Authenticating) {
         phase_ = State::Ready;
+        client_to_server_.set_max_message_size(config_.limits.max_message_size);
         startup_timer_.cancel();
         spdlog::debug("{}: authenticated, ready for queries", describe());
         if (config_.limits.idle_timeout.count() > 0) arm_idle_timer();

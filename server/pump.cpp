@@ -1,5 +1,6 @@
 #include "server/pump.h"
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
@@ -29,8 +30,11 @@ void Pump::start(std::shared_ptr<void> owner, std::function<void(PumpResult)> do
 }
 
 void Pump::read_more() {
-    if (needed_ > buffer_.size()) {
-        buffer_.resize(needed_);
+    if (needed_ > buffer_.size() && filled_ == buffer_.size()) {
+        // Grow with what arrives, not with what a header declares: a client must send the
+        // bytes of a big message before pgrev holds memory for them.
+        buffer_.resize(
+            std::min(needed_, std::max(buffer_.size() * 2, filled_ + kDefaultBufferSize)));
     } else if (buffer_.size() > kDefaultBufferSize && filled_ <= kDefaultBufferSize &&
                needed_ <= kDefaultBufferSize) {
         buffer_.resize(kDefaultBufferSize);

@@ -51,6 +51,7 @@ class Pump {
     void abandon_if_suspended();
 
     bool at_message_boundary() const { return stream_.at_message_boundary(); }
+    void set_max_message_size(std::size_t bytes) { stream_.set_max_message_size(bytes); }
     bool running() const { return running_; }
     std::uint64_t bytes_read() const { return bytes_read_; }
 
