@@ -18,7 +18,9 @@ CatalogService::~CatalogService() {
 audit::CatalogPtr CatalogService::current(const std::string& database) {
     std::lock_guard lock(mutex_);
     auto it = databases_.find(database);
-    return it == databases_.end() ? nullptr : it->second.snapshot;
+    if (it == databases_.end()) return nullptr;
+    if (std::chrono::steady_clock::now() >= it->second.expires) return nullptr;
+    return it->second.snapshot;
 }
 
 void CatalogService::invalidate(const std::string& database) {
@@ -69,7 +71,14 @@ void CatalogService::load(const std::string& database) {
         std::lock_guard lock(mutex_);
         Entry& e = databases_[database];
         e.loading = false;
-        if (snapshot) e.snapshot = snapshot;
+        if (snapshot) {
+            e.snapshot = snapshot;
+            bool unusable = false;
+            for (const auto& t : snapshot->tables())
+                unusable = unusable || !t.unusable.empty();
+            e.expires = unusable ? std::chrono::steady_clock::now() + std::chrono::seconds(5)
+                                 : std::chrono::steady_clock::time_point::max();
+        }
         waiters.swap(e.waiters);
     }
     for (auto& w : waiters) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -50,6 +51,10 @@ class CatalogService {
     };
     struct Entry {
         audit::CatalogPtr snapshot;
+        // A snapshot with an unusable table is read again after this, in case whatever
+        // stopped pgrev from fixing its revision table (a lock, say) has gone.
+        std::chrono::steady_clock::time_point expires =
+            std::chrono::steady_clock::time_point::max();
         bool loading = false;
         std::vector<Waiter> waiters;
     };
