@@ -24,7 +24,16 @@ TableMatch CatalogSnapshot::match(std::string_view schema, std::string_view name
         }
     }
     TableMatch m;
-    if (best == nullptr) return m;
+    if (best == nullptr) {
+        for (const auto& c : children_) {
+            if (schema_matches(schema, c.schema) && name == c.name) {
+                m.kind = TableMatch::Kind::Child;
+                m.child = &c;
+                return m;
+            }
+        }
+        return m;
+    }
     m.configured = best;
     if (is_rev) {
         m.kind = TableMatch::Kind::RevTable;

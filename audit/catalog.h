@@ -25,20 +25,31 @@ struct AuditedTableInfo {
     std::string rev_name() const { return name + "_rev"; }
 };
 
+// A partition or inheritance child (at any depth) of an audited table: writing to it changes
+// the audited table's rows without naming it.
+struct ChildTable {
+    std::string schema;
+    std::string name;
+    std::string parent;  // "schema.table" of the audited table
+};
+
 // How a name in a statement relates to the configured tables.
 struct TableMatch {
-    enum class Kind { None, Audited, AuditedUnknown, RevTable };
+    enum class Kind { None, Audited, AuditedUnknown, RevTable, Child };
     Kind kind = Kind::None;
     const AuditedTableInfo* table = nullptr;           // with Audited
     const config::AuditedTable* configured = nullptr;  // with AuditedUnknown and RevTable
+    const ChildTable* child = nullptr;                 // with Child
 };
 
 class CatalogSnapshot {
   public:
     CatalogSnapshot(std::vector<config::AuditedTable> configured,
-                    std::vector<AuditedTableInfo> present, std::uint64_t generation = 0)
+                    std::vector<AuditedTableInfo> present, std::uint64_t generation = 0,
+                    std::vector<ChildTable> children = {})
         : configured_(std::move(configured)),
           present_(std::move(present)),
+          children_(std::move(children)),
           generation_(generation) {}
 
     // Distinct for every snapshot pgrev reads: plans are cached per generation.
@@ -49,11 +60,13 @@ class CatalogSnapshot {
     TableMatch match(std::string_view schema, std::string_view name) const;
 
     const std::vector<AuditedTableInfo>& tables() const { return present_; }
+    const std::vector<ChildTable>& children() const { return children_; }
     const std::vector<config::AuditedTable>& configured() const { return configured_; }
 
   private:
     std::vector<config::AuditedTable> configured_;
     std::vector<AuditedTableInfo> present_;
+    std::vector<ChildTable> children_;
     std::uint64_t generation_;
 };
 

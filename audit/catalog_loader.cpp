@@ -199,6 +199,25 @@ std::string check_rev_table(PGconn* conn, const AuditedTableInfo& info, const Co
     return {};
 }
 
+// Partitions and inheritance children of `table`, at any depth.
+void read_children(PGconn* conn, const config::AuditedTable& table, std::vector<ChildTable>& out) {
+    Result r = exec(conn,
+                    "WITH RECURSIVE tree AS ("
+                    "  SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = "
+                    "    (pg_catalog.quote_ident($1) || '.' || pg_catalog.quote_ident($2))"
+                    "    ::pg_catalog.regclass"
+                    "  UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i"
+                    "  JOIN tree t ON i.inhparent = t.inhrelid) "
+                    "SELECT n.nspname, c.relname FROM tree "
+                    "JOIN pg_catalog.pg_class c ON c.oid = tree.inhrelid "
+                    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+                    {table.schema, table.name});
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        out.push_back(
+            {PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1), table.qualified_name()});
+    }
+}
+
 }  // namespace
 
 CatalogLoadReport load_catalog(const config::Config& config, const std::string& database,
@@ -206,6 +225,7 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
     Conn conn = connect(config, database);
     CatalogLoadReport report;
     std::vector<AuditedTableInfo> present;
+    std::vector<ChildTable> children;
     for (const auto& configured : config.audit.tables) {
         Columns cols = read_columns(conn.get(), configured.schema, configured.name);
         if (!cols.exists) continue;  // not in this database (yet)
@@ -234,10 +254,11 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
             }
             info.unusable = problem;
         }
+        read_children(conn.get(), configured, children);
         present.push_back(std::move(info));
     }
-    report.snapshot =
-        std::make_shared<CatalogSnapshot>(config.audit.tables, std::move(present), generation);
+    report.snapshot = std::make_shared<CatalogSnapshot>(config.audit.tables, std::move(present),
+                                                        generation, std::move(children));
     return report;
 }
 

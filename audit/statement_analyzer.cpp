@@ -45,6 +45,18 @@ bool changes_history(std::string_view kind, const Json& fields) {
 
 }  // namespace
 
+std::string StatementAnalyzer::table_name(const TableMatch& m) const {
+    if (m.kind == TableMatch::Kind::Child) {
+        return m.child->schema + "." + m.child->name + " (a partition or child of audited table " +
+               m.child->parent + ")";
+    }
+    if (m.configured == nullptr) return "an audited table";
+    if (m.kind == TableMatch::Kind::RevTable) {
+        return "revision table " + qualified(*m.configured) + "_rev";
+    }
+    return "audited table " + qualified(*m.configured);
+}
+
 std::string StatementAnalyzer::qualified(const config::AuditedTable& t) const {
     return t.schema + "." + t.name;
 }
@@ -180,13 +192,12 @@ int StatementAnalyzer::count_audited_writes(const Json& node, std::string* first
         if (rel_it == fields.end()) return;
         RelationName rel = relation_name(*rel_it);
         TableMatch m = catalog_.match(rel.schema, rel.name);
-        bool audited =
-            m.kind == TableMatch::Kind::Audited || m.kind == TableMatch::Kind::AuditedUnknown;
+        bool audited = is_audited(m);
         bool history = m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes &&
                        changes_history(kind, fields);
         if (!audited && !history) return;
         if (count++ == 0 && first != nullptr) {
-            *first = qualified(*m.configured) + (history ? "_rev" : "");
+            *first = table_name(m);
         }
     });
     return count;
@@ -263,6 +274,13 @@ std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const 
     TableMatch m = catalog_.match(rel.schema, rel.name);
     if (m.kind == TableMatch::Kind::AuditedUnknown) {
         a.unknown_tables.push_back(qualified(*m.configured));
+        return std::nullopt;
+    }
+    if (m.kind == TableMatch::Kind::Child) {
+        refuse(a, "0A000",
+               fmt::format("{} of {} is refused: pgrev audits it through {}, so write to that "
+                           "table instead",
+                           verb_text(verb_of(kind)), table_name(m), m.child->parent));
         return std::nullopt;
     }
     if (m.kind != TableMatch::Kind::Audited) return std::nullopt;

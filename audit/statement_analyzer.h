@@ -94,9 +94,13 @@ class StatementAnalyzer {
     void check_target_is_not_rev(std::string_view kind, const Json& fields, StatementAnalysis& a);
     // The 42501 refusal of `what` on a revision table (unless allowed); true when refused.
     bool refuse_history_change(const TableMatch& m, std::string_view what, StatementAnalysis& a);
+    // A write to it changes an audited table's rows (a partition's included).
     static bool is_audited(const TableMatch& m) {
-        return m.kind == TableMatch::Kind::Audited || m.kind == TableMatch::Kind::AuditedUnknown;
+        return m.kind == TableMatch::Kind::Audited || m.kind == TableMatch::Kind::AuditedUnknown ||
+               m.kind == TableMatch::Kind::Child;
     }
+    // "audited table s.t", "revision table s.t_rev", or a partition and its audited table.
+    std::string table_name(const TableMatch& m) const;
     // Writes to audited tables (and history changes of _rev tables) anywhere under `node`;
     // `first` gets the first one's table, "schema.table".
     int count_audited_writes(const Json& node, std::string* first = nullptr) const;

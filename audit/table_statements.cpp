@@ -46,10 +46,10 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
         TableMatch m = catalog_.match(rel.schema, rel.name);
         if (!refuse_history_change(m, "MERGE", a) && is_audited(m) && !policy_.allow_merge) {
             refuse(a, "0A000",
-                   fmt::format("MERGE into audited table {} is refused: PostgreSQL 15 cannot "
+                   fmt::format("MERGE into {} is refused: PostgreSQL 15 cannot "
                                "return the changed rows, so pgrev cannot record them (use "
                                "INSERT ... ON CONFLICT, or allow it with audit.allow: [merge])",
-                               qualified(*m.configured)));
+                               table_name(m)));
         }
         return true;
     }
@@ -60,10 +60,10 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
             if (!refuse_history_change(m, "TRUNCATE", a) && is_audited(m) &&
                 !policy_.allow_truncate) {
                 refuse(a, "0A000",
-                       fmt::format("TRUNCATE of audited table {} is refused: it would remove "
+                       fmt::format("TRUNCATE of {} is refused: it would remove "
                                    "rows without revisions (use DELETE, or allow it with "
                                    "audit.allow: [truncate])",
-                                   qualified(*m.configured)));
+                                   table_name(m)));
             }
         }
         return true;
@@ -74,10 +74,10 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
             TableMatch m = catalog_.match(rel.schema, rel.name);
             if (is_audited(m) && !policy_.allow_copy_from) {
                 refuse(a, "0A000",
-                       fmt::format("COPY FROM into audited table {} is refused: the copied rows "
+                       fmt::format("COPY FROM into {} is refused: the copied rows "
                                    "would have no revisions (use INSERT, or allow it with "
                                    "audit.allow: [copy_from])",
-                                   qualified(*m.configured)));
+                                   table_name(m)));
             }
         }
         std::string table;
@@ -119,12 +119,23 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
         RelationName rel = relation_name(*rel_it);
         TableMatch m = catalog_.match(rel.schema, rel.name);
         const char* what = kind == "AlterObjectSchemaStmt" ? "ALTER ... SET SCHEMA" : "RENAME";
-        if (!refuse_history_change(m, what, a) && is_audited(m)) {
+        if (!refuse_history_change(m, what, a) &&
+            (m.kind == TableMatch::Kind::Audited || m.kind == TableMatch::Kind::AuditedUnknown)) {
             refuse(a, "0A000",
                    fmt::format("{} of audited table {} is refused: pgrev would no longer know "
                                "it by its new name (do it directly on PostgreSQL, together "
                                "with its revision table and audit.tables)",
                                what, qualified(*m.configured)));
+        }
+        return true;
+    }
+    if (kind == "CreateStmt") {
+        // A new partition (PARTITION OF) or child (INHERITS) of an audited table.
+        for (const auto& parent : f.value("inhRelations", Json::array())) {
+            RelationName rel = relation_name(node_fields(parent));
+            if (catalog_.match(rel.schema, rel.name).kind != TableMatch::Kind::None) {
+                a.changes_catalog = true;
+            }
         }
         return true;
     }

@@ -25,8 +25,16 @@ audit::CatalogPtr CatalogService::current(const std::string& database) {
 
 void CatalogService::invalidate(const std::string& database) {
     std::lock_guard lock(mutex_);
-    auto it = databases_.find(database);
-    if (it != databases_.end()) it->second.snapshot.reset();
+    Entry& e = databases_[database];
+    e.snapshot.reset();
+    // Read it again now: new partitions must be known before a client writes to them. A load
+    // under way may have read the catalog before the change: it loads once more.
+    if (e.loading) {
+        e.load_again = true;
+        return;
+    }
+    e.loading = true;
+    asio::post(loader_, [this, database] { load(database); });
 }
 
 void CatalogService::refresh(const std::string& database, asio::any_io_executor executor,
@@ -70,9 +78,15 @@ void CatalogService::load(const std::string& database) {
     {
         std::lock_guard lock(mutex_);
         Entry& e = databases_[database];
+        if (e.load_again) {
+            // This snapshot may predate the change: answer the waiters with the next one.
+            e.load_again = false;
+            asio::post(loader_, [this, database] { load(database); });
+            return;
+        }
         e.loading = false;
         if (snapshot) {
-            e.snapshot = snapshot;
+            install(e, snapshot);
             bool unusable = false;
             for (const auto& t : snapshot->tables())
                 unusable = unusable || !t.unusable.empty();
@@ -85,6 +99,24 @@ void CatalogService::load(const std::string& database) {
         asio::post(w.executor,
                    [cb = std::move(w.callback), snapshot, error] { cb(snapshot, error); });
     }
+}
+
+void CatalogService::install(Entry& entry, const audit::CatalogPtr& snapshot) {
+    entry.snapshot = snapshot;
+    std::vector<std::string> names;
+    for (const auto& c : snapshot->children())
+        names.push_back(c.name);
+    bool had = entry.children != nullptr;
+    entry.children =
+        names.empty() ? nullptr : std::make_shared<const audit::NameFilter>(names, false);
+    if (had || entry.children) children_generation_.fetch_add(1);
+}
+
+std::shared_ptr<const audit::NameFilter> CatalogService::children_filter(
+    const std::string& database) {
+    std::lock_guard lock(mutex_);
+    auto it = databases_.find(database);
+    return it == databases_.end() ? nullptr : it->second.children;
 }
 
 bool CatalogService::prepare_all_databases() {
@@ -108,7 +140,7 @@ bool CatalogService::prepare_all_databases() {
                 spdlog::info("database \"{}\": created revision table {}", db, t);
             }
             std::lock_guard lock(mutex_);
-            databases_[db].snapshot = report.snapshot;
+            install(databases_[db], report.snapshot);
         } catch (const audit::RevTableMismatch& e) {
             spdlog::critical("{}", e.what());
             ok = false;

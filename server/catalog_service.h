@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "audit/catalog.h"
+#include "audit/name_filter.h"
 #include "config/config.h"
 
 namespace pgrev::server {
@@ -36,8 +37,15 @@ class CatalogService {
     void refresh(const std::string& database, boost::asio::any_io_executor executor,
                  Callback callback);
 
-    // Forgets the snapshot: the next statement that needs it reads it again.
+    // Forgets the snapshot and reads it again in the background (a DDL through pgrev changed
+    // an audited table or its partitions).
     void invalidate(const std::string& database);
+
+    // Names of the partitions and inheritance children of `database`'s audited tables, as last
+    // read (kept across invalidate(): a write to one must be analysed even then); null when
+    // there are none. Changes only when children_generation() does.
+    std::shared_ptr<const audit::NameFilter> children_filter(const std::string& database);
+    std::uint64_t children_generation() const { return children_generation_.load(); }
 
     // At start: prepares the revision tables of every database. Returns false (and logs why)
     // when a revision table cannot hold its table's rows; an unreachable server is only a
@@ -57,7 +65,11 @@ class CatalogService {
             std::chrono::steady_clock::time_point::max();
         bool loading = false;
         std::vector<Waiter> waiters;
+        std::shared_ptr<const audit::NameFilter> children;
+        bool load_again = false;  // invalidated while a load was under way
     };
+
+    void install(Entry& entry, const audit::CatalogPtr& snapshot);  // with mutex_ held
 
     void load(const std::string& database);
 
@@ -65,6 +77,7 @@ class CatalogService {
     std::mutex mutex_;
     std::map<std::string, Entry> databases_;
     std::atomic<std::uint64_t> next_generation_{1};
+    std::atomic<std::uint64_t> children_generation_{0};
     boost::asio::thread_pool loader_{1};
 };
 

@@ -54,6 +54,12 @@ bool ClientMessages::wants_whole(char type) const {
 }
 
 bool ClientMessages::on_message(const MessageView& m, Output& out) {
+    if ((m.type == frontend::kQuery || m.type == frontend::kParse) &&
+        state_.catalog_refresh_needed) {
+        state_.catalog_refresh_needed = false;
+        session_.request_catalog();
+        return false;
+    }
     switch (m.type) {
         case frontend::kQuery:
             return on_query(m, out);
@@ -98,8 +104,13 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
     return true;
 }
 
-bool ClientMessages::needs_analysis(std::string_view sql) const {
+bool ClientMessages::needs_analysis(std::string_view sql) {
     if (server_.name_filter.may_match(sql) || server_.ddl_filter.may_match(sql)) return true;
+    if (std::uint64_t g = server_.catalogs->children_generation(); g != children_generation_) {
+        children_generation_ = g;
+        children_filter_ = server_.catalogs->children_filter(database_);
+    }
+    if (children_filter_ && children_filter_->may_match(sql)) return true;
     // EXECUTE of a rewritten SQL-level PREPARE names no table, but its tag needs fixing; and
     // the names it uses can be deallocated or prepared again.
     if (state_.sql_prepared.empty()) return false;

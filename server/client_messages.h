@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/name_filter.h"
 #include "audit/plan_cache.h"
 #include "protocol/message_stream.h"
 #include "server/query_state.h"
@@ -34,7 +35,7 @@ class ClientMessages : public protocol::MessageHandler {
     bool on_parse(const protocol::MessageView& m, protocol::Output& out);
     void on_bind(const protocol::MessageView& m, protocol::Output& out);
 
-    bool needs_analysis(std::string_view sql) const;
+    bool needs_analysis(std::string_view sql);
     // The plan for `sql`, or null when the session must first wait for the catalog.
     audit::PlanPtr plan_for(std::string_view sql);
     // plan_for, once no earlier statement may still change how the text reads.
@@ -48,6 +49,9 @@ class ClientMessages : public protocol::MessageHandler {
     ServerState& server_;
     std::string database_;
     bool after_load_ = false;  // the next plan uses a catalog read after the message arrived
+    // Partitions of audited tables are not in the server-wide name filter.
+    std::shared_ptr<const audit::NameFilter> children_filter_;
+    std::uint64_t children_generation_ = ~std::uint64_t{0};
     std::string load_error_;
 };
 

@@ -248,6 +248,7 @@ void ClientSession::on_server_ready(char transaction_status) {
     if (query_state_.catalog_dirty && transaction_status == 'I') {
         // The DDL is committed (or rolled back): what the catalog says now is what counts.
         query_state_.catalog_dirty = false;
+        query_state_.catalog_refresh_needed = true;
         state_.catalogs->invalidate(startup_.database());
     }
     if (phase_ == State::Authenticating) {

@@ -41,6 +41,9 @@ struct QueryState {
     // A statement changed an audited table's definition: read the catalog again once the
     // transaction is over.
     bool catalog_dirty = false;
+    // ... and the transaction is over: this session's next statement waits for the new
+    // catalog (a partition it just created must be known before it writes to it).
+    bool catalog_refresh_needed = false;
 };
 
 }  // namespace pgrev::server

@@ -143,3 +143,30 @@ TEST_SUITE("audit") {
         CHECK(restore_error_message(TagVerb::Update, "cannot execute") == "cannot execute");
     }
 }
+
+TEST_SUITE("audit") {
+    // Regression (review): a partition is written to under its own name.
+    TEST_CASE("catalog: writes to a partition of an audited table are refused") {
+        config::AuditedTable r;
+        r.name = "reservation";
+        audit::AuditedTableInfo info{"public", "reservation", {"id", "region"}, {"id"}, {}, {}};
+        audit::CatalogSnapshot catalog({r}, {info}, 1,
+                                       {{"public", "res_eu", "public.reservation"}});
+        CHECK(catalog.match("", "res_eu").kind == audit::TableMatch::Kind::Child);
+        CHECK(catalog.match("other", "res_eu").kind == audit::TableMatch::Kind::None);
+        for (const char* sql : {"INSERT INTO res_eu VALUES (1, 'eu')", "UPDATE res_eu SET id = 2",
+                                "DELETE FROM public.res_eu", "TRUNCATE res_eu",
+                                "WITH d AS (DELETE FROM res_eu RETURNING 1) SELECT 1"}) {
+            CAPTURE(std::string(sql));
+            auto p = audit::plan_rewrite(sql, catalog, {}, true);
+            CHECK(p.action == audit::RewritePlan::Action::Refuse);
+            CHECK(p.refusal_message.find("public.reservation") != std::string::npos);
+        }
+        CHECK(audit::plan_rewrite("SELECT * FROM res_eu", catalog, {}, true).action ==
+              audit::RewritePlan::Action::Forward);
+        CHECK(audit::plan_rewrite("CREATE TABLE res_us PARTITION OF reservation FOR VALUES IN "
+                                  "('us')",
+                                  catalog, {}, true)
+                  .changes_catalog);
+    }
+}
