@@ -129,6 +129,11 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
         }
         return true;
     }
+    if (kind == "DoStmt" || kind == "CallStmt") {
+        // Code pgrev cannot see into, naming an audited table: it may change its definition.
+        a.changes_catalog = true;
+        return true;
+    }
     if (kind == "CreateStmt") {
         // A new partition (PARTITION OF) or child (INHERITS) of an audited table.
         for (const auto& parent : f.value("inhRelations", Json::array())) {

@@ -228,12 +228,19 @@ std::vector<TagFix> ClientMessages::record(const RewritePlan& plan) {
                 }
                 break;
             case audit::PreparedOp::Execute: {
-                auto it = state_.sql_prepared.find(st.prepared_name);
-                if (it != state_.sql_prepared.end()) fix = to_fix(it->second);
+                // SQL and protocol-level prepared statements share one namespace.
+                if (auto it = state_.sql_prepared.find(st.prepared_name);
+                    it != state_.sql_prepared.end()) {
+                    fix = to_fix(it->second);
+                } else if (auto p = state_.statements.find(st.prepared_name);
+                           p != state_.statements.end()) {
+                    fix = to_fix(p->second.restore_tag);
+                }
                 break;
             }
             case audit::PreparedOp::Deallocate:
                 state_.sql_prepared.erase(st.prepared_name);
+                state_.statements.erase(st.prepared_name);
                 break;
             case audit::PreparedOp::DeallocateAll:
                 // DEALLOCATE ALL and DISCARD ALL drop protocol-level statements too.
@@ -333,6 +340,11 @@ void ClientMessages::on_bind(const MessageView& m, Output& out) {
     state_.portals.erase(portal);
     auto it = state_.statements.find(std::string(b.statement));
     if (it == state_.statements.end()) {
+        // A statement made by SQL PREPARE, bound through the protocol: same namespace.
+        if (auto p = state_.sql_prepared.find(std::string(b.statement));
+            p != state_.sql_prepared.end()) {
+            state_.portals[portal] = RewrittenStatement{p->second, false, nullptr};
+        }
         out.forward(m.bytes);
         return;
     }
