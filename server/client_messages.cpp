@@ -188,7 +188,9 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
         return nullptr;
     }
     // A refusal for a table that may yet be created is decided afresh each time.
-    if (!fresh || plan->action != RewritePlan::Action::Refuse) {
+    // Big texts (bulk INSERTs) are rarely sent twice: caching them would only hold memory.
+    constexpr std::size_t kMaxCachedText = 64 * 1024;
+    if ((!fresh || plan->action != RewritePlan::Action::Refuse) && sql.size() <= kMaxCachedText) {
         cache.insert(catalog->generation(), sql, plan);
     }
     return plan;
