@@ -7,6 +7,43 @@
 namespace pgrev::audit {
 
 namespace {
+
+// Length of the well-formed UTF-8 sequence at `p` (RFC 3629: no overlong forms, no
+// surrogates, nothing over U+10FFFF), or 0.
+std::size_t utf8_sequence(const unsigned char* p, std::size_t left) {
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    std::size_t len = c >= 0xC2 && c <= 0xDF   ? 2
+                      : c >= 0xE0 && c <= 0xEF ? 3
+                      : c >= 0xF0 && c <= 0xF4 ? 4
+                                               : 0;
+    if (len == 0 || len > left) return 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (std::size_t k = 2; k < len; ++k) {
+        if ((p[k] & 0xC0) != 0x80) return 0;
+    }
+    return len;
+}
+
+std::string valid_utf8_copy(std::string_view sql) {
+    std::string out(sql);
+    auto* bytes = reinterpret_cast<unsigned char*>(out.data());
+    for (std::size_t i = 0; i < out.size();) {
+        std::size_t len = utf8_sequence(bytes + i, out.size() - i);
+        if (len == 0) {
+            out[i] = 'x';
+            len = 1;
+        }
+        i += len;
+    }
+    return out;
+}
+
 const Json& empty_object() {
     static const Json empty = Json::object();
     return empty;
@@ -15,7 +52,11 @@ const Json& empty_object() {
 
 ParseResult parse_sql(std::string_view sql) {
     ParseResult out;
-    std::string text(sql);  // libpg_query wants a NUL-terminated string
+    // libpg_query wants a NUL-terminated string, and copies names and literals into JSON that
+    // must be valid UTF-8. A byte that is not (LATIN1 text, say) becomes 'x': like every byte
+    // over 0x7F it can only stand in a name, a literal or a comment, so the statement's
+    // structure and every byte offset stay the same.
+    std::string text = valid_utf8_copy(sql);
     PgQueryParseResult r = pg_query_parse(text.c_str());
     if (r.error != nullptr) {
         out.error = r.error->message != nullptr ? r.error->message : "syntax error";

@@ -51,6 +51,16 @@ bool StatementAnalyzer::analyze_returning_columns(const Json& returning, DmlSite
     // there under its schema-qualified name, though.
     static const char* const kSystemColumns[] = {"ctid", "xmin", "xmax",
                                                  "cmin", "cmax", "tableoid"};
+    // U&"name" UESCAPE '!' spreads one name over three tokens; pgrev's edits assume one.
+    for (std::size_t t = token_at(tokens_, s.returning_begin);
+         t < tokens_.size() && tokens_[t].begin < s.end; ++t) {
+        if (tokens_[t].is_word(sql_, "uescape")) {
+            refuse(a, "0A000",
+                   "cannot audit this statement: its RETURNING clause uses UESCAPE; write the "
+                   "names there with the default escape character");
+            return false;
+        }
+    }
     bool qualified = false;
     for_each_node(returning, [&](std::string_view kind, const Json& fields) {
         if (kind != "ColumnRef") return;

@@ -51,6 +51,14 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
                                "INSERT ... ON CONFLICT, or allow it with audit.allow: [merge])",
                                table_name(m)));
         }
+        // Its WITH may hold a data-modifying statement, which pgrev does not rewrite here.
+        std::string table;
+        if (auto with = f.find("withClause");
+            with != f.end() && count_audited_writes(*with, &table) > 0) {
+            refuse(a, "0A000",
+                   "cannot audit this statement: it changes " + table +
+                       " in the WITH of a MERGE, which pgrev cannot rewrite");
+        }
         return true;
     }
     if (kind == "TruncateStmt") {

@@ -126,6 +126,11 @@ void ResultQueue::on_copy_in() {
             entries_.erase(it);
             return;
         }
+        if (it->kind == Kind::Sync && it->barrier) {
+            // The setting changes all the same; the client's next Sync shows it.
+            --barriers_;
+            barrier_on_next_sync_ = true;
+        }
         it = it->kind == Kind::Sync ? entries_.erase(it) : std::next(it);
     }
     copy_in_ = true;

@@ -258,3 +258,28 @@ TEST_SUITE("audit") {
         CHECK_ACTION(plan("UPDAT reservation SET x = 1"), Refuse);
     }
 }
+
+// Regressions found by fuzz/ (fuzz_rewriter): see fuzz/regressions/.
+TEST_SUITE("audit") {
+    TEST_CASE("refusals: a data-modifying WITH in front of MERGE") {
+        config::Audit allow_merge;
+        allow_merge.allow_merge = true;
+        const char* sql =
+            "WITH d AS (DELETE FROM reservation WHERE id = 1 RETURNING id) MERGE INTO other o "
+            "USING d ON o.id = d.id WHEN MATCHED THEN UPDATE SET n = 0";
+        check_refused(plan(sql), "0A000", "public.reservation");
+        check_refused(plan(sql, allow_merge), "0A000", "public.reservation");
+        check_refused(plan(std::string("PREPARE m AS ") + sql), "0A000", "public.reservation");
+    }
+
+    TEST_CASE("refusals: UESCAPE in RETURNING is refused rather than spliced wrong") {
+        check_refused(plan("UPDATE reservation r SET party = 1 RETURNING U&\"r\" UESCAPE '!'"),
+                      "0A000", "UESCAPE");
+    }
+
+    TEST_CASE("rewriter: text that is not UTF-8 (LATIN1) is analysed like any other") {
+        auto p = plan("UPDATE reservation SET name = 'caf\xe9' WHERE id = 1");
+        CHECK_ACTION(p, Rewrite);
+        CHECK_CONTAINS(p.sql, "SET name = 'caf\xe9' WHERE id = 1 RETURNING");
+    }
+}

@@ -269,3 +269,32 @@ TEST_SUITE("protocol") {
         CHECK(q.unmatched() == 0);
     }
 }
+
+// Regression found by fuzz/ (fuzz_message_stream): a settings barrier on a Sync the server
+// ignored during copy-in was never lifted, and the session waited for ever.
+TEST_SUITE("protocol") {
+    TEST_CASE("result_queue: a settings barrier survives a copy-in that drops its Sync") {
+        // P(SET client_encoding) B E, P(COPY ... FROM STDIN) B E, S in one batch.
+        ResultQueue q;
+        q.push_parse(nullptr);
+        q.mark_settings_barrier();
+        q.push_execute(kNoFix);
+        q.push_parse(nullptr);
+        q.push_execute(kNoFix);
+        q.push_sync();  // carries the barrier, but the server ignores it during copy-in
+        CHECK(q.settings_barrier_waitable());
+        q.on_parse_complete();
+        q.on_command_complete();  // SET
+        q.on_parse_complete();
+        q.on_copy_in();
+        CHECK(q.settings_barrier_pending());
+        q.push_copy_end();
+        q.push_sync();  // the Sync the server answers now carries it
+        CHECK(q.settings_barrier_waitable());
+        q.on_command_complete();  // COPY n
+        q.on_ready_for_query();
+        CHECK_FALSE(q.settings_barrier_pending());
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+}
