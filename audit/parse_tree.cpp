@@ -30,7 +30,9 @@ std::size_t utf8_sequence(const unsigned char* p, std::size_t left) {
     return len;
 }
 
-std::string valid_utf8_copy(std::string_view sql) {
+}  // namespace
+
+std::string with_invalid_utf8_replaced(std::string_view sql) {
     std::string out(sql);
     auto* bytes = reinterpret_cast<unsigned char*>(out.data());
     for (std::size_t i = 0; i < out.size();) {
@@ -44,6 +46,8 @@ std::string valid_utf8_copy(std::string_view sql) {
     return out;
 }
 
+namespace {
+
 const Json& empty_object() {
     static const Json empty = Json::object();
     return empty;
@@ -56,7 +60,7 @@ ParseResult parse_sql(std::string_view sql) {
     // must be valid UTF-8. A byte that is not (LATIN1 text, say) becomes 'x': like every byte
     // over 0x7F it can only stand in a name, a literal or a comment, so the statement's
     // structure and every byte offset stay the same.
-    std::string text = valid_utf8_copy(sql);
+    std::string text = with_invalid_utf8_replaced(sql);
     PgQueryParseResult r = pg_query_parse(text.c_str());
     if (r.error != nullptr) {
         out.error = r.error->message != nullptr ? r.error->message : "syntax error";

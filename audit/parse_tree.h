@@ -29,6 +29,10 @@ struct ParseResult {
 // Parses with PostgreSQL 15's grammar.
 ParseResult parse_sql(std::string_view sql);
 
+// `sql` with every byte that is not part of well-formed UTF-8 replaced by 'x', as parse_sql
+// reads it (same structure, same byte offsets).
+std::string with_invalid_utf8_replaced(std::string_view sql);
+
 // {"Kind": {fields}} → "Kind" and fields. An empty node ({}) has kind "".
 std::string_view node_kind(const Json& node);
 const Json& node_fields(const Json& node);

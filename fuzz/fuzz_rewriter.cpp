@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/catalog.h"
+#include "audit/parse_tree.h"
 #include "audit/rewriter.h"
 #include "tests/audit/rewrite_fixture.h"
 
@@ -76,7 +77,9 @@ constexpr int kUnreadableTree = -2;
 // tree when it is readable.
 int count_statements(const std::string& sql, std::string* error = nullptr,
                      nlohmann::json* tree = nullptr) {
-    PgQueryParseResult r = pg_query_parse(sql.c_str());
+    // Read as pgrev reads it (bytes that are not UTF-8 as 'x').
+    std::string text = audit::with_invalid_utf8_replaced(sql);
+    PgQueryParseResult r = pg_query_parse(text.c_str());
     int count = kDoesNotParse;
     if (r.error != nullptr) {
         if (error != nullptr && r.error->message != nullptr) *error = r.error->message;
