@@ -43,6 +43,16 @@ bool ErrorFields::set(char code, std::string value) {
     return false;
 }
 
+bool ErrorFields::erase(char code) {
+    for (auto it = fields.begin(); it != fields.end(); ++it) {
+        if (it->first == code) {
+            fields.erase(it);
+            return true;
+        }
+    }
+    return false;
+}
+
 std::string encode_error_fields(char type, const ErrorFields& error) {
     MessageBuilder b(type);
     for (const auto& [code, value] : error.fields)

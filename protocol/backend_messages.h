@@ -41,6 +41,8 @@ struct ErrorFields {
     bool ends_session() const;
     // Replaces the value of a field that is present; false when it is absent.
     bool set(char code, std::string value);
+    // Removes a field; false when it is absent.
+    bool erase(char code);
 };
 
 ErrorFields decode_error_fields(std::span<const char> body);

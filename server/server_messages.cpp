@@ -39,6 +39,13 @@ bool restore_error(const audit::RewritePlan& plan, audit::TagVerb verb, ErrorFie
     }
     std::string message = audit::restore_error_message(verb, error.message());
     if (message != error.message()) changed = error.set('M', message) || changed;
+    // pgrev's own refusal, raised by its DO block: the PL/pgSQL context and source location
+    // ("inline_code_block line 1 at RAISE", pl_exec.c) would only mislead.
+    if (plan.action == audit::RewritePlan::Action::Refuse &&
+        (message.rfind("pgrev: ", 0) == 0 || message == plan.refusal_message)) {
+        for (char code : {'W', 'F', 'L', 'R'})
+            changed = error.erase(code) || changed;
+    }
     return changed;
 }
 

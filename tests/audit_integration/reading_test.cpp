@@ -89,3 +89,21 @@ TEST_CASE("several statements in one Parse are refused in PostgreSQL's words") {
     CHECK(seen[1].sqlstate == seen[0].sqlstate);
     CHECK(seen[1].message == seen[0].message);
 }
+
+// pgrev's refusals are raised by a DO block on the server; the client sees no PL/pgSQL
+// context or source location of it, in either protocol.
+TEST_CASE("a refusal carries no PL/pgSQL context") {
+    if (skip_without_pgrev()) return;
+    PgConn app = connect_proxied();
+    PgResult simple_result(PQexec(app.get(), "TRUNCATE reservation"));
+    CHECK(std::string(PQresultErrorField(simple_result.get(), PG_DIAG_SQLSTATE)) == "0A000");
+    CHECK(PQresultErrorField(simple_result.get(), PG_DIAG_CONTEXT) == nullptr);
+    CHECK(PQresultErrorField(simple_result.get(), PG_DIAG_SOURCE_FILE) == nullptr);
+    PgResult extended(
+        PQexecParams(app.get(), "TRUNCATE reservation", 0, nullptr, nullptr, nullptr, nullptr, 0));
+    CHECK(std::string(PQresultErrorField(extended.get(), PG_DIAG_SQLSTATE)) == "0A000");
+    CHECK(PQresultErrorField(extended.get(), PG_DIAG_CONTEXT) == nullptr);
+    // An ordinary error keeps everything the server said.
+    PgResult ordinary(PQexec(app.get(), "DO $$BEGIN RAISE EXCEPTION 'mine'; END$$"));
+    CHECK(PQresultErrorField(ordinary.get(), PG_DIAG_CONTEXT) != nullptr);
+}
