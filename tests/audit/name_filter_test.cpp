@@ -51,7 +51,7 @@ TEST_SUITE("audit") {
         CHECK(NameFilter::contains_ci("rreservation", "reservation"));   // after a false start
         CHECK(NameFilter::contains_ci("resreservation", "reservation"));
         CHECK(NameFilter::contains_ci("RrReservation",
-                                           "reservation"));  // first letter both cases
+                                      "reservation"));  // first letter both cases
         CHECK_FALSE(NameFilter::contains_ci("reservatio", "reservation"));  // longer than text
         CHECK_FALSE(NameFilter::contains_ci("", "reservation"));
         CHECK_FALSE(NameFilter::contains_ci("anything", ""));

@@ -31,6 +31,12 @@ inline audit::CatalogSnapshot reservation_catalog() {
     return audit::CatalogSnapshot({reservation, invoice}, {r, i});
 }
 
+// The start of the revision insert for `reservation`, up to its values (DESIGN.md §2).
+inline const std::string kRevInsert =
+    R"(INSERT INTO "public"."reservation_rev" (rev_id, rev_created, rev_isdelete, "id", "name", )"
+    R"("date", "time", "party", "last_modified") SELECT pg_catalog.gen_random_uuid(), )"
+    R"(extract(epoch from pg_catalog.clock_timestamp())::float8, )";
+
 // The plan as pgrev makes it, search_path guards included.
 inline audit::RewritePlan plan_with_guards(std::string_view sql, const config::Audit& policy = {}) {
     static const audit::CatalogSnapshot catalog = reservation_catalog();

@@ -9,14 +9,10 @@
 using namespace pgrev;
 using audit::PreparedOp;
 using audit::TagVerb;
+using test::kRevInsert;
 using test::plan;
 
 namespace {
-
-const std::string kRevInsert =
-    R"(INSERT INTO "public"."reservation_rev" (rev_id, rev_created, rev_isdelete, "id", "name", )"
-    R"("date", "time", "party", "last_modified") SELECT pg_catalog.gen_random_uuid(), )"
-    R"(extract(epoch from pg_catalog.clock_timestamp())::float8, )";
 
 // One rewritten statement that restores `verb`.
 void check_single_rewrite(const audit::RewritePlan& p, TagVerb verb) {
