@@ -66,6 +66,9 @@ struct RewritePlan {
     }
 };
 
+// "INSERT", "UPDATE", "DELETE"; "" for None.
+const char* verb_name(TagVerb verb);
+
 // "UPDATE 3" for verb Update and server tag "INSERT 0 3" or "SELECT 3".
 std::string restore_tag(TagVerb verb, const std::string& server_tag);
 

@@ -210,20 +210,26 @@ std::string refusal_statement(std::string_view sqlstate, std::string_view messag
     return "DO " + tag + body + tag;
 }
 
-std::string restore_tag(TagVerb verb, const std::string& server_tag) {
-    std::size_t space = server_tag.rfind(' ');
-    std::string rows = space == std::string::npos ? "0" : server_tag.substr(space + 1);
+const char* verb_name(TagVerb verb) {
     switch (verb) {
         case TagVerb::Insert:
-            return "INSERT 0 " + rows;
+            return "INSERT";
         case TagVerb::Update:
-            return "UPDATE " + rows;
+            return "UPDATE";
         case TagVerb::Delete:
-            return "DELETE " + rows;
+            return "DELETE";
         case TagVerb::None:
             break;
     }
-    return server_tag;
+    return "";
+}
+
+std::string restore_tag(TagVerb verb, const std::string& server_tag) {
+    if (verb == TagVerb::None) return server_tag;
+    std::size_t space = server_tag.rfind(' ');
+    std::string rows = space == std::string::npos ? "0" : server_tag.substr(space + 1);
+    // INSERT's tag keeps the OID field, always 0 since PostgreSQL 12.
+    return std::string(verb_name(verb)) + (verb == TagVerb::Insert ? " 0 " : " ") + rows;
 }
 
 std::string restore_error_message(TagVerb verb, const std::string& message) {
@@ -234,10 +240,7 @@ std::string restore_error_message(TagVerb verb, const std::string& message) {
     std::string sent = message.substr(kCannotExecute.size(), word_end - kCannotExecute.size());
     if (sent != "INSERT" && sent != "SELECT") return message;
     std::string out = message;
-    const char* name = verb == TagVerb::Update   ? "UPDATE"
-                       : verb == TagVerb::Delete ? "DELETE"
-                                                 : "INSERT";
-    out.replace(kCannotExecute.size(), sent.size(), name);
+    out.replace(kCannotExecute.size(), sent.size(), verb_name(verb));
     return out;
 }
 

@@ -18,20 +18,6 @@ TagVerb verb_of(std::string_view kind) {
     return TagVerb::None;
 }
 
-const char* verb_text(TagVerb v) {
-    switch (v) {
-        case TagVerb::Insert:
-            return "INSERT";
-        case TagVerb::Update:
-            return "UPDATE";
-        case TagVerb::Delete:
-            return "DELETE";
-        case TagVerb::None:
-            break;
-    }
-    return "";
-}
-
 bool is_dml(std::string_view kind) {
     return verb_of(kind) != TagVerb::None;
 }
@@ -171,7 +157,7 @@ void StatementAnalyzer::check_target_is_not_rev(std::string_view kind, const Jso
     RelationName rel = relation_name(fields.at("relation"));
     refuse_history_change(catalog_.match(rel.schema, rel.name),
                           verb_of(kind) == TagVerb::Insert ? "INSERT ... ON CONFLICT DO UPDATE"
-                                                           : verb_text(verb_of(kind)),
+                                                           : verb_name(verb_of(kind)),
                           a);
 }
 
@@ -255,8 +241,7 @@ void StatementAnalyzer::analyze_dml(std::string_view kind, const Json& fields, s
         a.has_with = true;
         a.with_recursive = with->value("recursive", false);
         std::size_t w = token_at(tokens_, location_of(*with));
-        a.with_begin = tokens_[w].begin;
-        a.rewrite_begin = a.with_begin;
+        a.rewrite_begin = tokens_[w].begin;  // the WITH keyword
         std::size_t first = w + 1;
         if (a.with_recursive && first < tokens_.size() &&
             tokens_[first].is_word(sql_, "recursive")) {
@@ -280,7 +265,7 @@ std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const 
         refuse(a, "0A000",
                fmt::format("{} of {} is refused: pgrev audits it through {}, so write to that "
                            "table instead",
-                           verb_text(verb_of(kind)), table_name(m), m.child->parent));
+                           verb_name(verb_of(kind)), table_name(m), m.child->parent));
         return std::nullopt;
     }
     if (m.kind != TableMatch::Kind::Audited) return std::nullopt;

@@ -62,7 +62,6 @@ struct StatementAnalysis {
     // The user's own WITH list of the main DML, to keep in front of pgrev's.
     bool has_with = false;
     bool with_recursive = false;
-    std::size_t with_begin = 0;       // the WITH keyword
     std::size_t with_list_begin = 0;  // first CTE
     std::size_t with_list_end = 0;    // end of the last CTE
     std::size_t rewrite_begin = 0;    // start of what the main rewrite replaces

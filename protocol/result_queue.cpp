@@ -140,10 +140,8 @@ void ResultQueue::on_error() {
     skip_copy_ends();
     if (entries_.empty()) return;  // e.g. FATAL at any time
     Entry& front = entries_.front();
-    if (front.kind == Kind::Query) {
-        front.failed = true;
-        return;
-    }
+    // Simple query: the server runs no more of the group's statements; its Z ends it.
+    if (front.kind == Kind::Query) return;
     if (front.kind == Kind::FunctionCall) return;
     // Extended query: the server discards every message up to the next Sync, a Query or a
     // FunctionCall pipelined in between included.

@@ -64,7 +64,8 @@ class ResultQueue {
 
     bool empty() const { return entries_.empty(); }
     std::size_t size() const { return entries_.size(); }
-    // Completions that matched no pending entry: pgrev lost track (logged by the caller).
+    // Completions that matched no pending entry: would mean pgrev lost track (the tests and
+    // the fuzz target check it stays 0).
     std::uint64_t unmatched() const { return unmatched_; }
 
   private:
@@ -74,7 +75,6 @@ class ResultQueue {
         std::vector<TagFix> fixes;  // Query: per statement; Execute: one
         ResultContext context;
         std::size_t next = 0;  // Query: the statement the next completion belongs to
-        bool failed = false;   // Query: an error ended its statements
         bool barrier = false;  // Query, Sync: see mark_settings_barrier
     };
 

@@ -69,6 +69,11 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
             on_bind(m, out);
             return true;
         case frontend::kExecute: {
+            // Most sessions never bind a rewritten statement: no lookup, no allocation then.
+            if (state_.portals.empty()) {
+                state_.results.push_execute(kNoFix);
+                break;
+            }
             Execute e = decode_execute(m.body);
             auto it = state_.portals.find(std::string(e.portal));
             if (it == state_.portals.end()) {
@@ -79,6 +84,7 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
             break;
         }
         case frontend::kClose: {
+            if (state_.statements.empty() && state_.portals.empty()) break;
             TargetRef t = decode_close(m.body);
             auto& names = t.kind == 'S' ? state_.statements : state_.portals;
             names.erase(std::string(t.name));
@@ -300,7 +306,7 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
 bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     Parse p = decode_parse(m.body);
     std::string name(p.statement);
-    state_.statements.erase(name);
+    if (!state_.statements.empty()) state_.statements.erase(name);
     bool changes_settings = server_.settings_filter.may_match(p.query);
     if (!needs_analysis(p.query)) {
         state_.results.push_parse(nullptr);
@@ -337,6 +343,10 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
 }
 
 void ClientMessages::on_bind(const MessageView& m, Output& out) {
+    if (state_.statements.empty() && state_.sql_prepared.empty() && state_.portals.empty()) {
+        out.forward(m.bytes);
+        return;
+    }
     Bind b = decode_bind(m.body);
     std::string portal(b.portal);
     state_.portals.erase(portal);
