@@ -106,7 +106,8 @@ void ClientSession::read_startup_packet() {
     asio::async_read(
         client_, asio::buffer(startup_buffer_),
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-            if (ec || self->phase_ != State::Startup) return;  // gone or timed out
+            if (self->phase_ != State::Startup) return;  // timed out
+            if (ec) return self->drop_startup(ec);
             auto length = protocol::startup_packet_length(
                 std::span<const char, 4>(self->startup_buffer_.data(), 4));
             if (!length) {
@@ -123,7 +124,8 @@ void ClientSession::on_startup_packet(std::size_t length) {
     asio::async_read(
         client_, asio::buffer(startup_buffer_.data() + 4, length - 4),
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-            if (ec || self->phase_ != State::Startup) return;
+            if (self->phase_ != State::Startup) return;
+            if (ec) return self->drop_startup(ec);
             protocol::StartupPacket packet;
             try {
                 packet = protocol::decode_startup_packet(self->startup_buffer_);
@@ -172,9 +174,22 @@ void ClientSession::answer_negotiation(char answer) {
     asio::async_write(
         client_, asio::buffer(startup_buffer_),
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-            if (ec || self->phase_ != State::Startup) return;
+            if (self->phase_ != State::Startup) return;
+            if (ec) return self->drop_startup(ec);
             self->read_startup_packet();
         });
+}
+
+void ClientSession::drop_startup(const boost::system::error_code& ec) {
+    // The client went away (EOF, reset) before its startup was complete: there is no one to
+    // answer. Close now: the startup timer holds the session too, and waiting for it would keep
+    // the socket, and its place under the cap of open connections, for limits.startup_timeout.
+    spdlog::debug("{}: closed during startup: {}", describe(), ec.message());
+    close_reason_ = "client disconnected during startup";
+    phase_ = State::Closing;
+    startup_timer_.cancel();
+    boost::system::error_code ignored;
+    client_.close(ignored);
 }
 
 void ClientSession::refuse_startup(const PgrevError& error, const std::string& reason) {

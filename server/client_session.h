@@ -55,6 +55,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void read_startup_packet();
     void on_startup_packet(std::size_t length);
     void answer_negotiation(char answer);
+    void drop_startup(const boost::system::error_code& ec);
     void refuse_startup(const protocol::PgrevError& error, const std::string& reason);
     void open_upstream();
     void start_proxying();

@@ -3,8 +3,13 @@
 // never finishes its startup. Each is answered properly and pgrev goes on serving.
 #include <doctest/doctest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <thread>
 
 #include "pq_conn.h"
@@ -23,6 +28,32 @@ std::string lowercase(std::string text) {
     std::transform(text.begin(), text.end(), text.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return text;
+}
+
+// Connects, sends `bytes`, closes: with a FIN, or with a RST when `reset` (SO_LINGER 0).
+void connect_send_close(std::uint16_t port, const std::string& bytes, bool reset) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    if (!bytes.empty()) CHECK(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) > 0);
+    if (reset) {
+        linger abort_on_close{1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    }
+    close(fd);
+}
+
+std::size_t open_fds(pid_t pid) {
+    std::size_t count = 0;
+    for ([[maybe_unused]] const auto& entry :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+        ++count;
+    }
+    return count;
 }
 
 std::string field(const PGresult* result, int code) {
@@ -139,4 +170,48 @@ TEST_CASE("with startup_timeout: 1s a session that finished its startup is not c
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     CHECK(conn.value("SELECT 'alive after the startup timeout'", soon()) ==
           "alive after the startup timeout");
+}
+
+TEST_CASE("a client that disconnects during its startup packet releases its socket at once") {
+    // Issue 7, item 15: the startup timer kept such a session, and its place under the cap of
+    // open connections (2 * max_clients + 100 = 120 here), until limits.startup_timeout.
+    if (skip_without_pgrev()) return;
+    TestEnv& env = TestEnv::get();
+    PgrevLimits limits;
+    limits.max_clients = "10";
+    limits.startup_timeout = "60s";
+    std::unique_ptr<PgrevProcess> pgrev = env.start_pgrev(limits);
+    std::string conninfo = env.via_port(pgrev->port(), "postgres", "app");
+    CHECK(PgConn::connect(conninfo, soon()).value("SELECT 'warm'", soon()) == "warm");
+    std::size_t baseline = open_fds(pgrev->pid());
+
+    const std::string cut_startup = startup_packet("postgres", "app");
+    const std::string sent[] = {
+        "",                                  // nothing at all
+        std::string("\0\0", 2),              // half a length word
+        cut_startup.substr(0, 20),           // a StartupMessage cut short
+        ssl_request(),                       // SSLRequest, gone before reading the answer
+        be32(16) + be32(80877102) + be32(1), // a CancelRequest cut short
+    };
+    int connections = 0;
+    for (int round = 0; round < 60; ++round) {
+        for (const std::string& bytes : sent) {
+            connect_send_close(pgrev->port(), bytes, /*reset=*/round % 2 == 1);
+            ++connections;
+        }
+    }
+    REQUIRE(connections == 300);  // more than the cap of 120
+
+    Deadline deadline = deadline_in(std::chrono::seconds(1));
+    std::size_t now = open_fds(pgrev->pid());
+    while (now > baseline + 2 && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        now = open_fds(pgrev->pid());
+    }
+    CHECK_MESSAGE(now <= baseline + 2, "pgrev holds " << now << " file descriptors 1 s after "
+                                                      << connections
+                                                      << " clients left, baseline " << baseline);
+    PgConn::Attempt next = PgConn::try_connect(conninfo, soon(), /*verbose_errors=*/true);
+    REQUIRE_MESSAGE(next.conn, "a new client is refused: " << next.error);
+    CHECK(next.conn->value("SELECT 'served'", soon()) == "served");
 }

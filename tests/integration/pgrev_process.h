@@ -45,6 +45,7 @@ class PgrevProcess {
     const std::string& log_path() const { return log_path_; }
     const std::string& config_text() const { return config_text_; }
     bool running() { return child_ && child_->running(); }
+    pid_t pid() const { return child_ ? child_->pid() : -1; }
     // SIGTERM, then SIGKILL after `grace`. Returns the exit status.
     int stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
     bool needed_sigkill() const { return child_ && child_->needed_sigkill(); }
