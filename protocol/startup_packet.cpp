@@ -39,9 +39,17 @@ StartupPacket decode_startup_packet(std::span<const char> packet) {
             return out;
         case kCancelRequestCode:
             out.kind = StartupKind::CancelRequest;
+            // The key is the rest of the packet. PostgreSQL 18 takes 1 to 256 bytes and lets
+            // the key's comparison decide; so does pgrev, forwarding it for the server to judge.
+            if (in.remaining() < 4) throw ProtocolError("invalid length of cancel request packet");
             out.cancel.process_id = in.i32();
-            out.cancel.secret_key = in.i32();
-            in.expect_end("CancelRequest");
+            if (in.remaining() == 0 || in.remaining() > kMaxCancelSecretSize) {
+                throw ProtocolError("invalid length of cancel key in cancel request packet");
+            }
+            {
+                auto secret = in.bytes(in.remaining());
+                out.cancel.secret.assign(secret.data(), secret.size());
+            }
             return out;
         default:
             break;
@@ -49,9 +57,11 @@ StartupPacket decode_startup_packet(std::span<const char> packet) {
     out.kind = StartupKind::Startup;
     out.protocol_version = code;
     if ((code >> 16) != 3) {
-        // Version 2 died with PostgreSQL 14; anything else is not PostgreSQL at all.
-        throw ProtocolError("unsupported frontend protocol " + std::to_string(code >> 16) + "." +
-                            std::to_string(code & 0xffff) + ": pgrev speaks protocol 3");
+        // Version 2 died with PostgreSQL 14; anything else is not PostgreSQL at all. Every
+        // minor version of 3 goes on: the server negotiates it (see kProtocolVersion3_2).
+        throw UnsupportedProtocol("unsupported frontend protocol " + std::to_string(code >> 16) +
+                                  "." + std::to_string(code & 0xffff) +
+                                  ": pgrev supports 3.0 to 3.2 and forwards any 3.x");
     }
     // Pairs of NUL-terminated strings, ended by an empty name.
     while (true) {
@@ -77,17 +87,18 @@ void append_u32(std::string& out, std::uint32_t value) {
 
 std::string encode_cancel_request(const CancelKey& key) {
     std::string out;
-    append_u32(out, 16);
+    append_u32(out, static_cast<std::uint32_t>(12 + key.secret.size()));
     append_u32(out, kCancelRequestCode);
     append_u32(out, static_cast<std::uint32_t>(key.process_id));
-    append_u32(out, static_cast<std::uint32_t>(key.secret_key));
+    out.append(key.secret);
     return out;
 }
 
 std::string encode_startup_message(
-    const std::vector<std::pair<std::string, std::string>>& parameters) {
+    const std::vector<std::pair<std::string, std::string>>& parameters,
+    std::uint32_t protocol_version) {
     std::string out(4, '\0');
-    append_u32(out, kProtocolVersion3);
+    append_u32(out, protocol_version);
     for (const auto& [name, value] : parameters) {
         out.append(name).push_back('\0');
         out.append(value).push_back('\0');

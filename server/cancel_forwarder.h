@@ -1,6 +1,7 @@
 // A CancelRequest is forwarded to PostgreSQL on a connection of its own, as the protocol wants.
 // pgrev passes BackendKeyData through unchanged (one upstream connection per client), so the
-// client's key is the server's key and the 16 bytes go on as they are.
+// client's key is the server's key and goes on as it is: 4 bytes of secret in protocol 3.0,
+// the server's longer secret (PostgreSQL 18: 32 bytes) when the session speaks 3.2.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

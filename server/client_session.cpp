@@ -129,6 +129,9 @@ void ClientSession::on_startup_packet(std::size_t length) {
             protocol::StartupPacket packet;
             try {
                 packet = protocol::decode_startup_packet(self->startup_buffer_);
+            } catch (const protocol::UnsupportedProtocol& e) {
+                spdlog::warn("{}: closed: {}", self->describe(), e.what());
+                return self->refuse_startup(fatal("0A000", e.what()), "unsupported protocol");
             } catch (const protocol::ProtocolError& e) {
                 spdlog::warn("{}: closed: {}", self->describe(), e.what());
                 return self->refuse_startup(fatal("08P01", e.what()), "invalid startup packet");

@@ -94,7 +94,15 @@ TEST_SUITE("protocol") {
         write_u32_be(key.data() + 4, 0xdeadbeef);
         CancelKey k = decode_backend_key_data(key);
         CHECK(k.process_id == 4242);
-        CHECK(static_cast<std::uint32_t>(k.secret_key) == 0xdeadbeefu);
+        CHECK(k.secret == "\xde\xad\xbe\xef");
+        // Protocol 3.2: the server's key may be longer (PostgreSQL 18 sends 32 bytes), up to 256.
+        CHECK(decode_backend_key_data(key.substr(0, 4) + std::string(32, 'k')).secret ==
+              std::string(32, 'k'));
+        CHECK(decode_backend_key_data(key.substr(0, 4) + std::string(256, 'k')).secret.size() ==
+              256);
+        CHECK_THROWS_AS(decode_backend_key_data(key.substr(0, 4) + std::string(257, 'k')),
+                        ProtocolError);
+        CHECK_THROWS_AS(decode_backend_key_data(key.substr(0, 7)), ProtocolError);
 
         auto ps = decode_parameter_status(std::string("TimeZone\0UTC\0", 13));
         CHECK(ps.name == "TimeZone");
