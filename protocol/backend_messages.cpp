@@ -106,8 +106,8 @@ CancelKey decode_backend_key_data(std::span<const char> body) {
     key.process_id = in.i32();
     // 4 bytes in protocol 3.0; since 3.2 as long as the server likes, 4 to 256 bytes.
     if (in.remaining() < 4 || in.remaining() > kMaxCancelSecretSize) {
-        throw ProtocolError("BackendKeyData has a cancel key of " +
-                            std::to_string(in.remaining()) + " bytes (4 to 256 allowed)");
+        throw ProtocolError("BackendKeyData has a cancel key of " + std::to_string(in.remaining()) +
+                            " bytes (4 to 256 allowed)");
     }
     auto secret = in.bytes(in.remaining());
     key.secret.assign(secret.data(), secret.size());

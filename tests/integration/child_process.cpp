@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,9 +49,58 @@ int exit_status_of(int wait_status) {
     _exit(127);
 }
 
+// The paths enter_root needs, made before fork.
+struct RootPaths {
+    std::string root, tmp, dev;
+};
+
+// Between fork and exec (system calls only): a private mount namespace, the host's /tmp and
+// /dev bound into the root, then chroot.
+void enter_root(const RootPaths& paths) {
+    if (unshare(CLONE_NEWNS) != 0) fail_in_child("unshare(CLONE_NEWNS) for the Debian root");
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail_in_child("mount");
+    if (mount("/tmp", paths.tmp.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+        fail_in_child("bind /tmp into the Debian root");
+    }
+    if (mount("/dev", paths.dev.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+        fail_in_child("bind /dev into the Debian root");
+    }
+    if (chroot(paths.root.c_str()) != 0) fail_in_child("chroot into the Debian root");
+    if (chdir("/") != 0) fail_in_child("chdir /");
+}
+
+// PostgreSQL's programs look their user up (getpwuid): the account must exist in the root.
+void add_account_to_root(const RunAs& account, const std::string& root) {
+    auto has_line = [](const std::string& path, const std::string& prefix) {
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind(prefix, 0) == 0) return true;
+        }
+        return false;
+    };
+    auto append = [](const std::string& path, const std::string& line) {
+        std::ofstream out(path, std::ios::app);
+        out << line << "\n";
+        if (!out) throw std::runtime_error("cannot append to " + path);
+    };
+    std::string passwd = root + "/etc/passwd";
+    std::string group = root + "/etc/group";
+    if (!std::filesystem::exists(passwd)) {
+        throw std::runtime_error(root +
+                                 " is not a Debian root (no etc/passwd); see scripts/pg-roots.sh");
+    }
+    if (!has_line(passwd, account.name + ":")) {
+        append(passwd, account.name + ":x:" + std::to_string(account.uid) + ":" +
+                           std::to_string(account.gid) + "::/nonexistent:/usr/sbin/nologin");
+    }
+    if (!has_line(group, account.name + ":")) {
+        append(group, account.name + ":x:" + std::to_string(account.gid) + ":");
+    }
+}
+
 // Only async-signal-safe calls between fork and exec: everything is prepared beforehand.
 [[noreturn]] void exec_child(const SpawnOptions& options, char* const* argv, char* const* envp,
-                             const std::vector<gid_t>& groups) {
+                             const std::vector<gid_t>& groups, const RootPaths& root) {
     auto redirect = [&](const std::string& path, int target) {
         const char* file = path.empty() ? "/dev/null" : path.c_str();
         int fd = open(file, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -67,6 +118,7 @@ int exit_status_of(int wait_status) {
     // Sockets and files of the test process must not live on in the child (a test that
     // closes a connection expects the peer to see it closed).
     close_range(3, ~0U, 0);
+    if (!root.root.empty()) enter_root(root);
     if (options.run_as) {
         if (setgroups(groups.size(), groups.data()) != 0) fail_in_child("setgroups");
         if (setgid(options.run_as->gid) != 0) fail_in_child("setgid");
@@ -117,9 +169,18 @@ ChildProcess ChildProcess::spawn(const SpawnOptions& options) {
         }
         groups.resize(count);
     }
+    RootPaths root;
+    if (!options.root_dir.empty()) {
+        if (geteuid() != 0) {
+            throw std::runtime_error("running " + options.argv[0] + " in the Debian root " +
+                                     options.root_dir + " needs root (chroot)");
+        }
+        if (options.run_as) add_account_to_root(*options.run_as, options.root_dir);
+        root = {options.root_dir, options.root_dir + "/tmp", options.root_dir + "/dev"};
+    }
     pid_t pid = fork();
     if (pid < 0) throw std::runtime_error(std::string("fork: ") + strerror(errno));
-    if (pid == 0) exec_child(options, argv.data(), envp.data(), groups);
+    if (pid == 0) exec_child(options, argv.data(), envp.data(), groups, root);
     return ChildProcess(pid);
 }
 
@@ -187,7 +248,8 @@ std::string CommandResult::describe() const {
 
 CommandResult run_command(const std::vector<std::string>& argv,
                           const std::vector<std::string>& extra_env,
-                          std::chrono::milliseconds timeout, const std::optional<RunAs>& run_as) {
+                          std::chrono::milliseconds timeout, const std::optional<RunAs>& run_as,
+                          const std::string& root_dir) {
     char dir_template[] = "/tmp/pgrev-cmd-XXXXXX";
     if (mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
     std::string dir = dir_template;
@@ -197,6 +259,7 @@ CommandResult run_command(const std::vector<std::string>& argv,
     options.stdout_path = dir + "/stdout";
     options.stderr_path = dir + "/stderr";
     options.run_as = run_as;
+    options.root_dir = root_dir;
     options.signal_on_parent_death = SIGKILL;
     CommandResult result;
     {

@@ -29,6 +29,11 @@ struct SpawnOptions {
     std::string stderr_path;                    // empty: /dev/null
     std::optional<RunAs> run_as;                // drop privileges in the child before exec
     std::optional<int> signal_on_parent_death;  // PR_SET_PDEATHSIG, so no child outlives a crash
+    // A Debian root (scripts/pg-roots.sh) to run argv[0] in, with chroot: root only. The
+    // child gets a mount namespace of its own where the host's /tmp and /dev are bound into
+    // the root, so paths under /tmp mean the same inside and out and nothing stays mounted.
+    // run_as is added to the root's /etc/passwd (PostgreSQL looks its user up).
+    std::string root_dir;
 };
 
 class ChildProcess {
@@ -70,7 +75,8 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv,
                           const std::vector<std::string>& extra_env,
                           std::chrono::milliseconds timeout,
-                          const std::optional<RunAs>& run_as = std::nullopt);
+                          const std::optional<RunAs>& run_as = std::nullopt,
+                          const std::string& root_dir = {});
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& contents);

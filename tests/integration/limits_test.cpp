@@ -187,11 +187,11 @@ TEST_CASE("a client that disconnects during its startup packet releases its sock
 
     const std::string cut_startup = startup_packet("postgres", "app");
     const std::string sent[] = {
-        "",                                  // nothing at all
-        std::string("\0\0", 2),              // half a length word
-        cut_startup.substr(0, 20),           // a StartupMessage cut short
-        ssl_request(),                       // SSLRequest, gone before reading the answer
-        be32(16) + be32(80877102) + be32(1), // a CancelRequest cut short
+        "",                                   // nothing at all
+        std::string("\0\0", 2),               // half a length word
+        cut_startup.substr(0, 20),            // a StartupMessage cut short
+        ssl_request(),                        // SSLRequest, gone before reading the answer
+        be32(16) + be32(80877102) + be32(1),  // a CancelRequest cut short
     };
     int connections = 0;
     for (int round = 0; round < 60; ++round) {
@@ -209,8 +209,8 @@ TEST_CASE("a client that disconnects during its startup packet releases its sock
         now = open_fds(pgrev->pid());
     }
     CHECK_MESSAGE(now <= baseline + 2, "pgrev holds " << now << " file descriptors 1 s after "
-                                                      << connections
-                                                      << " clients left, baseline " << baseline);
+                                                      << connections << " clients left, baseline "
+                                                      << baseline);
     PgConn::Attempt next = PgConn::try_connect(conninfo, soon(), /*verbose_errors=*/true);
     REQUIRE_MESSAGE(next.conn, "a new client is refused: " << next.error);
     CHECK(next.conn->value("SELECT 'served'", soon()) == "served");

@@ -71,6 +71,11 @@ std::string pg_bindir() {
     return override_dir != nullptr ? override_dir : PGREV_PG_BINDIR;
 }
 
+std::string pg_root() {
+    const char* root = std::getenv("PGREV_TEST_PG_ROOT");
+    return root != nullptr ? root : "";
+}
+
 std::string TestRoles::password_for(const std::string& user) {
     if (user == kScramUser) return kScramPassword;
     if (user == kMd5User) return kMd5Password;
@@ -134,7 +139,7 @@ void PgCluster::init_data_directory() {
     CommandResult initdb =
         run_command({pg_bindir() + "/initdb", "-D", data_dir_, "-U", "postgres", "--auth=trust",
                      "--no-sync", "--encoding=UTF8", "--locale=C"},
-                    {}, std::chrono::seconds(120), run_as_);
+                    {}, std::chrono::seconds(120), run_as_, pg_root());
     if (initdb.exit_status != 0) throw std::runtime_error("initdb failed: " + initdb.describe());
     port_ = free_tcp_port();
     append_file(data_dir_ + "/postgresql.conf",
@@ -162,6 +167,7 @@ void PgCluster::start_server() {
     options.stdout_path = log_path_;
     options.stderr_path = log_path_;
     options.run_as = run_as_;
+    options.root_dir = pg_root();
     options.signal_on_parent_death = SIGQUIT;
     postmaster_.emplace(ChildProcess::spawn(options));
     std::string ping = "host=127.0.0.1 port=" + std::to_string(port_) +

@@ -1,6 +1,7 @@
-// A private PostgreSQL 15 for one test run: initdb into a temp dir, a free port, the
-// authentication methods pgrev must pass through (trust, md5, SCRAM-SHA-256), a database
-// `app` and the roles the tests log in as. Stopped and removed on destruction.
+// A private PostgreSQL (15, or another version with PGREV_TEST_PG_ROOT) for one test run: initdb
+// into a temp dir, a free port, the authentication methods pgrev must pass through (trust, md5,
+// SCRAM-SHA-256), a database `app` and the roles the tests log in as. Stopped and removed on
+// destruction.
 #pragma once
 
 #include <cstdint>
@@ -57,5 +58,8 @@ class PgCluster {
 };
 
 std::string pg_bindir();  // PGREV_TEST_PG_BINDIR, else the PostgreSQL 15 of Debian
+// PGREV_TEST_PG_ROOT: a Debian root (scripts/pg-roots.sh) that initdb and postgres run in,
+// pg_bindir() being their directory inside it; empty (the default) for the host's own.
+std::string pg_root();
 
 }  // namespace pgrev::it

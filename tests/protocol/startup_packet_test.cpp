@@ -46,8 +46,9 @@ TEST_SUITE("protocol") {
             CHECK(decode_startup_packet(encode_cancel_request({7, std::string(size, 'k')}))
                       .cancel.secret.size() == size);
         }
-        CHECK_THROWS_WITH_AS(decode_startup_packet(encode_cancel_request({7, std::string(257, 'k')})),
-                             doctest::Contains("invalid length of cancel key"), ProtocolError);
+        CHECK_THROWS_WITH_AS(
+            decode_startup_packet(encode_cancel_request({7, std::string(257, 'k')})),
+            doctest::Contains("invalid length of cancel key"), ProtocolError);
         CHECK_THROWS_WITH_AS(decode_startup_packet(encode_cancel_request({7, ""})),
                              doctest::Contains("invalid length of cancel key"), ProtocolError);
         CHECK_THROWS_WITH_AS(decode_startup_packet(packet(kCancelRequestCode, "\0\0")),
@@ -57,9 +58,8 @@ TEST_SUITE("protocol") {
     TEST_CASE("every minor version of protocol 3 is taken, for the server to negotiate") {
         for (std::uint32_t minor : {0u, 1u, 2u, 3u, 0xffffu}) {
             CAPTURE(minor);
-            auto p = decode_startup_packet(
-                encode_startup_message({{"user", "alice"}, {"_pq_.future_option", "on"}},
-                                       (3u << 16) | minor));
+            auto p = decode_startup_packet(encode_startup_message(
+                {{"user", "alice"}, {"_pq_.future_option", "on"}}, (3u << 16) | minor));
             CHECK(p.kind == StartupKind::Startup);
             CHECK(p.protocol_version == ((3u << 16) | minor));
             // `_pq_.` options stay in the packet: the server answers them.
