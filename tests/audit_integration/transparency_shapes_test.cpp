@@ -199,7 +199,9 @@ TEST_CASE("RETURNING with aggregates, window or set-returning functions is Postg
          "UPDATE reservation r SET party = s.party FROM dinner_slot s WHERE r.id = s.id "
          "RETURNING r.id, lower(s.name), (SELECT count(*) FROM dinner_slot), "
          "nextval('pgrev_test_seq') - nextval('pgrev_test_seq') AS d",
-         "SELECT currval('pgrev_test_seq')"},
-        9));
+         "SELECT currval('pgrev_test_seq')",
+         "UPDATE reservation r SET party = 5 WHERE id = 100002 RETURNING r, row_to_json(r), "
+         "lower(r.name), (r).party"},
+        10));
     run_stories(stories);
 }
