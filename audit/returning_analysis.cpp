@@ -167,16 +167,21 @@ bool StatementAnalyzer::plan_returning_check(const Json& returning, DmlSite& s,
         if (!star && parts.size() == 1 && first == s.ref && !ref_is_column) shows_row = true;
     });
     if (!calls) return true;
-    // One item per top-level comma of the list; an alias (one token, after AS or bare) is left
-    // out, and so is a bare `*`, which cannot hold a call.
+    // One item per top-level comma of the list (not inside parentheses or ARRAY[...]
+    // brackets); an alias (one token, after AS or bare) is left out, and so is a bare `*`,
+    // which cannot hold a call.
     std::size_t t = token_at(tokens_, s.returning_begin);
     int depth = t < tokens_.size() ? tokens_[t].depth : 0;
+    int brackets = 0;
     std::size_t item = 0;
     for (; t < tokens_.size() && tokens_[t].begin < s.end; ++t, ++item) {
         std::size_t first = t;
         std::size_t last = t;
-        while (t < tokens_.size() && tokens_[t].begin < s.end &&
-               !(tokens_[t].kind == TokenKind::Comma && tokens_[t].depth == depth)) {
+        while (t < tokens_.size() && tokens_[t].begin < s.end) {
+            const Token& tok = tokens_[t];
+            if (tok.kind == TokenKind::Other && sql_[tok.begin] == '[') ++brackets;
+            if (tok.kind == TokenKind::Other && sql_[tok.begin] == ']') --brackets;
+            if (tok.kind == TokenKind::Comma && tok.depth == depth && brackets == 0) break;
             last = t++;
         }
         if (item >= returning.size()) {

@@ -119,7 +119,8 @@ class SiteWriter {
         std::string nulls;
         for (std::size_t i = 0; i < s_.table->columns.size(); ++i)
             nulls += i == 0 ? "NULL" : ", NULL";
-        return "CASE WHEN false THEN ROW(" + nulls + ")::" + table_type() + " IS NULL ELSE true END";
+        return "CASE WHEN false THEN ROW(" + nulls + ")::" + table_type() +
+               " IS NULL ELSE true END";
     }
 
     // pgrev takes an unqualified name for the configured table. Should search_path find a

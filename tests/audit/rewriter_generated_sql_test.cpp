@@ -4,7 +4,10 @@
 // analyses RETURNING, so that it refuses aggregates, window and set-returning functions itself.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <string>
+#include <vector>
 
 #include "audit/sql_lexer.h"
 #include "tests/audit/rewrite_fixture.h"
@@ -41,7 +44,8 @@ std::string unqualified_names(const audit::RewritePlan& p) {
         return s;
     };
     // Words the grammar turns into a fixed construct, never looked up as functions.
-    const std::vector<std::string> grammar = {"row", "operator", "extract", "as", "lateral", "select"};
+    const std::vector<std::string> grammar = {"row", "operator", "extract",
+                                              "as",  "lateral",  "select"};
     std::string found;
     auto add = [&](const std::string& name) { found += (found.empty() ? "" : " ") + name; };
     for (std::size_t i = 0; i < tokens.size(); ++i) {
@@ -123,6 +127,14 @@ TEST_SUITE("audit") {
                        "__pgrev_check)");
         CHECK(a.sql.ends_with(" SELECT lower(name) AS l, upper(r.name) u, id, r.party \"P\" FROM "
                               "__pgrev_dml AS \"r\""));
+
+        // Commas inside parentheses and ARRAY[...] brackets do not end an item.
+        auto nested = plan(
+            "UPDATE reservation r SET party = 1 RETURNING ARRAY[r.id, r.party] AS ints, "
+            "ARRAY[[1, 2], [3, 4]] m, jsonb_build_object('a', (1, 2)) AS doc, r.a[1:2]");
+        CHECK_CONTAINS(nested.sql,
+                       "CASE WHEN false THEN ROW(ARRAY[r.id, r.party], ARRAY[[1, 2], [3, 4]], "
+                       "jsonb_build_object('a', (1, 2)), r.a[1:2]) END AS __pgrev_check)");
 
         // No call, no check.
         auto plain = plan("UPDATE reservation SET party = 1 RETURNING id, party * 2 AS seats");

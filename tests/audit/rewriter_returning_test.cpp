@@ -53,7 +53,8 @@ TEST_SUITE("audit") {
                        "ROW(\"o\".*)::\"other\" AS __pgrev_from1, "
                        "ROW(\"b\".*)::\"billing\".\"x\" AS __pgrev_from2)");
         CHECK_CONTAINS(p.sql,
-                       "true, (__pgrev_row).\"id\", NULL, NULL, NULL, NULL, NULL FROM __pgrev_dml)");
+                       "true, (__pgrev_row).\"id\", NULL, NULL, NULL, NULL, NULL FROM "
+                       "__pgrev_dml)");
         CHECK(
             p.sql.ends_with(" SELECT r.id, o.x, b.* FROM __pgrev_dml, LATERAL (SELECT "
                             "(__pgrev_row).*) AS \"r\", LATERAL (SELECT (__pgrev_from1).*) AS "

@@ -201,7 +201,9 @@ TEST_CASE("RETURNING with aggregates, window or set-returning functions is Postg
          "nextval('pgrev_test_seq') - nextval('pgrev_test_seq') AS d",
          "SELECT currval('pgrev_test_seq')",
          "UPDATE reservation r SET party = 5 WHERE id = 100002 RETURNING r, row_to_json(r), "
-         "lower(r.name), (r).party"},
-        10));
+         "lower(r.name), (r).party",
+         "UPDATE reservation r SET party = 6 WHERE id = 100003 RETURNING ARRAY[r.id, r.party] "
+         "AS ints, upper(r.name), (ARRAY[r.name, 'x'])[1:1] AS s"},
+        11));
     run_stories(stories);
 }
