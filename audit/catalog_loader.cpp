@@ -65,13 +65,26 @@ struct Columns {
     bool exists = false;
     std::string owner;
     std::vector<std::string> names;
-    std::vector<std::string> types;
+    std::vector<std::string> types;  // as declared, with typmod (format_type)
+    // The type a revision column gets: the declared one, or for a domain its base type with
+    // typmod, so that the domain's DEFAULT, NOT NULL and CHECK do not apply to history (a
+    // key-only DELETE revision holds NULL, and a NOT NULL domain column can be added to a
+    // history that has rows).
+    std::vector<std::string> rev_types;
 };
 
 Columns read_columns(PGconn* conn, const std::string& schema, const std::string& name) {
     Result r = exec(conn,
                     "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
-                    "       pg_catalog.pg_get_userbyid(c.relowner) "
+                    "       pg_catalog.pg_get_userbyid(c.relowner), "
+                    "       (WITH RECURSIVE d(typid, typmod) AS ("
+                    "          SELECT a.atttypid, a.atttypmod"
+                    "          UNION ALL SELECT t.typbasetype, t.typtypmod FROM d"
+                    "          JOIN pg_catalog.pg_type t ON t.oid = d.typid"
+                    "          WHERE t.typtype = 'd')"
+                    "        SELECT pg_catalog.format_type(d.typid, d.typmod) FROM d"
+                    "        JOIN pg_catalog.pg_type t ON t.oid = d.typid"
+                    "        WHERE t.typtype <> 'd') "
                     "FROM pg_catalog.pg_class c "
                     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                     "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
@@ -86,6 +99,7 @@ Columns read_columns(PGconn* conn, const std::string& schema, const std::string&
         if (PQgetisnull(r.get(), i, 0)) continue;
         out.names.emplace_back(PQgetvalue(r.get(), i, 0));
         out.types.emplace_back(PQgetvalue(r.get(), i, 1));
+        out.rev_types.emplace_back(PQgetvalue(r.get(), i, 3));
     }
     return out;
 }
@@ -116,7 +130,11 @@ std::string admin_conninfo(const config::Config& config, const std::string& data
                        " dbname=" + conninfo_value(database) +
                        " application_name=pgrev connect_timeout=10 sslmode=prefer"
                        // Catalog reads and CREATE TABLE must never hang a session for long.
-                       " options='-c lock_timeout=5000 -c statement_timeout=30000'";
+                       // Only pg_catalog on the search_path: an operator, function or type
+                       // of a user's schema cannot answer pgrev's catalog queries, and
+                       // format_type names every other type with its schema.
+                       " options='-c lock_timeout=5000 -c statement_timeout=30000"
+                       " -c search_path=pg_catalog'";
     if (!config.admin.password_env.empty()) {
         if (const char* pw = std::getenv(config.admin.password_env.c_str()); pw != nullptr) {
             info += " password=" + conninfo_value(pw);
@@ -128,9 +146,9 @@ std::string admin_conninfo(const config::Config& config, const std::string& data
 std::string rev_table_ddl(const AuditedTableInfo& table, const std::vector<std::string>& types) {
     std::string ddl = "CREATE TABLE IF NOT EXISTS " + quote_identifier(table.schema) + "." +
                       quote_identifier(table.rev_name()) +
-                      " (rev_id uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(), "
-                      "rev_created double precision NOT NULL, "
-                      "rev_isdelete boolean NOT NULL DEFAULT false";
+                      " (rev_id pg_catalog.uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(), "
+                      "rev_created pg_catalog.float8 NOT NULL, "
+                      "rev_isdelete pg_catalog.bool NOT NULL DEFAULT false";
     for (std::size_t i = 0; i < table.columns.size(); ++i) {
         ddl += ", " + quote_identifier(table.columns[i]) + " " + types[i];
     }
@@ -142,7 +160,7 @@ namespace {
 void create_rev_table(PGconn* conn, const AuditedTableInfo& info, const Columns& cols) {
     std::string rev_sql = quote_identifier(info.schema) + "." + quote_identifier(info.rev_name());
     exec(conn, "BEGIN");
-    exec(conn, rev_table_ddl(info, cols.types));
+    exec(conn, rev_table_ddl(info, cols.rev_types));
     // The rev table belongs to the table's owner, and whoever may change the table may append
     // to its history (and read it); nobody gets UPDATE or DELETE on it.
     exec(conn, "ALTER TABLE " + rev_sql + " OWNER TO " + quote_identifier(cols.owner));
@@ -161,11 +179,46 @@ void create_rev_table(PGconn* conn, const AuditedTableInfo& info, const Columns&
     exec(conn, "COMMIT");
 }
 
-// What is wrong with an existing revision table, or empty. With `add_columns`, columns the
-// table gained since are added to it first (a migration run through pgrev).
+// A column of the table whose revision column has another type: what to tell the DBA, after
+// converting the history when `convert` (a migration run through pgrev changed the type).
+std::string check_rev_type(PGconn* conn, const AuditedTableInfo& info, const Columns& cols,
+                           std::size_t i, const std::string& rev_type, bool convert,
+                           CatalogLoadReport& report) {
+    const std::string& c = cols.names[i];
+    // A domain's base type is what pgrev creates; the domain itself is accepted too.
+    if (rev_type == cols.types[i] || rev_type == cols.rev_types[i]) return {};
+    std::string rev_qualified = info.schema + "." + info.rev_name();
+    std::string rev_sql = quote_identifier(info.schema) + "." + quote_identifier(info.rev_name());
+    std::string alter = "ALTER TABLE " + rev_sql + " ALTER COLUMN " + quote_identifier(c) +
+                        " TYPE " + cols.rev_types[i] + " USING " + quote_identifier(c) +
+                        "::" + cols.rev_types[i];
+    if (convert) {
+        try {
+            exec(conn, alter);
+            report.retyped.push_back(rev_qualified + "." + c + " (" + rev_type + " to " +
+                                     cols.rev_types[i] + ")");
+            return {};
+        } catch (const CatalogUnavailable& e) {
+            return fmt::format(
+                "column {} of {} is of type {} now but its revision column in {} is of type {}, "
+                "and converting the history failed ({}): convert or move the old revisions "
+                "yourself, e.g. {}",
+                quote_identifier(c), info.schema + "." + info.name, cols.types[i], rev_qualified,
+                rev_type, e.what(), alter);
+        }
+    }
+    return fmt::format(
+        "column {} of {} is of type {} but its revision column in {} is of type {}: change it "
+        "on PostgreSQL ({}) so its history records the values as stored",
+        quote_identifier(c), info.schema + "." + info.name, cols.types[i], rev_qualified,
+        rev_type, alter);
+}
+
+// What is wrong with an existing revision table, or empty. With `adapt`, columns the table
+// gained since are added to it first, and columns whose type changed are converted (a
+// migration run through pgrev).
 std::string check_rev_table(PGconn* conn, const AuditedTableInfo& info, const Columns& cols,
-                            const Columns& rev, bool add_columns,
-                            std::vector<std::string>& altered) {
+                            const Columns& rev, bool adapt, CatalogLoadReport& report) {
     std::string rev_qualified = info.schema + "." + info.rev_name();
     for (const char* needed : {"rev_id", "rev_created", "rev_isdelete"}) {
         if (std::find(rev.names.begin(), rev.names.end(), needed) == rev.names.end()) {
@@ -174,14 +227,21 @@ std::string check_rev_table(PGconn* conn, const AuditedTableInfo& info, const Co
     }
     for (std::size_t i = 0; i < cols.names.size(); ++i) {
         const std::string& c = cols.names[i];
-        if (std::find(rev.names.begin(), rev.names.end(), c) != rev.names.end()) continue;
-        if (add_columns) {
+        auto at = std::find(rev.names.begin(), rev.names.end(), c);
+        if (at != rev.names.end()) {
+            std::string problem = check_rev_type(
+                conn, info, cols, i, rev.types[static_cast<std::size_t>(at - rev.names.begin())],
+                adapt, report);
+            if (!problem.empty()) return problem;
+            continue;
+        }
+        if (adapt) {
             std::string rev_sql =
                 quote_identifier(info.schema) + "." + quote_identifier(info.rev_name());
             try {
                 exec(conn, "ALTER TABLE " + rev_sql + " ADD COLUMN IF NOT EXISTS " +
-                               quote_identifier(c) + " " + cols.types[i]);
-                altered.push_back(rev_qualified + "." + c);
+                               quote_identifier(c) + " " + cols.rev_types[i]);
+                report.altered.push_back(rev_qualified + "." + c);
                 continue;
             } catch (const CatalogUnavailable& e) {
                 return fmt::format(
@@ -194,7 +254,7 @@ std::string check_rev_table(PGconn* conn, const AuditedTableInfo& info, const Co
             "revision table {} lacks column {} of {}: add it on PostgreSQL "
             "(ALTER TABLE {} ADD COLUMN {} {}) so its history can be kept",
             rev_qualified, quote_identifier(c), info.schema + "." + info.name, rev_qualified,
-            quote_identifier(c), cols.types[i]);
+            quote_identifier(c), cols.rev_types[i]);
     }
     return {};
 }
@@ -246,7 +306,7 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
         } else {
             problem = check_rev_table(
                 conn.get(), info, cols, rev,
-                mode == CatalogLoadMode::Adapt && config.audit.create_rev_tables, report.altered);
+                mode == CatalogLoadMode::Adapt && config.audit.create_rev_tables, report);
         }
         if (!problem.empty()) {
             if (mode == CatalogLoadMode::Strict) {

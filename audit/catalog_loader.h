@@ -27,6 +27,9 @@ struct CatalogLoadReport {
     CatalogPtr snapshot;
     std::vector<std::string> created;  // revision tables created now, "schema.table_rev"
     std::vector<std::string> altered;  // columns added now, "schema.table_rev.column"
+    // revision columns whose type was changed now to follow their table's,
+    // "schema.table_rev.column (old to new)"
+    std::vector<std::string> retyped;
 };
 
 enum class CatalogLoadMode {
@@ -48,7 +51,7 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
 std::vector<std::string> list_databases(const config::Config& config);
 
 // The DDL of a revision table for `table`: rev columns first, then the table's columns with
-// their types, nullable and without constraints.
+// `types` (their types, a domain's base type), nullable and without constraints.
 std::string rev_table_ddl(const AuditedTableInfo& table, const std::vector<std::string>& types);
 
 }  // namespace pgrev::audit

@@ -143,6 +143,71 @@ bool StatementAnalyzer::type_whole_row_refs(const Json& returning, DmlSite& s,
     return true;
 }
 
+bool StatementAnalyzer::plan_returning_check(const Json& returning, DmlSite& s,
+                                             StatementAnalysis& a) {
+    // pgrev evaluates the user's RETURNING list as a SELECT over the returned rows, where
+    // aggregates, window and set-returning functions are allowed; PostgreSQL refuses them in
+    // RETURNING. Which call is which is catalog knowledge (overloads, user-defined aggregates),
+    // so the server decides: the DML's own RETURNING gets the same expressions inside
+    // `CASE WHEN false THEN ROW(...) END`, which parse analysis checks where the user wrote
+    // them (same errors, positions map back) and the planner folds to NULL, unevaluated.
+    s.whole_row = !s.from_items.empty();
+    bool calls = false;
+    bool shows_row = false;  // `*`, `t.*` or the whole row `t`: they would show the check
+    const auto& columns = s.table->columns;
+    bool ref_is_column = std::find(columns.begin(), columns.end(), s.ref) != columns.end();
+    for_each_node(returning, [&](std::string_view kind, const Json& fields) {
+        if (kind == "FuncCall") calls = true;
+        if (kind != "ColumnRef") return;
+        const Json& parts = fields.value("fields", Json::array());
+        if (parts.empty() || parts.size() > 2) return;
+        bool star = node_kind(parts.back()) == "A_Star";
+        std::string first = node_fields(parts[0]).value("sval", "");
+        if (star && (parts.size() == 1 || first == s.ref)) shows_row = true;
+        if (!star && parts.size() == 1 && first == s.ref && !ref_is_column) shows_row = true;
+    });
+    if (!calls) return true;
+    // One item per top-level comma of the list (not inside parentheses or ARRAY[...]
+    // brackets); an alias (one token, after AS or bare) is left out, and so is a bare `*`,
+    // which cannot hold a call.
+    std::size_t t = token_at(tokens_, s.returning_begin);
+    int depth = t < tokens_.size() ? tokens_[t].depth : 0;
+    int brackets = 0;
+    std::size_t item = 0;
+    for (; t < tokens_.size() && tokens_[t].begin < s.end; ++t, ++item) {
+        std::size_t first = t;
+        std::size_t last = t;
+        while (t < tokens_.size() && tokens_[t].begin < s.end) {
+            const Token& tok = tokens_[t];
+            if (tok.kind == TokenKind::Other && sql_[tok.begin] == '[') ++brackets;
+            if (tok.kind == TokenKind::Other && sql_[tok.begin] == ']') --brackets;
+            if (tok.kind == TokenKind::Comma && tok.depth == depth && brackets == 0) break;
+            last = t++;
+        }
+        if (item >= returning.size()) {
+            item = returning.size() + 1;  // more items than the parser saw
+            break;
+        }
+        const Json& target = node_fields(returning[item]);
+        const Json& val = target.value("val", Json::object());
+        const Json& parts = node_fields(val).value("fields", Json::array());
+        if (node_kind(val) == "ColumnRef" && parts.size() == 1 && node_kind(parts[0]) == "A_Star") {
+            continue;
+        }
+        if (!target.value("name", "").empty() && last > first) {
+            --last;
+            if (last > first && tokens_[last].is_word(sql_, "as")) --last;
+        }
+        s.returning_checks.push_back({tokens_[first].begin, tokens_[last].end});
+    }
+    if (item != returning.size()) {
+        refuse(a, "0A000", "cannot audit this statement: pgrev could not split its RETURNING list");
+        return false;
+    }
+    if (shows_row && s.system_columns.empty()) s.whole_row = true;
+    return true;
+}
+
 bool StatementAnalyzer::collect_from_items(const Json& item, std::vector<DmlSite::FromItem>& items,
                                            StatementAnalysis& a) {
     std::string_view kind = node_kind(item);

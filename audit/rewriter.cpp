@@ -41,8 +41,9 @@ class SiteWriter {
     SiteWriter(std::string_view sql, const DmlSite& site, std::string suffix)
         : sql_(sql), s_(site), suffix_(std::move(suffix)) {}
 
-    // RETURNING that may name FROM/USING items needs each item back as a whole row.
-    bool whole_row() const { return s_.has_returning && !s_.from_items.empty(); }
+    // RETURNING that may name FROM/USING items needs each item back as a whole row (and so
+    // does one whose `*` would show the check column, see returning_check).
+    bool whole_row() const { return s_.has_returning && s_.whole_row; }
     std::string dml_name() const { return "__pgrev_dml" + suffix_; }
     std::string rev_name() const { return "__pgrev_rev" + suffix_; }
 
@@ -61,8 +62,20 @@ class SiteWriter {
                 out.add(", " + quote_identifier(s_.ref) + "." + c + " AS " + c);
             }
         }
-        out.add(")");
-        return out;
+        return out.append(returning_check()).add(")");
+    }
+
+    // The user's RETURNING expressions where PostgreSQL analyses them, never evaluated: see
+    // StatementAnalyzer::plan_returning_check.
+    Splice returning_check() const {
+        Splice out(sql_);
+        if (s_.returning_checks.empty()) return out;
+        out.add(", CASE WHEN false THEN ROW(");
+        for (std::size_t i = 0; i < s_.returning_checks.size(); ++i) {
+            if (i > 0) out.add(", ");
+            out.copy(s_.returning_checks[i].begin, s_.returning_checks[i].end);
+        }
+        return out.add(") END AS __pgrev_check");
     }
 
     std::string rev_insert() const {
@@ -73,30 +86,41 @@ class SiteWriter {
         std::string source = whole_row() ? "(__pgrev_row)" : dml_name();
         std::string columns = "rev_id, rev_created, rev_isdelete";
         std::string values;
-        if (key_only) {
-            for (const auto& c : t.primary_key) {
-                columns += ", " + quote_identifier(c);
-                values += ", " + source + "." + quote_identifier(c);
-            }
-        } else if (!s_.system_columns.empty()) {
-            // The returned rows carry pgrev's system columns too: name the table's.
-            for (const auto& c : t.columns) {
-                columns += ", " + quote_identifier(c);
-                values += ", " + source + "." + quote_identifier(c);
-            }
-        } else {
-            // Positional on purpose: if the table gained or lost a column behind pgrev's back,
-            // the counts differ and the server refuses the statement instead of losing data.
-            for (const auto& c : t.columns)
-                columns += ", " + quote_identifier(c);
-            values = ", " + source + ".*";
+        // Every value is taken by name: the server resolves the names when it analyses the
+        // statement (a prepared one again after DDL), so a stale column order in pgrev's catalog
+        // cannot file one column's value under another's name. A key-only delete names NULL
+        // for the other columns, so no default of a revision column applies.
+        for (const auto& c : t.columns) {
+            bool in_key = std::find(t.primary_key.begin(), t.primary_key.end(), c) !=
+                          t.primary_key.end();
+            columns += ", " + quote_identifier(c);
+            values += ", ";
+            values += key_only && !in_key ? "NULL" : source + "." + quote_identifier(c);
         }
+        std::vector<std::string> conditions;
+        if (!key_only) conditions.push_back(column_count_guard());
+        if (s_.unqualified) conditions.push_back(search_path_guard());
+        std::string where;
+        for (const auto& c : conditions)
+            where += (where.empty() ? " WHERE " : " AND ") + c;
         return "INSERT INTO " + quote_identifier(t.schema) + "." + quote_identifier(t.rev_name()) +
                " (" + columns +
                ") SELECT pg_catalog.gen_random_uuid(), "
-               "extract(epoch from pg_catalog.clock_timestamp())::float8, " +
-               (is_delete ? "true" : "false") + values + " FROM " + dml_name() +
-               search_path_guard();
+               "extract(epoch from pg_catalog.clock_timestamp())::pg_catalog.float8, " +
+               (is_delete ? "true" : "false") + values + " FROM " + dml_name() + where;
+    }
+
+    // Fails closed when the table has more or fewer columns than pgrev knows (one added or
+    // dropped behind pgrev's back, or in the open transaction): the cast of a row of as many
+    // NULLs as pgrev knows columns to the table's type needs them to agree, and is checked
+    // when the server analyses the statement. The planner folds the CASE away: no cost per
+    // row, nor per statement.
+    std::string column_count_guard() const {
+        std::string nulls;
+        for (std::size_t i = 0; i < s_.table->columns.size(); ++i)
+            nulls += i == 0 ? "NULL" : ", NULL";
+        return "CASE WHEN false THEN ROW(" + nulls + ")::" + table_type() +
+               " IS NULL ELSE true END";
     }
 
     // pgrev takes an unqualified name for the configured table. Should search_path find a
@@ -105,15 +129,16 @@ class SiteWriter {
     // a message that says why (the format() call keeps the planner from raising it early).
     // The condition is evaluated once per statement.
     std::string search_path_guard() const {
-        if (!s_.unqualified) return {};
         const AuditedTableInfo& t = *s_.table;
         std::string qualified = quote_identifier(t.schema) + "." + quote_identifier(t.name);
         std::string message = "pgrev: search_path finds another table named " + t.name +
                               " first; name the audited one with its schema";
-        return " WHERE CASE WHEN pg_catalog.to_regclass(" + sql_literal(quote_identifier(t.name)) +
-               ") = " + sql_literal(qualified) +
+        // Operators are named with their schema, as everything pgrev generates: a user's
+        // `=(regclass, regclass)` earlier in search_path must not answer this question.
+        return "CASE WHEN pg_catalog.to_regclass(" + sql_literal(quote_identifier(t.name)) +
+               ") OPERATOR(pg_catalog.=) " + sql_literal(qualified) +
                "::pg_catalog.regclass THEN true ELSE pg_catalog.format('%s', " +
-               sql_literal(message) + ")::pg_catalog.int4 = 0 END";
+               sql_literal(message) + ")::pg_catalog.int4 OPERATOR(pg_catalog.=) 0 END";
     }
 
     // The user's RETURNING list, evaluated over the returned rows under the target's name.

@@ -339,6 +339,7 @@ std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const 
             expand_stars(*ret, s);
         }
         if (!type_whole_row_refs(*ret, s, a)) return std::nullopt;
+        if (!plan_returning_check(*ret, s, a)) return std::nullopt;
     }
     return s;
 }

@@ -48,6 +48,18 @@ struct DmlSite {
     // System columns RETURNING uses (xmax, tableoid, ...): the DML returns them next to the
     // row, as ordinary columns of the same names.
     std::vector<std::string> system_columns;
+    // The user's RETURNING expressions (aliases and bare `*` items left out) when the list
+    // calls a function: the DML's own RETURNING repeats them in a branch that is never
+    // evaluated, so that the server analyses them where the user wrote them and refuses
+    // aggregates, window and set-returning functions with its own error (see SiteWriter).
+    struct Range {
+        std::size_t begin;
+        std::size_t end;
+    };
+    std::vector<Range> returning_checks;
+    // RETURNING comes back through whole-row values: the DML has FROM/USING items, or the
+    // check column above would show in `*`, `t.*` or the whole row `t`.
+    bool whole_row = false;
     // Set for a DML inside the user's CTE: `name [(cols)] AS [NOT MATERIALIZED] ( dml )`.
     bool in_cte = false;
     std::size_t cte_begin = 0;     // the CTE's name
@@ -108,6 +120,8 @@ class StatementAnalyzer {
     bool type_whole_row_refs(const Json& returning, DmlSite& site, StatementAnalysis& a);
     bool collect_from_items(const Json& item, std::vector<DmlSite::FromItem>& items,
                             StatementAnalysis& a);
+    // Fills site.returning_checks and site.whole_row (after the other RETURNING analysis).
+    bool plan_returning_check(const Json& returning, DmlSite& site, StatementAnalysis& a);
 
     void refuse(StatementAnalysis& a, std::string sqlstate, std::string message);
     std::size_t last_token_end(std::size_t begin, std::size_t end) const;

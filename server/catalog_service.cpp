@@ -60,6 +60,10 @@ void CatalogService::load(const std::string& database) {
         for (const auto& c : report.altered) {
             spdlog::info("database \"{}\": added column {} to follow its table", database, c);
         }
+        for (const auto& c : report.retyped) {
+            spdlog::info("database \"{}\": changed the type of {} to follow its table", database,
+                         c);
+        }
         for (const auto& t : snapshot->tables()) {
             if (!t.unusable.empty()) {
                 spdlog::error(

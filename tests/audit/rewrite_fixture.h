@@ -35,7 +35,15 @@ inline audit::CatalogSnapshot reservation_catalog() {
 inline const std::string kRevInsert =
     R"(INSERT INTO "public"."reservation_rev" (rev_id, rev_created, rev_isdelete, "id", "name", )"
     R"("date", "time", "party", "last_modified") SELECT pg_catalog.gen_random_uuid(), )"
-    R"(extract(epoch from pg_catalog.clock_timestamp())::float8, )";
+    R"(extract(epoch from pg_catalog.clock_timestamp())::pg_catalog.float8, )";
+
+// The values of a full-row revision of `reservation`, taken by name from `source`.
+inline std::string rev_values(const std::string& source = "__pgrev_dml") {
+    std::string out;
+    for (const char* c : {"id", "name", "date", "time", "party", "last_modified"})
+        out += ", " + source + ".\"" + c + "\"";
+    return out;
+}
 
 // The plan as pgrev makes it, search_path guards included.
 inline audit::RewritePlan plan_with_guards(std::string_view sql, const config::Audit& policy = {}) {
@@ -45,22 +53,41 @@ inline audit::RewritePlan plan_with_guards(std::string_view sql, const config::A
 
 // The rev insert's search_path guard for an unqualified target (see SiteWriter).
 inline std::string search_path_guard(const std::string& name, const std::string& schema) {
-    return " WHERE CASE WHEN pg_catalog.to_regclass('\"" + name + "\"') = '\"" + schema + "\".\"" +
-           name +
+    return "CASE WHEN pg_catalog.to_regclass('\"" + name + "\"') OPERATOR(pg_catalog.=) '\"" +
+           schema + "\".\"" + name +
            "\"'::pg_catalog.regclass THEN true ELSE pg_catalog.format('%s', 'pgrev: search_path "
            "finds another table named " +
-           name + " first; name the audited one with its schema')::pg_catalog.int4 = 0 END";
+           name + " first; name the audited one with its schema')::pg_catalog.int4 "
+           "OPERATOR(pg_catalog.=) 0 END";
+}
+
+// The rev insert's check that the table has as many columns as pgrev knows (see SiteWriter).
+inline std::string column_count_guard(const std::string& name, const std::string& schema,
+                                      int columns) {
+    std::string nulls;
+    for (int i = 0; i < columns; ++i)
+        nulls += i == 0 ? "NULL" : ", NULL";
+    return "CASE WHEN false THEN ROW(" + nulls + ")::\"" + schema + "\".\"" + name +
+           "\" IS NULL ELSE true END";
 }
 
 // The plan with the guards taken out of its text, so that shape tests read like DESIGN.md §2;
 // the guards have tests of their own.
 inline audit::RewritePlan plan(std::string_view sql, const config::Audit& policy = {}) {
     audit::RewritePlan p = plan_with_guards(sql, policy);
-    for (const auto& [name, schema] :
-         {std::pair<std::string, std::string>{"reservation", "public"}, {"invoice", "billing"}}) {
-        std::string guard = search_path_guard(name, schema);
-        for (auto at = p.sql.find(guard); at != std::string::npos; at = p.sql.find(guard)) {
-            p.sql.erase(at, guard.size());
+    struct Table {
+        std::string name, schema;
+        int columns;
+    };
+    for (const Table& t : {Table{"reservation", "public", 6}, Table{"invoice", "billing", 3}}) {
+        std::string count = column_count_guard(t.name, t.schema, t.columns);
+        std::string path = search_path_guard(t.name, t.schema);
+        // Longest first: both guards, then each alone.
+        for (const std::string& guard :
+             {" WHERE " + count + " AND " + path, " WHERE " + count, " WHERE " + path}) {
+            for (auto at = p.sql.find(guard); at != std::string::npos; at = p.sql.find(guard)) {
+                p.sql.erase(at, guard.size());
+            }
         }
     }
     return p;

@@ -49,7 +49,8 @@ TEST_SUITE("audit") {
         CHECK_ACTION(ok, Rewrite);
         CHECK_CONTAINS(ok.sql,
                        "INSERT INTO \"billing\".\"invoice_rev\" (rev_id, rev_created, "
-                       "rev_isdelete, \"no\") SELECT");
+                       "rev_isdelete, \"no\", \"amount\") SELECT");
+        CHECK_CONTAINS(ok.sql, "true, __pgrev_dml.\"no\", NULL FROM __pgrev_dml");
     }
 
     TEST_CASE("catalog: with a fresh snapshot the missing table is refused with 42P01") {

@@ -151,3 +151,59 @@ TEST_CASE("WITH in front of a DML and DML inside the user's WITH") {
                 0),
     });
 }
+
+// PostgreSQL refuses aggregates, window and set-returning functions in RETURNING; through pgrev
+// the client gets the same error (message, SQLSTATE, position), whichever function it is (a
+// user-defined aggregate included), and allowed functions run once per row, as directly.
+TEST_CASE("RETURNING with aggregates, window or set-returning functions is PostgreSQL's error") {
+    if (skip_without_pgrev()) return;
+    seed_reservations();
+    std::vector<AuditedStory> stories;
+    for (const char* sql : {
+             "UPDATE reservation SET party = party WHERE id BETWEEN 100001 AND 100003 "
+             "RETURNING count(*)",
+             "UPDATE reservation SET party = party WHERE id BETWEEN 100001 AND 100003 "
+             "RETURNING id, generate_series(1, 3)",
+             "UPDATE reservation SET party = party WHERE id BETWEEN 100001 AND 100003 "
+             "RETURNING row_number() OVER ()",
+             "INSERT INTO reservation (id, name) VALUES (100070, 'x') RETURNING *, max(id) AS m",
+             "DELETE FROM reservation WHERE id = 100003 RETURNING name, "
+             "CASE WHEN id > 0 THEN unnest(ARRAY[1, 2]) END",
+             "DELETE FROM reservation r WHERE r.id = 100003 RETURNING (SELECT count(r.id))",
+             "UPDATE reservation r SET party = s.party FROM dinner_slot s WHERE r.id = s.id "
+             "RETURNING r.id, sum(s.party)",
+             "UPDATE reservation r SET party = 1 FROM dinner_slot s WHERE r.id = s.id "
+             "RETURNING *, rank() OVER (ORDER BY s.id)",
+             "WITH u AS (UPDATE reservation SET party = 1 WHERE id = 100001 RETURNING "
+             "lower(name), string_agg(name, ',')) SELECT * FROM u",
+             "UPDATE reservation SET party = 1 WHERE id = 100001 RETURNING no_such_function(id)",
+         }) {
+        stories.push_back(queries(sql, {sql}, -1));
+    }
+    stories.push_back(queries("a user-defined aggregate",
+                              {"CREATE AGGREGATE pgrev_test_total(int) (SFUNC = int4pl, "
+                               "STYPE = int, INITCOND = '0')",
+                               "UPDATE reservation SET party = 1 WHERE id = 100001 RETURNING "
+                               "id, pgrev_test_total(party)"},
+                              -1));
+    stories.push_back(queries(
+        "allowed functions in RETURNING, volatile ones evaluated once per row",
+        {"CREATE TEMP SEQUENCE pgrev_test_seq",
+         "UPDATE reservation SET party = party WHERE id BETWEEN 100001 AND 100003 RETURNING "
+         "lower(name) AS l, nextval('pgrev_test_seq') > 0 AS counted",
+         "SELECT currval('pgrev_test_seq')",
+         "WITH u AS (UPDATE reservation SET party = party + 1 WHERE id BETWEEN 100001 AND 100003 "
+         "RETURNING id, nextval('pgrev_test_seq') AS n) SELECT count(*), sum(n) FROM u",
+         "INSERT INTO reservation (id, name, last_modified) VALUES (100071, 'Zed', "
+         "'2015-01-01 00:00:00+00') RETURNING *, upper(name), nextval('pgrev_test_seq')",
+         "UPDATE reservation r SET party = s.party FROM dinner_slot s WHERE r.id = s.id "
+         "RETURNING r.id, lower(s.name), (SELECT count(*) FROM dinner_slot), "
+         "nextval('pgrev_test_seq') - nextval('pgrev_test_seq') AS d",
+         "SELECT currval('pgrev_test_seq')",
+         "UPDATE reservation r SET party = 5 WHERE id = 100002 RETURNING r, row_to_json(r), "
+         "lower(r.name), (r).party",
+         "UPDATE reservation r SET party = 6 WHERE id = 100003 RETURNING ARRAY[r.id, r.party] "
+         "AS ints, upper(r.name), (ARRAY[r.name, 'x'])[1:1] AS s"},
+        11));
+    run_stories(stories);
+}
