@@ -64,6 +64,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Ends the session: closes the upstream side; the client gets `error` (if any) and is
     // closed once the server-to-client pump, the only writer to the client, has stopped.
     void terminate(std::optional<protocol::PgrevError> error, std::string reason);
+    void end_out_of_step(const std::string& detail);
     void close_client_after_error();
 
     void arm_startup_timer();
