@@ -62,8 +62,14 @@ class ResultQueue {
     bool push_function_call();
     void push_copy_end();  // the client sent CopyDone or CopyFail
     // A Bind: with an Execute, it runs code (and may change settings) that only the next Sync's
-    // ReadyForQuery reports.
-    void note_bind() { unsynced_ = true; }
+    // ReadyForQuery reports. Like a Describe, it gets no entry, yet fails a COPY that reads it.
+    void note_bind() {
+        unsynced_ = true;
+        note_describe();
+    }
+    void note_describe() {
+        if (copy_reads_next_message()) copy_failed_ = true;
+    }
 
     // Answers to messages already sent are still to come (the settings the server reports may
     // yet change before the next message is read).

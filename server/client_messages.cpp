@@ -136,6 +136,11 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
     return true;
 }
 
+void ClientMessages::on_streamed(char type, std::uint32_t /*length*/) {
+    // A Describe gets no entry, but the server in copy-in reads it as the end of the COPY.
+    if (type == frontend::kDescribe) state_.results.note_describe();
+}
+
 bool ClientMessages::needs_analysis(std::string_view sql) {
     if (server_.name_filter.may_match(sql) || server_.ddl_filter.may_match(sql)) return true;
     if (std::uint64_t g = server_.catalogs->children_generation(); g != children_generation_) {
