@@ -29,8 +29,8 @@ enum class PumpEnd {
     InternalError       // pgrev failed handling a message
 };
 
-// Thrown by a handler that can no longer match answers to what was sent: the messages before
-// it still go out, then the pump ends with PumpEnd::OutOfStep.
+// Thrown by a handler that can no longer match answers to what was sent: the whole messages
+// it has put out so far still go out, then the pump ends with PumpEnd::OutOfStep.
 class OutOfStep : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;

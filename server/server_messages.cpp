@@ -71,12 +71,19 @@ bool ServerMessages::on_message(const MessageView& m, Output& out) {
 bool ServerMessages::on_answer(const MessageView& m, Output& out) {
     switch (m.type) {
         case backend::kCommandComplete: {
-            ResultQueue::Kind kind = state_.results.current_kind();
-            std::size_t index = state_.results.current_statement();
-            ResultContext context = state_.results.current_context();
+            // The plan of the statement this completes (forwarded texts have none): what it
+            // confirms goes into the books now.
+            ResultContext context;
+            std::size_t index = 0;
+            if (const ResultContext& current = state_.results.current_context()) {
+                ResultQueue::Kind kind = state_.results.current_kind();
+                if (kind == ResultQueue::Kind::Query || kind == ResultQueue::Kind::Execute) {
+                    context = current;
+                    index = state_.results.current_statement();
+                }
+            }
             TagFix fix = state_.results.on_command_complete();
-            if (context && (kind == ResultQueue::Kind::Query ||
-                            kind == ResultQueue::Kind::Execute)) {
+            if (context) {
                 const auto& plan = *static_cast<const audit::RewritePlan*>(context.get());
                 if (index < plan.statements.size()) fix = state_.confirm(plan.statements[index], fix);
             }
