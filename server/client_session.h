@@ -43,7 +43,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void on_client_terminate() { client_terminated_ = true; }
     // The client-to-server pump stops until the catalog of the session's database is read.
     void request_catalog();
-    // The client-to-server pump stops until resume_client() (settings barriers).
+    // The client-to-server pump stops until resume_client() (waiting for settings).
     void suspend_client() { client_to_server_.suspend(); }
     void resume_client() { client_to_server_.resume(); }
 
