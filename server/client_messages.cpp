@@ -326,12 +326,10 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     // replaced only once ParseComplete confirms it (42P05 leaves the old one).
     if (p.statement.empty() && !state_.statements.empty()) state_.statements.erase(std::string());
     if (!needs_analysis(p.query)) {
+        // Only the unnamed statement can be replaced; a named one that exists stays (42P05).
         std::shared_ptr<StatementChange> change;
-        if (state_.has_names()) {
-            std::string name(p.statement);
-            if (state_.statement_in_flight(name)) {
-                change = std::make_shared<StatementChange>(StatementChange{name, {}});
-            }
+        if (p.statement.empty() && state_.has_names() && state_.statement_in_flight("")) {
+            change = std::make_shared<StatementChange>(StatementChange{"", {}});
         }
         state_.results.push_parse(nullptr, std::move(change));
         out.forward(m.bytes);
@@ -355,10 +353,11 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     info.plan = plan;
     std::string name(p.statement);
     std::shared_ptr<StatementChange> change;
-    if (info.restore_tag != audit::TagVerb::None || info.refused) {
+    if (!p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
+        // The name exists when the server reads this Parse: it fails (42P05), and a Bind
+        // pipelined behind it finds the old statement.
+    } else if (info.restore_tag != audit::TagVerb::None || info.refused) {
         change = std::make_shared<StatementChange>(StatementChange{name, info});
-    } else if (state_.has_names() && state_.statement_in_flight(name)) {
-        change = std::make_shared<StatementChange>(StatementChange{name, {}});
     }
     state_.results.push_parse(plan, std::move(change));
     if (plan->action == RewritePlan::Action::Forward) {

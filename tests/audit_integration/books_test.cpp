@@ -120,6 +120,25 @@ TEST_CASE("names in the extended protocol follow the server's answers") {
              {fe::bind("", "u") + fe::execute("") + fe::sync(), 1},  // gone now
              {fe::query("ROLLBACK"), 1}});
     }
+    SUBCASE("a failed re-Parse in a pipeline, and a Bind behind it past a Sync") {
+        expect_same_raw(
+            "re-parse",
+            {{fe::query("BEGIN"), 1},
+             {fe::parse("s", kUpdate) + fe::sync() + fe::parse("s", kInsert) + fe::sync() +
+                  fe::query("ROLLBACK") + fe::query("BEGIN") + fe::bind("", "s") +
+                  fe::execute("") + fe::sync(),
+              5},
+             {fe::query("ROLLBACK"), 1}});
+    }
+    SUBCASE("Close, then Parse of the same name, pipelined") {
+        expect_same_raw(
+            "close and parse",
+            {{fe::query("BEGIN"), 1},
+             {fe::parse("s", kUpdate) + fe::sync() + fe::close('S', "s") + fe::parse("s", kInsert) +
+                  fe::bind("", "s") + fe::execute("") + fe::sync(),
+              2},
+             {fe::query("ROLLBACK"), 1}});
+    }
     SUBCASE("PREPARE and EXECUTE pipelined") {
         expect_same_raw("prepare pipelined",
                         {{fe::query("BEGIN") + fe::query(std::string("PREPARE p AS ") + kUpdate) +
