@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "audit_support.h"
+#include "frontend_builder.h"
 #include "raw_exchange.h"
 
 using namespace pgrev::it;
@@ -202,6 +203,30 @@ TEST_CASE("a Query held for settings behind a COPY FROM STDIN gets PostgreSQL's 
     CHECK(run(TestEnv::get().proxy_port()) == direct_answer);
     CHECK(contents(direct, "reservation") == before);
     CHECK(count(direct, "SELECT count(*) FROM reservation_rev") == revisions);
+}
+
+TEST_CASE("a Parse held for settings behind an extended-protocol COPY FROM STDIN") {
+    if (skip_without_pgrev()) return;
+    seed_reservations();
+    PgConn direct = connect_direct();
+    std::string before = contents(direct, "reservation");
+    auto statement = [](const std::string& sql) {
+        return fe::parse("", sql) + fe::bind("", "") + fe::execute("") + fe::sync();
+    };
+    std::string bytes = statement("SET client_encoding TO 'UTF8'") +
+                        statement("COPY dinner_slot FROM STDIN") +
+                        statement("UPDATE reservation SET name = 'Zo\xC3\xAB' WHERE id = 100001");
+    auto run = [&](std::uint16_t port) {
+        RawClient client = login(port);
+        // The server ignores the COPY's Sync, fails the COPY at the Parse and skips to the last
+        // Sync: two ReadyForQuery in all.
+        std::string answer = pipelined(client, bytes, 2, deadline_in(std::chrono::seconds(5)));
+        return answer + pipelined(client, fe::query("SELECT 1"), 1, soon());
+    };
+    std::string direct_answer = run(TestEnv::get().cluster().port());
+    CHECK(direct_answer.find("unexpected message type 0x50") != std::string::npos);
+    CHECK(run(TestEnv::get().proxy_port()) == direct_answer);
+    CHECK(contents(direct, "reservation") == before);
 }
 
 TEST_CASE("a client gone while pgrev holds its Query behind a COPY frees its backend") {
