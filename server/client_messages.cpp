@@ -358,6 +358,8 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
         // pipelined behind it finds the old statement.
     } else if (info.restore_tag != audit::TagVerb::None || info.refused) {
         change = std::make_shared<StatementChange>(StatementChange{name, info});
+    } else if (p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
+        change = std::make_shared<StatementChange>(StatementChange{name, {}});
     }
     state_.results.push_parse(plan, std::move(change));
     if (plan->action == RewritePlan::Action::Forward) {

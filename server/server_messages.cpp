@@ -85,7 +85,9 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
             TagFix fix = state_.results.on_command_complete();
             if (context) {
                 const auto& plan = *static_cast<const audit::RewritePlan*>(context.get());
-                if (index < plan.statements.size()) fix = state_.confirm(plan.statements[index], fix);
+                if (index < plan.statements.size()) {
+                    fix = state_.confirm(plan.statements[index], fix);
+                }
             }
             if (fix != kNoFix) {
                 std::string tag = decode_command_complete(m.body);

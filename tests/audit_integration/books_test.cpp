@@ -66,7 +66,10 @@ TEST_CASE("a failed change of a name leaves the statement the server keeps") {
 namespace {
 
 // The same bytes directly and through pgrev: the same answers, message for message.
-void expect_same_raw(const std::string& story, const std::vector<std::pair<std::string, int>>& steps) {
+// Each step: bytes sent at once, and how many ReadyForQuery answer them.
+using Steps = std::vector<std::pair<std::string, int>>;
+
+void expect_same_raw(const std::string& story, const Steps& steps) {
     auto run = [&](std::uint16_t port) {
         RawClient client = login(port);
         std::string transcript;
@@ -137,6 +140,16 @@ TEST_CASE("names in the extended protocol follow the server's answers") {
              {fe::parse("s", kUpdate) + fe::sync() + fe::close('S', "s") + fe::parse("s", kInsert) +
                   fe::bind("", "s") + fe::execute("") + fe::sync(),
               2},
+             {fe::query("ROLLBACK"), 1}});
+    }
+    SUBCASE("an unnamed statement replaced by an audited text pgrev forwards as is") {
+        expect_same_raw(
+            "unnamed",
+            {{fe::query("BEGIN"), 1},
+             {fe::parse("", kUpdate) + fe::bind("", "") + fe::execute("") +
+                  fe::parse("", "SELECT count(*) FROM reservation WHERE id = 100001") +
+                  fe::bind("", "") + fe::execute("") + fe::sync(),
+              1},  // "SELECT 1", not "UPDATE 1"
              {fe::query("ROLLBACK"), 1}});
     }
     SUBCASE("PREPARE and EXECUTE pipelined") {
