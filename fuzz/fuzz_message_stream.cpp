@@ -8,7 +8,7 @@
 // A reference walk over the whole stream says which messages must be seen, whole or streamed,
 // and where the scan must stop; the bytes sent on must be exactly the bytes consumed. The
 // ResultQueue gets both directions' messages in stream order (an ambiguous type goes by the
-// decoder that accepts it): its fixes must agree with current_fix(), and no settings barrier
+// decoder that accepts it): its fixes must agree with current_fix(), and no pending change
 // may outlive the entries it belongs to.
 #include <algorithm>
 #include <cstddef>
@@ -131,9 +131,6 @@ class FuzzHandler : public MessageHandler {
                 for (std::size_t i = 0; i < fixes.size() && i < q.sql.size(); ++i)
                     fixes[i] = static_cast<TagFix>(q.sql[i] & 3);
                 queue.push_query(std::move(fixes), std::make_shared<int>(1));
-                // A text that may change how SQL reads (SET client_encoding ...): here, any
-                // whose first byte is odd.
-                if (!q.sql.empty() && (q.sql[0] & 1)) queue.mark_settings_barrier();
             }
         } catch (const ProtocolError&) {
         }
@@ -141,8 +138,10 @@ class FuzzHandler : public MessageHandler {
             Parse p = decode_parse(body);
             check_round_trip(encode_parse(p), frontend::kParse);
             if (m.type == frontend::kParse) {
-                queue.push_parse(std::make_shared<int>(2));
-                if (!p.query.empty() && (p.query[0] & 1)) queue.mark_settings_barrier();
+                // A pending change of the books on every other Parse.
+                queue.push_parse(std::make_shared<int>(2),
+                                 !p.query.empty() && (p.query[0] & 1) ? std::make_shared<int>(4)
+                                                                     : nullptr);
             }
         } catch (const ProtocolError&) {
         }
@@ -232,6 +231,8 @@ class FuzzHandler : public MessageHandler {
                 if (complete_ok && !close_ok) {
                     TagFix expected = queue.current_fix();
                     CHECK(queue.on_command_complete() == expected);
+                } else if (close_ok) {
+                    queue.push_close(body.size() & 1 ? std::make_shared<int>(5) : nullptr);
                 }
                 break;
             case 'S':
@@ -249,6 +250,9 @@ class FuzzHandler : public MessageHandler {
                 break;
             case '1':
                 queue.on_parse_complete();
+                break;
+            case '3':
+                queue.on_close_complete();
                 break;
             case 'I':
                 queue.on_empty_query();
@@ -269,9 +273,9 @@ class FuzzHandler : public MessageHandler {
         CHECK(queue.unmatched() >= unmatched);
         CHECK(queue.empty() == (queue.size() == 0));
         if (queue.empty()) CHECK(queue.current_context() == nullptr);
-        // A barrier a ReadyForQuery will lift belongs to an entry still queued.
-        if (queue.empty()) CHECK(!queue.settings_barrier_waitable());
-        if (queue.settings_barrier_waitable()) CHECK(queue.settings_barrier_pending());
+        // A pending change belongs to an entry still queued.
+        if (queue.empty()) CHECK(!queue.has_pending());
+        if (!queue.awaiting_answers()) CHECK(!queue.has_pending());
         return same;
     }
 

@@ -1,57 +1,81 @@
 #include "protocol/result_queue.h"
 
+#include <algorithm>
 #include <iterator>
 
 namespace pgrev::protocol {
 
-void ResultQueue::push_query(std::vector<TagFix> statement_fixes, ResultContext context) {
-    entries_.push_back({Kind::Query, std::move(statement_fixes), std::move(context)});
+bool ResultQueue::push(Entry entry) {
+    if (copy_reads_next_message()) {
+        // PostgreSQL in copy-in reads this message, fails the COPY with it and discards it.
+        copy_failed_ = true;
+        return false;
+    }
+    if (entry.kind == Kind::Query || entry.kind == Kind::Sync ||
+        entry.kind == Kind::FunctionCall) {
+        entry.point = readies_pushed_++;
+    }
+    if (entry.pending) ++pending_;
+    entries_.push_back(std::move(entry));
+    return true;
 }
 
-void ResultQueue::push_parse(ResultContext context) {
-    entries_.push_back({Kind::Parse, {}, std::move(context)});
+void ResultQueue::pop_front() {
+    if (entries_.front().pending) --pending_;
+    entries_.pop_front();
 }
 
-void ResultQueue::push_execute(TagFix fix, ResultContext context) {
-    entries_.push_back({Kind::Execute, {fix}, std::move(context)});
+std::deque<ResultQueue::Entry>::iterator ResultQueue::erase(std::deque<Entry>::iterator it) {
+    if (it->pending) --pending_;
+    return entries_.erase(it);
+}
+
+bool ResultQueue::push_query(std::vector<TagFix> statement_fixes, ResultContext context,
+                             ResultContext pending) {
+    return push({Kind::Query, std::move(statement_fixes), std::move(context), std::move(pending)});
+}
+
+bool ResultQueue::push_parse(ResultContext context, ResultContext pending) {
+    return push({Kind::Parse, {}, std::move(context), std::move(pending)});
+}
+
+bool ResultQueue::push_execute(TagFix fix, ResultContext context, std::uint64_t bind_point) {
+    Entry entry{Kind::Execute, {fix}, std::move(context), nullptr};
+    if (fix != kNoFix || entry.context) entry.point = bind_point;
+    if (!push(std::move(entry))) return false;
+    unsynced_ = true;
+    return true;
+}
+
+bool ResultQueue::push_close(ResultContext pending) {
+    return push({Kind::Close, {}, nullptr, std::move(pending)});
 }
 
 void ResultQueue::push_sync() {
     // During copy-in the server ignores Sync: it gets no ReadyForQuery.
-    if (copy_in_) return;
-    entries_.push_back({Kind::Sync, {}, nullptr});
-    if (barrier_on_next_sync_) {
-        barrier_on_next_sync_ = false;
-        entries_.back().barrier = true;
-        ++barriers_;
-    }
+    if (copy_reads_next_message()) return;
+    push({Kind::Sync, {}, nullptr, nullptr});
+    unsynced_ = false;
 }
 
-void ResultQueue::mark_settings_barrier() {
-    if (!entries_.empty() && entries_.back().kind == Kind::Query && !entries_.back().barrier) {
-        entries_.back().barrier = true;
-        ++barriers_;
-    } else {
-        barrier_on_next_sync_ = true;  // a Parse: it takes effect by the next Sync
-    }
-}
-
-bool ResultQueue::settings_barrier_pending() const {
-    return barriers_ > 0 || barrier_on_next_sync_;
-}
-
-void ResultQueue::push_function_call() {
-    entries_.push_back({Kind::FunctionCall, {}, nullptr});
+bool ResultQueue::push_function_call() {
+    return push({Kind::FunctionCall, {}, nullptr, nullptr});
 }
 
 void ResultQueue::push_copy_end() {
     if (copy_in_) {
         copy_in_ = false;
+        copy_failed_ = false;
         return;
     }
     // The client ended a copy the server has not announced yet (or none at all): remember
     // where, for on_copy_in.
-    entries_.push_back({Kind::CopyEnd, {}, nullptr});
+    entries_.push_back({Kind::CopyEnd, {}, nullptr, nullptr});
+}
+
+bool ResultQueue::awaiting_answers() const {
+    return std::any_of(entries_.begin(), entries_.end(),
+                       [](const Entry& e) { return e.kind != Kind::CopyEnd; });
 }
 
 void ResultQueue::skip_copy_ends() {
@@ -59,10 +83,15 @@ void ResultQueue::skip_copy_ends() {
         entries_.pop_front();
 }
 
+bool ResultQueue::portal_gone(const Entry& e) const {
+    return e.kind == Kind::Execute && e.point != kNoBind && idle_through_ > e.point;
+}
+
 const ResultContext& ResultQueue::current_context() {
     static const ResultContext none;
     skip_copy_ends();
-    return entries_.empty() ? none : entries_.front().context;
+    if (entries_.empty() || portal_gone(entries_.front())) return none;
+    return entries_.front().context;
 }
 
 TagFix ResultQueue::current_fix() {
@@ -72,7 +101,18 @@ TagFix ResultQueue::current_fix() {
     if (front.kind == Kind::Query) {
         return front.next < front.fixes.size() ? front.fixes[front.next] : kNoFix;
     }
-    return front.kind == Kind::Execute ? front.fixes.front() : kNoFix;
+    if (front.kind != Kind::Execute || portal_gone(front)) return kNoFix;
+    return front.fixes.front();
+}
+
+ResultQueue::Kind ResultQueue::current_kind() {
+    skip_copy_ends();
+    return entries_.empty() ? Kind::CopyEnd : entries_.front().kind;
+}
+
+std::size_t ResultQueue::current_statement() {
+    skip_copy_ends();
+    return entries_.empty() ? 0 : entries_.front().next;
 }
 
 TagFix ResultQueue::complete_one() {
@@ -85,8 +125,8 @@ TagFix ResultQueue::complete_one() {
             return fix;
         }
         if (front.kind == Kind::Execute) {
-            TagFix fix = front.fixes.front();
-            entries_.pop_front();
+            TagFix fix = portal_gone(front) ? kNoFix : front.fixes.front();
+            pop_front();
             return fix;
         }
     }
@@ -98,13 +138,29 @@ TagFix ResultQueue::on_command_complete() {
     return complete_one();
 }
 
-void ResultQueue::on_parse_complete() {
+ResultContext ResultQueue::on_parse_complete() {
     skip_copy_ends();
-    if (!entries_.empty() && entries_.front().kind == Kind::Parse) {
-        entries_.pop_front();
-    } else {
+    if (entries_.empty() || entries_.front().kind != Kind::Parse) {
         ++unmatched_;
+        return nullptr;
     }
+    return take_front_pending();
+}
+
+ResultContext ResultQueue::on_close_complete() {
+    skip_copy_ends();
+    if (entries_.empty() || entries_.front().kind != Kind::Close) {
+        ++unmatched_;
+        return nullptr;
+    }
+    return take_front_pending();
+}
+
+ResultContext ResultQueue::take_front_pending() {
+    ResultContext pending = std::move(entries_.front().pending);
+    if (pending) --pending_;
+    entries_.pop_front();
+    return pending;
 }
 
 void ResultQueue::on_empty_query() {
@@ -117,27 +173,34 @@ void ResultQueue::on_portal_suspended() {
 
 void ResultQueue::on_copy_in() {
     skip_copy_ends();
-    // Syncs the client sent after the COPY and before its CopyDone/CopyFail are ignored by
-    // the server: drop their markers. If the client has not ended the copy yet, the Syncs it
-    // sends until then are not queued (push_sync).
+    copy_in_ = true;
+    copy_failed_ = false;
+    // The server now reads the messages sent after the COPY as copy input: Syncs are ignored
+    // (their markers dropped), a CopyDone/CopyFail ends the copy, and any other message fails
+    // the COPY and is discarded. If the client has sent none of these yet, push() sees it.
     auto it = entries_.empty() ? entries_.end() : std::next(entries_.begin());
     while (it != entries_.end()) {
+        if (it->kind == Kind::Sync) {
+            // An extended-protocol COPY then ends with the client's next Sync.
+            if (entries_.front().kind == Kind::Execute) unsynced_ = true;
+            it = erase(it);
+            continue;
+        }
         if (it->kind == Kind::CopyEnd) {
             entries_.erase(it);
+            copy_in_ = false;
             return;
         }
-        if (it->kind == Kind::Sync && it->barrier) {
-            // The setting changes all the same; the client's next Sync shows it.
-            --barriers_;
-            barrier_on_next_sync_ = true;
-        }
-        it = it->kind == Kind::Sync ? entries_.erase(it) : std::next(it);
+        erase(it);
+        copy_failed_ = true;
+        return;
     }
-    copy_in_ = true;
 }
 
 void ResultQueue::on_error() {
     skip_copy_ends();
+    // An error during copy-in ends the COPY: what the client sends next is read as usual.
+    if (copy_in_) copy_failed_ = true;
     if (entries_.empty()) return;  // e.g. FATAL at any time
     Entry& front = entries_.front();
     // Simple query: the server runs no more of the group's statements; its Z ends it.
@@ -145,23 +208,27 @@ void ResultQueue::on_error() {
     if (front.kind == Kind::FunctionCall) return;
     // Extended query: the server discards every message up to the next Sync, a Query or a
     // FunctionCall pipelined in between included.
-    while (!entries_.empty() && entries_.front().kind != Kind::Sync) {
-        if (entries_.front().barrier) --barriers_;
-        entries_.pop_front();
-    }
+    while (!entries_.empty() && entries_.front().kind != Kind::Sync)
+        pop_front();
 }
 
-void ResultQueue::on_ready_for_query() {
+void ResultQueue::on_ready_for_query(char transaction_status) {
     // Entries before the group or marker that Z ends are stale (a protocol oddity): drop them.
     while (!entries_.empty()) {
-        Entry entry = std::move(entries_.front());
-        entries_.pop_front();
-        if (entry.kind == Kind::CopyEnd) continue;
-        if (entry.kind == Kind::Execute || entry.kind == Kind::Parse) {
-            ++unmatched_;
+        Entry& entry = entries_.front();
+        if (entry.kind == Kind::CopyEnd) {
+            pop_front();
             continue;
         }
-        if (entry.barrier) --barriers_;
+        if (entry.kind == Kind::Execute || entry.kind == Kind::Parse ||
+            entry.kind == Kind::Close) {
+            ++unmatched_;
+            pop_front();
+            continue;
+        }
+        // The transaction is over: its portals are gone.
+        if (transaction_status == 'I') idle_through_ = std::max(idle_through_, entry.point + 1);
+        pop_front();
         return;
     }
 }

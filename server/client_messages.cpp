@@ -33,6 +33,22 @@ bool encoding_is_safe(const std::string& encoding) {
     return true;
 }
 
+bool is_ascii(std::string_view sql) {
+    return std::none_of(sql.begin(), sql.end(), [](char c) { return (c & 0x80) != 0; });
+}
+
+// Reads the same under any standard_conforming_strings and client_encoding.
+bool is_plain(std::string_view sql) {
+    return is_ascii(sql) && sql.find('\\') == std::string_view::npos;
+}
+
+// Statements whose answer changes the books: the plan waits on the Query's entry until then.
+bool has_prepared_ops(const RewritePlan& plan) {
+    return std::any_of(plan.statements.begin(), plan.statements.end(), [](const auto& st) {
+        return st.prepared_op != audit::PreparedOp::None;
+    });
+}
+
 }  // namespace
 
 bool ClientMessages::wants_whole(char type) const {
@@ -79,15 +95,25 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
             if (it == state_.portals.end()) {
                 state_.results.push_execute(kNoFix);
             } else {
-                state_.results.push_execute(to_fix(it->second.restore_tag), it->second.plan);
+                state_.results.push_execute(to_fix(it->second.restore_tag), it->second.plan,
+                                            it->second.bind_point);
             }
             break;
         }
         case frontend::kClose: {
-            if (state_.statements.empty() && state_.portals.empty()) break;
-            TargetRef t = decode_close(m.body);
-            auto& names = t.kind == 'S' ? state_.statements : state_.portals;
-            names.erase(std::string(t.name));
+            // The name changes when CloseComplete confirms it (after an error the server skips
+            // the Close); portals end with their transaction in any case.
+            std::shared_ptr<StatementChange> change;
+            if (state_.has_names() || !state_.portals.empty()) {
+                TargetRef t = decode_close(m.body);
+                std::string name(t.name);
+                if (t.kind != 'S') {
+                    state_.portals.erase(name);
+                } else if (state_.statement_in_flight(name)) {
+                    change = std::make_shared<StatementChange>(StatementChange{name, {}});
+                }
+            }
+            state_.results.push_close(std::move(change));
             break;
         }
         case frontend::kSync:
@@ -110,6 +136,11 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
     return true;
 }
 
+void ClientMessages::on_streamed(char type, std::uint32_t /*length*/) {
+    // A Describe gets no entry, but the server in copy-in reads it as the end of the COPY.
+    if (type == frontend::kDescribe) state_.results.note_describe();
+}
+
 bool ClientMessages::needs_analysis(std::string_view sql) {
     if (server_.name_filter.may_match(sql) || server_.ddl_filter.may_match(sql)) return true;
     if (std::uint64_t g = server_.catalogs->children_generation(); g != children_generation_) {
@@ -119,7 +150,7 @@ bool ClientMessages::needs_analysis(std::string_view sql) {
     if (children_filter_ && children_filter_->may_match(sql)) return true;
     // EXECUTE of a rewritten SQL-level PREPARE names no table, but its tag needs fixing; and
     // the names it uses can be deallocated or prepared again.
-    if (state_.sql_prepared.empty()) return false;
+    if (!state_.has_names()) return false;
     for (std::string_view word : {"execute", "deallocate", "discard", "prepare"}) {
         if (audit::NameFilter::contains_ci(sql, word)) return true;
     }
@@ -142,13 +173,13 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
     std::string load_error = std::move(load_error_);
     load_error_.clear();
 
-    if (!state_.standard_conforming_strings) {
+    if (!state_.standard_conforming_strings && sql.find('\\') != std::string_view::npos) {
         return refusal("0A000",
-                       "pgrev: cannot audit statements while standard_conforming_strings is "
-                       "off: pgrev could misread backslashes in string literals (turn it on)");
+                       "pgrev: cannot audit a statement with a backslash while "
+                       "standard_conforming_strings is off: pgrev could misread it in string "
+                       "literals (turn it on)");
     }
-    if (!encoding_is_safe(state_.client_encoding) &&
-        std::any_of(sql.begin(), sql.end(), [](char c) { return (c & 0x80) != 0; })) {
+    if (!encoding_is_safe(state_.client_encoding) && !is_ascii(sql)) {
         return refusal("0A000",
                        "pgrev: cannot audit statements with non-ASCII text while "
                        "client_encoding is " +
@@ -193,6 +224,12 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
         session_.request_catalog();
         return nullptr;
     }
+    if (!state_.standard_conforming_strings && plan->sql.find('\\') != std::string::npos) {
+        // What pgrev adds must read the same as well.
+        return refusal("0A000",
+                       "pgrev: cannot audit this statement while standard_conforming_strings "
+                       "is off: its rewrite holds a backslash (turn it on)");
+    }
     // A refusal for a table that may yet be created is decided afresh each time.
     // Big texts (bulk INSERTs) are rarely sent twice: caching them would only hold memory.
     constexpr std::size_t kMaxCachedText = 64 * 1024;
@@ -203,19 +240,28 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
 }
 
 audit::PlanPtr ClientMessages::plan_after_settings(std::string_view sql) {
-    if (state_.results.settings_barrier_pending()) {
-        if (state_.results.settings_barrier_waitable()) {
-            // The answer to an earlier statement may change how this text reads: wait for it.
-            state_.waiting_for_settings = true;
-            session_.suspend_client();
-            return nullptr;
-        }
-        return refusal("0A000",
-                       "pgrev: cannot audit this statement yet: a statement before it in the "
-                       "same pipeline may change standard_conforming_strings or "
-                       "client_encoding; send Sync first");
+    // Only a backslash (standard_conforming_strings) or a non-ASCII byte (client_encoding; all
+    // server encodings are ASCII supersets) can read differently under other settings. Texts
+    // without them are read at once, whatever is in flight.
+    if (is_plain(sql) || !state_.results.awaiting_answers()) return plan_for(sql);
+    if (state_.results.copy_reads_next_message()) {
+        // The server is in COPY FROM STDIN and reads this message as part of it: it fails the
+        // COPY and discards the message unread (copyfromparse.c). Send it a text that would do
+        // no harm if it ran; the queue gives it no entry.
+        return refusal("0A000", "pgrev: not run: the server read this message during COPY");
     }
-    return plan_for(sql);
+    if (state_.results.ready_will_follow()) {
+        // What is in flight may change a setting, whatever its text (a DO block, an UPDATE of
+        // pg_settings, a COMMIT ending SET LOCAL): the server reports it (ParameterStatus)
+        // before its ReadyForQuery. Wait for that.
+        state_.waiting_for_settings = true;
+        session_.suspend_client();
+        return nullptr;
+    }
+    return refusal("0A000",
+                   "pgrev: cannot audit this statement yet: a message before it in the same "
+                   "pipeline may change standard_conforming_strings or client_encoding, and "
+                   "the server reports that only at the next Sync; send Sync first");
 }
 
 void ClientMessages::on_catalog_loaded(std::string error) {
@@ -227,37 +273,10 @@ std::vector<TagFix> ClientMessages::record(const RewritePlan& plan) {
     std::vector<TagFix> fixes;
     for (const auto& st : plan.statements) {
         TagFix fix = to_fix(st.restore_tag);
-        switch (st.prepared_op) {
-            case audit::PreparedOp::Prepare:
-                if (st.prepared_tag == audit::TagVerb::None) {
-                    state_.sql_prepared.erase(st.prepared_name);
-                } else {
-                    state_.sql_prepared[st.prepared_name] = st.prepared_tag;
-                }
-                break;
-            case audit::PreparedOp::Execute: {
-                // SQL and protocol-level prepared statements share one namespace.
-                if (auto it = state_.sql_prepared.find(st.prepared_name);
-                    it != state_.sql_prepared.end()) {
-                    fix = to_fix(it->second);
-                } else if (auto p = state_.statements.find(st.prepared_name);
-                           p != state_.statements.end()) {
-                    fix = to_fix(p->second.restore_tag);
-                }
-                break;
-            }
-            case audit::PreparedOp::Deallocate:
-                state_.sql_prepared.erase(st.prepared_name);
-                state_.statements.erase(st.prepared_name);
-                break;
-            case audit::PreparedOp::DeallocateAll:
-                // DEALLOCATE ALL and DISCARD ALL drop protocol-level statements too.
-                state_.sql_prepared.clear();
-                state_.statements.clear();
-                break;
-            case audit::PreparedOp::CreateTableAsExecute:
-            case audit::PreparedOp::None:
-                break;
+        if (st.prepared_op == audit::PreparedOp::Execute) {
+            // For an error meanwhile; its CommandComplete looks the name up again.
+            auto prepared = state_.statement_in_flight(st.prepared_name);
+            if (prepared) fix = to_fix(prepared->restore_tag);
         }
         fixes.push_back(fix);
     }
@@ -274,12 +293,10 @@ std::vector<TagFix> ClientMessages::record(const RewritePlan& plan) {
 bool ClientMessages::on_query(const MessageView& m, Output& out) {
     Query q = decode_query(m.body);
     // A simple Query replaces the unnamed statement and portal.
-    state_.statements.erase(std::string());
-    state_.portals.erase(std::string());
-    bool changes_settings = server_.settings_filter.may_match(q.sql);
+    if (!state_.statements.empty()) state_.statements.erase(std::string());
+    if (!state_.portals.empty()) state_.portals.erase(std::string());
     if (!needs_analysis(q.sql)) {
         state_.results.push_query({});
-        if (changes_settings) state_.results.mark_settings_barrier();
         out.forward(m.bytes);
         return true;
     }
@@ -287,14 +304,14 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
     if (!plan) return false;
     for (const auto& st : plan->statements) {
         if (st.prepared_op == audit::PreparedOp::CreateTableAsExecute &&
-            state_.sql_prepared.count(st.prepared_name) > 0) {
+            state_.statement_in_flight(st.prepared_name)) {
             // What PostgreSQL says of the statement the client prepared.
             plan = refusal("42809", "prepared statement is not a SELECT");
             break;
         }
     }
-    state_.results.push_query(record(*plan), plan);
-    if (changes_settings) state_.results.mark_settings_barrier();
+    std::vector<TagFix> fixes = record(*plan);
+    state_.results.push_query(std::move(fixes), plan, has_prepared_ops(*plan) ? plan : nullptr);
     if (plan->action == RewritePlan::Action::Forward) {
         out.forward(m.bytes);
     } else {
@@ -305,12 +322,16 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
 
 bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     Parse p = decode_parse(m.body);
-    std::string name(p.statement);
-    if (!state_.statements.empty()) state_.statements.erase(name);
-    bool changes_settings = server_.settings_filter.may_match(p.query);
+    // The server drops the unnamed statement as soon as a Parse of it starts; a named one is
+    // replaced only once ParseComplete confirms it (42P05 leaves the old one).
+    if (p.statement.empty() && !state_.statements.empty()) state_.statements.erase(std::string());
     if (!needs_analysis(p.query)) {
-        state_.results.push_parse(nullptr);
-        if (changes_settings) state_.results.mark_settings_barrier();
+        // Only the unnamed statement can be replaced; a named one that exists stays (42P05).
+        std::shared_ptr<StatementChange> change;
+        if (p.statement.empty() && state_.has_names() && state_.statement_in_flight("")) {
+            change = std::make_shared<StatementChange>(StatementChange{"", {}});
+        }
+        state_.results.push_parse(nullptr, std::move(change));
         out.forward(m.bytes);
         return true;
     }
@@ -325,14 +346,22 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
         multiple->sql = "SELECT 1; SELECT 1";
         plan = multiple;
     }
-    state_.results.push_parse(plan);
-    if (changes_settings) state_.results.mark_settings_barrier();
     std::vector<TagFix> fixes = record(*plan);
     RewrittenStatement info;
     info.restore_tag = fixes.empty() ? audit::TagVerb::None : to_verb(fixes.front());
     info.refused = plan->action == RewritePlan::Action::Refuse;
     info.plan = plan;
-    if (info.restore_tag != audit::TagVerb::None || info.refused) state_.statements[name] = info;
+    std::string name(p.statement);
+    std::shared_ptr<StatementChange> change;
+    if (!p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
+        // The name exists when the server reads this Parse: it fails (42P05), and a Bind
+        // pipelined behind it finds the old statement.
+    } else if (info.restore_tag != audit::TagVerb::None || info.refused) {
+        change = std::make_shared<StatementChange>(StatementChange{name, info});
+    } else if (p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
+        change = std::make_shared<StatementChange>(StatementChange{name, {}});
+    }
+    state_.results.push_parse(plan, std::move(change));
     if (plan->action == RewritePlan::Action::Forward) {
         out.forward(m.bytes);
     } else {
@@ -343,25 +372,26 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
 }
 
 void ClientMessages::on_bind(const MessageView& m, Output& out) {
-    if (state_.statements.empty() && state_.sql_prepared.empty() && state_.portals.empty()) {
+    state_.results.note_bind();
+    if (!state_.has_names() && state_.portals.empty()) {
         out.forward(m.bytes);
         return;
     }
     Bind b = decode_bind(m.body);
     std::string portal(b.portal);
     state_.portals.erase(portal);
-    auto it = state_.statements.find(std::string(b.statement));
-    if (it == state_.statements.end()) {
-        // A statement made by SQL PREPARE, bound through the protocol: same namespace.
-        if (auto p = state_.sql_prepared.find(std::string(b.statement));
-            p != state_.sql_prepared.end()) {
-            state_.portals[portal] = RewrittenStatement{p->second, false, nullptr};
-        }
+    // The statement as the server will find it: Parse messages before this Bind may not be
+    // confirmed yet (they are usually sent together).
+    std::optional<RewrittenStatement> statement =
+        state_.statement_in_flight(std::string(b.statement));
+    if (!statement) {
         out.forward(m.bytes);
         return;
     }
-    state_.portals[portal] = it->second;
-    if (it->second.refused) {
+    statement->bind_point = state_.results.bind_point();
+    bool refused = statement->refused;
+    state_.portals[portal] = std::move(*statement);
+    if (refused) {
         // pgrev's DO block takes no parameters; the client's would fail the Bind with an error
         // of their own instead of pgrev's.
         out.inject(encode_bind(b.portal, b.statement));

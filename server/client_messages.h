@@ -24,6 +24,7 @@ class ClientMessages : public protocol::MessageHandler {
 
     bool wants_whole(char type) const override;
     bool on_message(const protocol::MessageView& message, protocol::Output& out) override;
+    void on_streamed(char type, std::uint32_t length) override;
 
     void set_database(std::string database) { database_ = std::move(database); }
     // The catalog read this handler waited for is done (`error` empty) or failed; the message

@@ -327,6 +327,8 @@ void ClientSession::on_client_pump_end(const PumpResult& result) {
                                            "(limits.max_message_size)",
                                            result.detail, config_.limits.max_message_size)),
                 "message too large");
+        case PumpEnd::OutOfStep:
+            return end_out_of_step(result.detail);
         case PumpEnd::InternalError:
             spdlog::error("{}: internal error handling a client message: {}", describe(),
                           result.detail);
@@ -339,6 +341,9 @@ void ClientSession::on_client_pump_end(const PumpResult& result) {
 }
 
 void ClientSession::on_server_pump_end(const PumpResult& result) {
+    if (phase_ != State::Closing && result.end == PumpEnd::OutOfStep) {
+        return end_out_of_step(result.detail);
+    }
     if (phase_ != State::Closing) {
         // The server side ended first.
         std::optional<PgrevError> error;
@@ -364,6 +369,15 @@ void ClientSession::on_server_pump_end(const PumpResult& result) {
         return;
     }
     close_client_after_error();
+}
+
+void ClientSession::end_out_of_step(const std::string& detail) {
+    // pgrev no longer knows which answer belongs to which statement, so it could not restore a
+    // tag or an error correctly: fail closed.
+    spdlog::error("{}: lost track of the protocol: {}; ending the session", describe(), detail);
+    terminate(fatal("08P01", "lost track of the protocol (" + detail +
+                                 "); ending the session"),
+              "out of step with the server");
 }
 
 void ClientSession::terminate(std::optional<PgrevError> error, std::string reason) {

@@ -43,7 +43,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void on_client_terminate() { client_terminated_ = true; }
     // The client-to-server pump stops until the catalog of the session's database is read.
     void request_catalog();
-    // The client-to-server pump stops until resume_client() (settings barriers).
+    // The client-to-server pump stops until resume_client() (waiting for settings).
     void suspend_client() { client_to_server_.suspend(); }
     void resume_client() { client_to_server_.resume(); }
 
@@ -65,6 +65,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Ends the session: closes the upstream side; the client gets `error` (if any) and is
     // closed once the server-to-client pump, the only writer to the client, has stopped.
     void terminate(std::optional<protocol::PgrevError> error, std::string reason);
+    void end_out_of_step(const std::string& detail);
     void close_client_after_error();
 
     void arm_startup_timer();

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
 
 #include "protocol/byte_reader.h"
 
@@ -15,6 +17,9 @@ namespace {
 // Big enough for a typical batch of small messages in one read; large whole messages grow
 // the buffer up to the size limit and it shrinks back afterwards.
 constexpr std::size_t kDefaultBufferSize = 32 * 1024;
+// While suspended, bytes that arrive are kept (to see the source's end behind them) up to
+// this much; beyond it the client waits, as it would for a busy server.
+constexpr std::size_t kMaxHeldBuffer = 1024 * 1024;
 }  // namespace
 
 Pump::Pump(Socket& source, Socket& sink, std::size_t max_message_size,
@@ -78,6 +83,11 @@ void Pump::process() {
         result = stream_.scan({buffer_.data(), filled_}, handler_, out_);
     } catch (const protocol::ProtocolError& e) {
         return finish(PumpEnd::ProtocolViolation, e.what());
+    } catch (const OutOfStep& e) {
+        // What came before the message that showed it still goes out, whole messages only.
+        ending_ = PumpResult{PumpEnd::OutOfStep, e.what()};
+        if (out_.empty()) return after_write();
+        return write_output();
     } catch (const std::exception& e) {
         // A bug of pgrev's own ends this session, never the process.
         return finish(PumpEnd::InternalError, e.what());
@@ -121,13 +131,49 @@ void Pump::write_output() {
 
 void Pump::after_write() {
     out_.clear();
+    if (ending_) {
+        PumpResult end = std::move(*ending_);
+        ending_.reset();
+        return finish(end.end, std::move(end.detail));
+    }
     compact();
-    if (!running_ || suspended_) return;
+    if (!running_) return;
+    if (suspended_) return watch_source();
     if (rescan_) {
         rescan_ = false;
         return process();
     }
     read_more();
+}
+
+void Pump::watch_source() {
+    if (watching_) return;
+    watching_ = true;
+    source_.async_wait(Socket::wait_read,
+                       [this, keep = owner_](const boost::system::error_code& ec) {
+                           watching_ = false;
+                           on_source_ready(ec);
+                       });
+}
+
+void Pump::on_source_ready(const boost::system::error_code& ec) {
+    // Resumed meanwhile: the ordinary read sees what comes. Writing: after_write watches again.
+    if (!running_ || !suspended_ || writing_) return;
+    if (ec) return finish(PumpEnd::SourceFailed, ec.message());
+    if (filled_ == buffer_.size()) {
+        if (buffer_.size() >= kMaxHeldBuffer) return;
+        buffer_.resize(std::min(kMaxHeldBuffer, buffer_.size() * 2));
+    }
+    ssize_t n = ::recv(source_.native_handle(), buffer_.data() + filled_,
+                       buffer_.size() - filled_, MSG_DONTWAIT);
+    if (n == 0) return finish(PumpEnd::SourceClosed, "end of stream while a message was held");
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return watch_source();
+        return finish(PumpEnd::SourceFailed, std::strerror(errno));
+    }
+    filled_ += static_cast<std::size_t>(n);
+    bytes_read_ += static_cast<std::uint64_t>(n);
+    watch_source();
 }
 
 void Pump::compact() {

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -23,7 +25,15 @@ enum class PumpEnd {
     SinkFailed,         // write error
     MessageTooLarge,    // a message over the size limit
     ProtocolViolation,  // a malformed message
+    OutOfStep,          // pgrev lost track of which answer belongs to which message
     InternalError       // pgrev failed handling a message
+};
+
+// Thrown by a handler that can no longer match answers to what was sent: the whole messages
+// it has put out so far still go out, then the pump ends with PumpEnd::OutOfStep.
+class OutOfStep : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
 };
 
 struct PumpResult {
@@ -42,7 +52,9 @@ class Pump {
     // alive by every pending operation (the session that holds the sockets and this pump).
     void start(std::shared_ptr<void> owner, std::function<void(PumpResult)> done);
 
-    // The handler stopped the scan (it waits for something): no reading until resume().
+    // The handler stopped the scan (it waits for something): no messages are handled until
+    // resume(). The source is still watched: its end (EOF, reset) ends the pump at once, since
+    // nothing held can be answered any more.
     void suspend() { suspended_ = true; }
     // Scans again from the message the handler stopped at.
     void resume();
@@ -62,6 +74,8 @@ class Pump {
     void write_output();
     void after_write();
     void compact();
+    void watch_source();
+    void on_source_ready(const boost::system::error_code& ec);
     void finish(PumpEnd end, std::string detail);
 
     Socket& source_;
@@ -78,6 +92,8 @@ class Pump {
     bool writing_ = false;
     bool suspended_ = false;
     bool rescan_ = false;  // resumed while writing: scan the buffer before reading more
+    bool watching_ = false;  // suspended: waiting for the source to be readable (watch_source)
+    std::optional<PumpResult> ending_;  // write what is collected, then end with this
     std::shared_ptr<void> owner_;
     std::function<void(PumpResult)> done_;
 };

@@ -1,8 +1,14 @@
 // What a session remembers between messages to keep the client's view exact: which prepared
 // statement and portal carries which rewrite, and which result answers which statement.
+//
+// The books change only when the server confirms the change (ParseComplete, CloseComplete, the
+// CommandComplete of PREPARE or DEALLOCATE): until then the change waits on its result-queue
+// entry, and an error drops it with the entry. Portals end with their transaction.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -24,6 +30,14 @@ struct RewrittenStatement {
     audit::TagVerb restore_tag = audit::TagVerb::None;
     bool refused = false;  // its text is pgrev's DO block: Bind must carry no parameters
     std::shared_ptr<const audit::RewritePlan> plan;
+    std::uint64_t bind_point = 0;  // portals: ResultQueue::bind_point() when bound
+};
+
+// A change of the statement names that waits for ParseComplete or CloseComplete: the pending
+// context of a Parse or Close entry. No statement: the name is no longer one pgrev changed.
+struct StatementChange {
+    std::string name;
+    std::optional<RewrittenStatement> statement;
 };
 
 struct QueryState {
@@ -32,11 +46,13 @@ struct QueryState {
     std::unordered_map<std::string, RewrittenStatement> portals;
     // SQL-level PREPARE of rewritten statements: EXECUTE's tag must become the verb.
     std::unordered_map<std::string, audit::TagVerb> sql_prepared;
-    // PostgreSQL's lexer and pgrev's agree only with standard_conforming_strings on, and on a
-    // client_encoding whose multibyte characters never contain ASCII bytes.
+    // What the server reported last (ParameterStatus): how it reads the next text. Only
+    // standard_conforming_strings on, and a client_encoding whose multibyte characters never
+    // contain ASCII bytes, read as pgrev's lexer does.
     bool standard_conforming_strings = true;
     std::string client_encoding = "UTF8";
-    // The client pump waits for a settings barrier (ResultQueue::mark_settings_barrier).
+    // The client pump holds a message until the answers in flight have come, with the
+    // settings they report.
     bool waiting_for_settings = false;
     // A statement changed an audited table's definition: read the catalog again once the
     // transaction is over.
@@ -44,6 +60,21 @@ struct QueryState {
     // ... and the transaction is over: this session's next statement waits for the new
     // catalog (a partition it just created must be known before it writes to it).
     bool catalog_refresh_needed = false;
+
+    // Whether any name is, or is about to be, in the books (a cheap test for the hot path).
+    bool has_names() const {
+        return !statements.empty() || !sql_prepared.empty() || results.has_pending();
+    }
+    // The statement `name` will be when the server reads the next message: the confirmed
+    // books with the changes in flight applied (nullopt: none pgrev changed).
+    std::optional<RewrittenStatement> statement_in_flight(const std::string& name) const;
+    // The answer confirmed a Parse or Close.
+    void apply(const StatementChange& change);
+    // The CommandComplete of a statement confirmed it: SQL PREPARE and DEALLOCATE change the
+    // books now; returns the fix of its tag (EXECUTE's is looked up now).
+    protocol::TagFix confirm(const audit::StatementPlan& statement, protocol::TagFix fix);
+    // ReadyForQuery: `transaction_status` 'I' means every portal bound before it is gone.
+    void on_ready(char transaction_status);
 };
 
 }  // namespace pgrev::server

@@ -4,10 +4,15 @@
 
 #include "protocol/backend_messages.h"
 #include "server/client_session.h"
+#include "server/pump.h"
 
 namespace pgrev::server {
 
 using namespace pgrev::protocol;
+
+namespace {
+constexpr char kCloseComplete = '3';
+}  // namespace
 
 bool ServerMessages::wants_whole(char type) const {
     switch (type) {
@@ -15,6 +20,7 @@ bool ServerMessages::wants_whole(char type) const {
         case backend::kEmptyQueryResponse:
         case backend::kPortalSuspended:
         case backend::kParseComplete:
+        case kCloseComplete:
         case backend::kCopyInResponse:
         case backend::kErrorResponse:
         case backend::kReadyForQuery:
@@ -52,9 +58,37 @@ bool restore_error(const audit::RewritePlan& plan, audit::TagVerb verb, ErrorFie
 }  // namespace
 
 bool ServerMessages::on_message(const MessageView& m, Output& out) {
+    bool forwarded = on_answer(m, out);
+    // An answer pgrev cannot match to what it sent: it no longer knows which rewrite a result
+    // belongs to. Carrying on could give a client the wrong tag or error; end the session.
+    if (state_.results.unmatched() != 0) {
+        throw OutOfStep(std::string("a '") + m.type +
+                        "' message from the server answers nothing pgrev sent");
+    }
+    return forwarded;
+}
+
+bool ServerMessages::on_answer(const MessageView& m, Output& out) {
     switch (m.type) {
         case backend::kCommandComplete: {
+            // The plan of the statement this completes (forwarded texts have none): what it
+            // confirms goes into the books now.
+            ResultContext context;
+            std::size_t index = 0;
+            if (const ResultContext& current = state_.results.current_context()) {
+                ResultQueue::Kind kind = state_.results.current_kind();
+                if (kind == ResultQueue::Kind::Query || kind == ResultQueue::Kind::Execute) {
+                    context = current;
+                    index = state_.results.current_statement();
+                }
+            }
             TagFix fix = state_.results.on_command_complete();
+            if (context) {
+                const auto& plan = *static_cast<const audit::RewritePlan*>(context.get());
+                if (index < plan.statements.size()) {
+                    fix = state_.confirm(plan.statements[index], fix);
+                }
+            }
             if (fix != kNoFix) {
                 std::string tag = decode_command_complete(m.body);
                 out.inject(encode_command_complete(audit::restore_tag(to_verb(fix), tag)));
@@ -66,10 +100,24 @@ bool ServerMessages::on_message(const MessageView& m, Output& out) {
             state_.results.on_empty_query();
             break;
         case backend::kParseComplete:
-            state_.results.on_parse_complete();
+            if (ResultContext change = state_.results.on_parse_complete()) {
+                state_.apply(*static_cast<const StatementChange*>(change.get()));
+            }
+            break;
+        case kCloseComplete:
+            if (ResultContext change = state_.results.on_close_complete()) {
+                state_.apply(*static_cast<const StatementChange*>(change.get()));
+            }
             break;
         case backend::kCopyInResponse:
             state_.results.on_copy_in();
+            if (state_.waiting_for_settings && state_.results.copy_reads_next_message()) {
+                // The message pgrev holds is the next one the server reads, as part of the
+                // COPY: no answer will come before it. Let it go (ClientMessages sends what
+                // the server would read there).
+                state_.waiting_for_settings = false;
+                session_.resume_client();
+            }
             break;
         case backend::kPortalSuspended:
             state_.results.on_portal_suspended();
@@ -87,14 +135,17 @@ bool ServerMessages::on_message(const MessageView& m, Output& out) {
             }
             break;
         }
-        case backend::kReadyForQuery:
-            state_.results.on_ready_for_query();
-            if (state_.waiting_for_settings && !state_.results.settings_barrier_waitable()) {
+        case backend::kReadyForQuery: {
+            char status = decode_ready_for_query(m.body);
+            state_.on_ready(status);
+            if (state_.waiting_for_settings && !state_.results.awaiting_answers()) {
+                // Every answer is in, with the ParameterStatus of any setting they changed.
                 state_.waiting_for_settings = false;
                 session_.resume_client();
             }
-            session_.on_server_ready(decode_ready_for_query(m.body));
+            session_.on_server_ready(status);
             break;
+        }
         case backend::kParameterStatus: {
             ParameterStatus p = decode_parameter_status(m.body);
             if (p.name == "standard_conforming_strings") {

@@ -16,6 +16,8 @@ class ServerMessages : public protocol::MessageHandler {
     bool on_message(const protocol::MessageView& message, protocol::Output& out) override;
 
   private:
+    bool on_answer(const protocol::MessageView& message, protocol::Output& out);
+
     ClientSession& session_;
     QueryState& state_;
 };

@@ -28,10 +28,6 @@ struct ServerState {
     // DDL that can drop revision tables without naming them (DROP SCHEMA ... CASCADE,
     // DROP OWNED): analysed too.
     const audit::NameFilter ddl_filter{{"owned", "schema"}, false};
-    // Statements that may change how SQL text reads: a settings barrier follows them.
-    const audit::NameFilter settings_filter{{"standard_conforming_strings", "client_encoding",
-                                             "names", "reset", "set_config", "discard"},
-                                            false};
     CatalogService* catalogs;
     // Sessions past their StartupMessage; limited by limits.max_clients.
     std::atomic<std::size_t> active_sessions{0};

@@ -270,31 +270,205 @@ TEST_SUITE("protocol") {
     }
 }
 
-// Regression found by fuzz/ (fuzz_message_stream): a settings barrier on a Sync the server
-// ignored during copy-in was never lifted, and the session waited for ever.
+// Settings (issue 7, item 2): pgrev waits for answers in flight only when a ReadyForQuery will
+// end them without more from the client.
 TEST_SUITE("protocol") {
-    TEST_CASE("result_queue: a settings barrier survives a copy-in that drops its Sync") {
+    TEST_CASE("result_queue: answers in flight, and whether a ReadyForQuery will end them") {
+        ResultQueue q;
+        CHECK_FALSE(q.awaiting_answers());
+        CHECK(q.ready_will_follow());
+        q.push_parse(nullptr);
+        CHECK(q.ready_will_follow());  // a Parse runs nothing
+        q.note_bind();
+        q.push_execute(kNoFix);
+        CHECK(q.awaiting_answers());
+        CHECK_FALSE(q.ready_will_follow());  // what the Execute changes shows at the next Sync
+        q.push_sync();
+        CHECK(q.ready_will_follow());
+        q.on_parse_complete();
+        q.on_command_complete();
+        CHECK(q.awaiting_answers());
+        q.on_ready_for_query('I');
+        CHECK_FALSE(q.awaiting_answers());
+        q.push_copy_end();  // a marker the server never answers is not awaited
+        CHECK_FALSE(q.awaiting_answers());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: a copy-in that drops its Sync still ends with the next one") {
         // P(SET client_encoding) B E, P(COPY ... FROM STDIN) B E, S in one batch.
         ResultQueue q;
         q.push_parse(nullptr);
-        q.mark_settings_barrier();
         q.push_execute(kNoFix);
         q.push_parse(nullptr);
         q.push_execute(kNoFix);
-        q.push_sync();  // carries the barrier, but the server ignores it during copy-in
-        CHECK(q.settings_barrier_waitable());
+        q.push_sync();  // the server ignores it during copy-in
         q.on_parse_complete();
         q.on_command_complete();  // SET
         q.on_parse_complete();
         q.on_copy_in();
-        CHECK(q.settings_barrier_pending());
+        CHECK_FALSE(q.ready_will_follow());
         q.push_copy_end();
-        q.push_sync();  // the Sync the server answers now carries it
-        CHECK(q.settings_barrier_waitable());
+        q.push_sync();  // the Sync the server answers
+        CHECK(q.ready_will_follow());
         q.on_command_complete();  // COPY n
         q.on_ready_for_query();
-        CHECK_FALSE(q.settings_barrier_pending());
+        CHECK_FALSE(q.awaiting_answers());
         CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+}
+
+// COPY (issue 7, item 13): PostgreSQL in copy-in reads any message but copy data, Sync and
+// Flush as "unexpected message type during COPY from stdin": the COPY fails, the message is
+// discarded unanswered.
+TEST_SUITE("protocol") {
+    TEST_CASE("result_queue: a message the server reads during copy-in gets no entry") {
+        ResultQueue q;
+        q.push_query({kNoFix});  // COPY t FROM STDIN
+        q.on_copy_in();
+        CHECK(q.copy_reads_next_message());
+        q.push_sync();  // ignored by the server
+        CHECK(q.size() == 1);
+        CHECK_FALSE(q.push_query({kUpdate}));  // fails the COPY, never answered
+        CHECK_FALSE(q.copy_reads_next_message());
+        CHECK(q.size() == 1);
+        q.on_error();  // 08P01 unexpected message type 0x51
+        q.on_ready_for_query('I');
+        CHECK(q.empty());
+        q.push_copy_end();  // the client's CopyDone, which the server ignores now
+        CHECK(q.empty());
+        CHECK(q.push_query({kDelete}));
+        CHECK(q.on_command_complete() == kDelete);
+        q.on_ready_for_query('I');
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: a message already sent behind the COPY fails it") {
+        ResultQueue q;
+        q.push_query({kNoFix});   // COPY t FROM STDIN
+        q.push_query({kDelete});  // read during copy-in: discarded
+        q.push_query({kUpdate});  // read after the COPY failed: runs
+        q.on_copy_in();
+        CHECK_FALSE(q.copy_reads_next_message());
+        CHECK(q.size() == 2);
+        q.on_error();
+        q.on_ready_for_query('I');
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query('I');
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: an error during copy-in ends it for what follows") {
+        ResultQueue q;
+        q.push_query({kNoFix});  // COPY t FROM STDIN, bad data
+        q.on_copy_in();
+        q.on_error();
+        q.on_ready_for_query('I');
+        CHECK(q.push_query({kUpdate}));  // the server reads it as a Query again
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query('I');
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+}
+
+// Books (issue 7, item 10): a change waits on its entry for the answer that confirms it.
+TEST_SUITE("protocol") {
+    TEST_CASE("result_queue: a Parse's pending change comes back with ParseComplete") {
+        ResultQueue q;
+        auto change = std::make_shared<int>(7);
+        q.push_parse(nullptr, change);
+        CHECK(q.has_pending());
+        ResultContext confirmed = q.on_parse_complete();
+        CHECK(confirmed == change);
+        CHECK_FALSE(q.has_pending());
+        CHECK(q.on_parse_complete() == nullptr);  // nothing sent
+        CHECK(q.unmatched() == 1);
+    }
+
+    TEST_CASE("result_queue: an error drops the pending changes it skips") {
+        ResultQueue q;
+        q.push_parse(nullptr, std::make_shared<int>(1));  // fails (42P05)
+        q.push_close(std::make_shared<int>(2));           // skipped to Sync
+        q.push_sync();
+        q.push_parse(nullptr, std::make_shared<int>(3));
+        q.push_sync();
+        CHECK(q.has_pending());
+        q.on_error();
+        q.on_ready_for_query('I');
+        ResultContext confirmed = q.on_parse_complete();
+        REQUIRE(confirmed);
+        CHECK(*static_cast<const int*>(confirmed.get()) == 3);
+        CHECK_FALSE(q.has_pending());
+        q.on_ready_for_query('I');
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: changes in flight are visited newest first") {
+        ResultQueue q;
+        q.push_parse(nullptr, std::make_shared<int>(1));
+        q.push_query({}, nullptr, std::make_shared<int>(2));
+        q.push_close(std::make_shared<int>(3));
+        std::vector<int> seen;
+        q.find_in_flight([&](ResultQueue::Kind, const ResultContext&, const ResultContext& p) {
+            if (p) seen.push_back(*static_cast<const int*>(p.get()));
+            return false;
+        });
+        CHECK(seen == std::vector<int>{3, 2, 1});
+    }
+
+    TEST_CASE("result_queue: CloseComplete pops a Close and nothing else") {
+        ResultQueue q;
+        q.push_close(nullptr);
+        q.push_sync();
+        CHECK(q.on_close_complete() == nullptr);
+        q.on_ready_for_query('I');
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+        q.push_sync();
+        q.on_close_complete();  // answers nothing pgrev sent
+        CHECK(q.unmatched() == 1);
+    }
+
+    TEST_CASE("result_queue: a portal is gone after a ReadyForQuery that reports idle") {
+        ResultQueue q;
+        auto plan = std::make_shared<int>(1);
+        std::uint64_t bound = q.bind_point();
+        q.push_execute(kDelete, plan, bound);
+        q.push_sync();
+        q.push_execute(kDelete, plan, bound);  // the same portal, next transaction
+        q.push_sync();
+        CHECK(q.current_context() == plan);
+        CHECK(q.on_command_complete() == kDelete);
+        CHECK_FALSE(q.portal_gone(bound));
+        q.on_ready_for_query('I');  // the implicit transaction ended at Sync
+        CHECK(q.portal_gone(bound));
+        // The name now is some other portal (a cursor DECLAREd since): no fix, no context.
+        CHECK(q.current_context() == nullptr);
+        CHECK(q.current_fix() == kNoFix);
+        CHECK(q.on_command_complete() == kNoFix);
+        q.on_ready_for_query('I');
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: a portal lives on in a transaction block") {
+        ResultQueue q;
+        std::uint64_t bound = q.bind_point();
+        q.push_execute(kUpdate, nullptr, bound);
+        q.push_sync();
+        q.push_execute(kUpdate, nullptr, bound);
+        q.push_sync();
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query('T');
+        CHECK_FALSE(q.portal_gone(bound));
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query('I');
+        CHECK(q.portal_gone(bound));
+        CHECK_FALSE(q.portal_gone(q.bind_point()));  // a Bind sent now is in a new transaction
         CHECK(q.unmatched() == 0);
     }
 }
