@@ -218,14 +218,146 @@ void read_children(PGconn* conn, const config::AuditedTable& table, std::vector<
     }
 }
 
+// Ancestors (parents at any depth) of `table` and of its descendants, other than the table
+// and its descendants themselves.
+void read_ancestors(PGconn* conn, const std::string& schema, const std::string& name, bool of_rev,
+                    std::vector<AncestorTable>& out) {
+    Result r = exec(conn,
+                    "WITH RECURSIVE down(oid) AS ("
+                    "  SELECT pg_catalog.to_regclass(pg_catalog.quote_ident($1) || '.' ||"
+                    "    pg_catalog.quote_ident($2))::pg_catalog.oid"
+                    "  UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i"
+                    "  JOIN down d ON i.inhparent = d.oid), "
+                    "up(oid) AS ("
+                    "  SELECT i.inhparent FROM pg_catalog.pg_inherits i"
+                    "  JOIN down d ON i.inhrelid = d.oid"
+                    "  UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i"
+                    "  JOIN up u ON i.inhrelid = u.oid) "
+                    "SELECT n.nspname, c.relname, c.relkind = 'p' FROM up "
+                    "JOIN pg_catalog.pg_class c ON c.oid = up.oid "
+                    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE up.oid NOT IN (SELECT oid FROM down)",
+                    {schema, name});
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        out.push_back({PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1), schema + "." + name,
+                       of_rev, std::string_view(PQgetvalue(r.get(), i, 2)) == "t"});
+    }
+}
+
+// Every object the revision table depends on, at any depth, that is not built in (oids below
+// 16384, which cannot be dropped): DROP ... CASCADE of any of them would reach the history.
+void read_rev_dependencies(PGconn* conn, const std::string& schema, const std::string& rev,
+                           std::vector<RevDependency>& out) {
+    Result r = exec(
+        conn,
+        "WITH RECURSIVE deps(classid, objid) AS ("
+        "  SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d"
+        "  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = "
+        "    pg_catalog.to_regclass(pg_catalog.quote_ident($1) || '.' ||"
+        "    pg_catalog.quote_ident($2)) AND d.refobjid >= 16384"
+        // What an object depends on, and what its internal parts (a composite type's
+        // relation, say) depend on: dropping those changes the object too.
+        "  UNION SELECT"
+        "    CASE WHEN d.classid = deps.classid AND d.objid = deps.objid"
+        "      THEN d.refclassid ELSE d.classid END,"
+        "    CASE WHEN d.classid = deps.classid AND d.objid = deps.objid"
+        "      THEN d.refobjid ELSE d.objid END"
+        "  FROM pg_catalog.pg_depend d JOIN deps ON"
+        "    (d.classid = deps.classid AND d.objid = deps.objid AND d.refobjid >= 16384) OR"
+        "    (d.refclassid = deps.classid AND d.refobjid = deps.objid AND d.deptype = 'i')) "
+        "SELECT o.type, COALESCE(o.schema, ''), CASE deps.classid"
+        "  WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN"
+        "    (SELECT typname::text FROM pg_catalog.pg_type WHERE oid = deps.objid)"
+        "  WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN"
+        "    (SELECT collname::text FROM pg_catalog.pg_collation WHERE oid = deps.objid)"
+        "  WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN"
+        "    (SELECT nspname::text FROM pg_catalog.pg_namespace WHERE oid = deps.objid)"
+        "  WHEN 'pg_catalog.pg_extension'::pg_catalog.regclass THEN"
+        "    (SELECT extname::text FROM pg_catalog.pg_extension WHERE oid = deps.objid)"
+        "  WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN"
+        "    (SELECT proname::text FROM pg_catalog.pg_proc WHERE oid = deps.objid)"
+        "  WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN"
+        "    (SELECT relname::text FROM pg_catalog.pg_class WHERE oid = deps.objid)"
+        "  END "
+        "FROM deps, LATERAL pg_catalog.pg_identify_object(deps.classid, deps.objid, 0) o",
+        {schema, rev});
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        if (PQgetisnull(r.get(), i, 2)) continue;
+        out.push_back({PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1),
+                       PQgetvalue(r.get(), i, 2), schema + "." + rev});
+    }
+}
+
+// A relation under the revision table's name that is not an ordinary table (a view, say, whose
+// rules or triggers could take the revisions elsewhere): empty when there is none, or it is one.
+std::string rev_relation_kind_problem(PGconn* conn, const AuditedTableInfo& info) {
+    Result r = exec(conn,
+                    "SELECT c.relkind FROM pg_catalog.pg_class c "
+                    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = $1 AND c.relname = $2",
+                    {info.schema, info.rev_name()});
+    if (PQntuples(r.get()) == 0) return {};
+    std::string kind = PQgetvalue(r.get(), 0, 0);
+    if (kind == "r") return {};
+    return fmt::format(
+        "{}.{} is not an ordinary table (pg_class.relkind '{}'), so it cannot be the revision "
+        "table of {}.{}: drop or rename it on PostgreSQL",
+        info.schema, info.rev_name(), kind, info.schema, info.name);
+}
+
+// What could take revisions away as they are written: a rule, a trigger that fires on INSERT
+// (a BEFORE trigger returning NULL drops the row), or an owner other than the table's (or a
+// superuser), who could add those. Empty when there is none.
+std::string rev_diversion_problem(PGconn* conn, const AuditedTableInfo& info,
+                                  const std::string& table_owner) {
+    Result r = exec(
+        conn,
+        "SELECT pg_catalog.pg_get_userbyid(c.relowner), "
+        "  (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = c.relowner), "
+        "  (SELECT pg_catalog.string_agg(w.rulename::text, ', ') FROM pg_catalog.pg_rewrite w"
+        "   WHERE w.ev_class = c.oid), "
+        "  (SELECT pg_catalog.string_agg(t.tgname::text, ', ') FROM pg_catalog.pg_trigger t"
+        "   WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'"
+        "     AND (t.tgtype::int & 4) <> 0) "
+        "FROM pg_catalog.pg_class c WHERE c.oid = "
+        "  (pg_catalog.quote_ident($1) || '.' || pg_catalog.quote_ident($2))::pg_catalog.regclass",
+        {info.schema, info.rev_name()});
+    if (PQntuples(r.get()) == 0) return {};
+    std::string rev = info.schema + "." + info.rev_name();
+    std::string owner = PQgetvalue(r.get(), 0, 0);
+    if (owner != table_owner && std::string_view(PQgetvalue(r.get(), 0, 1)) != "t") {
+        return fmt::format(
+            "revision table {} is owned by {}, not by {}'s owner {} (or a superuser), who could "
+            "change what it keeps: give it to the table's owner on PostgreSQL",
+            rev, owner, info.schema + "." + info.name, table_owner);
+    }
+    if (!PQgetisnull(r.get(), 0, 2)) {
+        return fmt::format("revision table {} has rules ({}), which can take revisions elsewhere: "
+                           "drop them on PostgreSQL",
+                           rev, PQgetvalue(r.get(), 0, 2));
+    }
+    if (!PQgetisnull(r.get(), 0, 3)) {
+        return fmt::format(
+            "revision table {} has triggers on INSERT ({}), which can drop or change revisions: "
+            "drop or disable them on PostgreSQL",
+            rev, PQgetvalue(r.get(), 0, 3));
+    }
+    return {};
+}
+
+bool same_child(const ChildTable& known, const ChildTable& pending) {
+    return known.name == pending.name && (pending.schema.empty() || pending.schema == known.schema);
+}
+
 }  // namespace
 
 CatalogLoadReport load_catalog(const config::Config& config, const std::string& database,
-                               std::uint64_t generation, CatalogLoadMode mode) {
+                               std::uint64_t generation, CatalogLoadMode mode,
+                               const std::vector<ChildTable>& pending) {
     Conn conn = connect(config, database);
     CatalogLoadReport report;
     std::vector<AuditedTableInfo> present;
-    std::vector<ChildTable> children;
+    CatalogLinks links;
     for (const auto& configured : config.audit.tables) {
         Columns cols = read_columns(conn.get(), configured.schema, configured.name);
         if (!cols.exists) continue;  // not in this database (yet)
@@ -234,8 +366,11 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
             cols.names,           read_primary_key(conn.get(), configured.schema, configured.name),
             configured.on_delete, {}};
         Columns rev = read_columns(conn.get(), configured.schema, info.rev_name());
-        std::string problem;
-        if (!rev.exists && config.audit.create_rev_tables) {
+        const std::string kind_problem = rev_relation_kind_problem(conn.get(), info);
+        std::string problem = kind_problem;
+        if (!problem.empty()) {
+            // Not a table pgrev could create or check: CREATE TABLE IF NOT EXISTS would skip.
+        } else if (!rev.exists && config.audit.create_rev_tables) {
             create_rev_table(conn.get(), info, cols);
             report.created.push_back(configured.schema + "." + info.rev_name());
         } else if (!rev.exists) {
@@ -248,17 +383,35 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
                 conn.get(), info, cols, rev,
                 mode == CatalogLoadMode::Adapt && config.audit.create_rev_tables, report.altered);
         }
+        if (problem.empty()) problem = rev_diversion_problem(conn.get(), info, cols.owner);
         if (!problem.empty()) {
             if (mode == CatalogLoadMode::Strict) {
                 throw RevTableMismatch("database \"" + database + "\": " + problem);
             }
             info.unusable = problem;
         }
-        read_children(conn.get(), configured, children);
+        read_children(conn.get(), configured, links.children);
+        read_ancestors(conn.get(), configured.schema, configured.name, false, links.ancestors);
+        if (kind_problem.empty()) {
+            read_ancestors(conn.get(), configured.schema, info.rev_name(), true, links.ancestors);
+            read_rev_dependencies(conn.get(), configured.schema, info.rev_name(),
+                                  links.rev_dependencies);
+        }
         present.push_back(std::move(info));
     }
+    for (const auto& p : pending) {
+        // One whose transaction rolled back stays pending (a table of that name is taken
+        // for a child) until pgrev restarts: refusing too much is safe, too little is not.
+        bool known = std::any_of(links.children.begin(), links.children.end(),
+                                 [&](const ChildTable& c) { return same_child(c, p); });
+        if (known) {
+            report.settled.push_back(p);
+        } else {
+            links.children.push_back(p);
+        }
+    }
     report.snapshot = std::make_shared<CatalogSnapshot>(config.audit.tables, std::move(present),
-                                                        generation, std::move(children));
+                                                        generation, std::move(links));
     return report;
 }
 
