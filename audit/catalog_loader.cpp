@@ -305,15 +305,32 @@ std::string rev_relation_kind_problem(PGconn* conn, const AuditedTableInfo& info
         info.schema, info.rev_name(), kind, info.schema, info.name);
 }
 
-// What could take revisions away as they are written: a rule, a trigger that fires on INSERT
-// (a BEFORE trigger returning NULL drops the row), or an owner other than the table's (or a
-// superuser), who could add those. Empty when there is none.
-std::string rev_diversion_problem(PGconn* conn, const AuditedTableInfo& info,
-                                  const std::string& table_owner) {
+// An owner other than the table's (or a superuser) could add what takes revisions away: empty
+// when the owner is one of those.
+std::string rev_owner_problem(PGconn* conn, const AuditedTableInfo& info,
+                              const std::string& table_owner) {
     Result r = exec(
         conn,
         "SELECT pg_catalog.pg_get_userbyid(c.relowner), "
-        "  (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = c.relowner), "
+        "  (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = c.relowner) "
+        "FROM pg_catalog.pg_class c WHERE c.oid = "
+        "  (pg_catalog.quote_ident($1) || '.' || pg_catalog.quote_ident($2))::pg_catalog.regclass",
+        {info.schema, info.rev_name()});
+    if (PQntuples(r.get()) == 0) return {};
+    std::string owner = PQgetvalue(r.get(), 0, 0);
+    if (owner == table_owner || std::string_view(PQgetvalue(r.get(), 0, 1)) == "t") return {};
+    return fmt::format(
+        "revision table {}.{} is owned by {}, not by {}.{}'s owner {} (or a superuser), who "
+        "could change what it keeps: give it to the table's owner on PostgreSQL",
+        info.schema, info.rev_name(), owner, info.schema, info.name, table_owner);
+}
+
+// What could take revisions away as they are written: a rule, or a trigger that fires on
+// INSERT (a BEFORE trigger returning NULL drops the row). Empty when there is none.
+std::string rev_diversion_problem(PGconn* conn, const AuditedTableInfo& info) {
+    Result r = exec(
+        conn,
+        "SELECT "
         "  (SELECT pg_catalog.string_agg(w.rulename::text, ', ') FROM pg_catalog.pg_rewrite w"
         "   WHERE w.ev_class = c.oid), "
         "  (SELECT pg_catalog.string_agg(t.tgname::text, ', ') FROM pg_catalog.pg_trigger t"
@@ -324,23 +341,16 @@ std::string rev_diversion_problem(PGconn* conn, const AuditedTableInfo& info,
         {info.schema, info.rev_name()});
     if (PQntuples(r.get()) == 0) return {};
     std::string rev = info.schema + "." + info.rev_name();
-    std::string owner = PQgetvalue(r.get(), 0, 0);
-    if (owner != table_owner && std::string_view(PQgetvalue(r.get(), 0, 1)) != "t") {
-        return fmt::format(
-            "revision table {} is owned by {}, not by {}'s owner {} (or a superuser), who could "
-            "change what it keeps: give it to the table's owner on PostgreSQL",
-            rev, owner, info.schema + "." + info.name, table_owner);
-    }
-    if (!PQgetisnull(r.get(), 0, 2)) {
+    if (!PQgetisnull(r.get(), 0, 0)) {
         return fmt::format("revision table {} has rules ({}), which can take revisions elsewhere: "
                            "drop them on PostgreSQL",
-                           rev, PQgetvalue(r.get(), 0, 2));
+                           rev, PQgetvalue(r.get(), 0, 0));
     }
-    if (!PQgetisnull(r.get(), 0, 3)) {
+    if (!PQgetisnull(r.get(), 0, 1)) {
         return fmt::format(
             "revision table {} has triggers on INSERT ({}), which can drop or change revisions: "
             "drop or disable them on PostgreSQL",
-            rev, PQgetvalue(r.get(), 0, 3));
+            rev, PQgetvalue(r.get(), 0, 1));
     }
     return {};
 }
@@ -383,7 +393,22 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
                 conn.get(), info, cols, rev,
                 mode == CatalogLoadMode::Adapt && config.audit.create_rev_tables, report.altered);
         }
-        if (problem.empty()) problem = rev_diversion_problem(conn.get(), info, cols.owner);
+        if (problem.empty()) {
+            problem = rev_owner_problem(conn.get(), info, cols.owner);
+            if (!problem.empty() && mode == CatalogLoadMode::Adapt &&
+                config.audit.create_rev_tables) {
+                // The table changed hands: its history follows, as when pgrev created it.
+                try {
+                    exec(conn.get(), "ALTER TABLE " + quote_identifier(info.schema) + "." +
+                                         quote_identifier(info.rev_name()) + " OWNER TO " +
+                                         quote_identifier(cols.owner));
+                    problem = rev_owner_problem(conn.get(), info, cols.owner);
+                } catch (const CatalogUnavailable&) {
+                    // The problem stands.
+                }
+            }
+        }
+        if (problem.empty()) problem = rev_diversion_problem(conn.get(), info);
         if (!problem.empty()) {
             if (mode == CatalogLoadMode::Strict) {
                 throw RevTableMismatch("database \"" + database + "\": " + problem);

@@ -30,6 +30,8 @@ void CatalogService::invalidate(const std::string& database,
     e.snapshot.reset();
     e.pending_children.insert(e.pending_children.end(), new_children.begin(),
                               new_children.end());
+    // The next statement that names one must be analysed, even before the next load is done.
+    if (!new_children.empty()) rebuild_children_filter(e);
     // Read it again now: new partitions must be known before a client writes to them. A load
     // under way may have read the catalog before the change: it loads once more.
     if (e.loading) {
@@ -126,6 +128,14 @@ void CatalogService::install(Entry& entry, const audit::CatalogPtr& snapshot) {
         names.push_back(a.name);
     for (const auto& d : snapshot->rev_dependencies())
         names.push_back(d.name);
+    entry.filter_names = std::move(names);
+    rebuild_children_filter(entry);
+}
+
+void CatalogService::rebuild_children_filter(Entry& entry) {
+    std::vector<std::string> names = entry.filter_names;
+    for (const auto& c : entry.pending_children)
+        names.push_back(c.name);
     bool had = entry.children != nullptr;
     entry.children =
         names.empty() ? nullptr : std::make_shared<const audit::NameFilter>(names, false);
