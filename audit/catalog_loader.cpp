@@ -283,8 +283,12 @@ void read_rev_dependencies(PGconn* conn, const std::string& schema, const std::s
         {schema, rev});
     for (int i = 0; i < PQntuples(r.get()); ++i) {
         if (PQgetisnull(r.get(), i, 2)) continue;
-        out.push_back({PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1),
-                       PQgetvalue(r.get(), i, 2), schema + "." + rev});
+        std::string kind = PQgetvalue(r.get(), i, 0);
+        std::string name = PQgetvalue(r.get(), i, 2);
+        // Its own schema is guarded with the table (DROP SCHEMA ... CASCADE); kept out of the
+        // list so that every statement naming the schema is not parsed for it.
+        if (kind == "schema" && name == schema) continue;
+        out.push_back({kind, PQgetvalue(r.get(), i, 1), name, schema + "." + rev});
     }
 }
 

@@ -108,6 +108,16 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
                 refuse_history_change(match(t.schema, t.name + "_rev"),
                                       "DROP SCHEMA ... CASCADE", a);
             }
+            // A partitioned parent of a revision table takes its partitions with it.
+            for (const auto& anc : catalog_.ancestors()) {
+                if (anc.schema != schema || !anc.of_rev || policy_.allow_rev_table_changes) {
+                    continue;
+                }
+                refuse(a, "42501",
+                       fmt::format("DROP SCHEMA {} CASCADE is refused: it holds {}.{}, a parent "
+                                   "of revision table {}, and revision history is append-only",
+                                   schema, anc.schema, anc.name, anc.descendant));
+            }
         }
         return true;
     }

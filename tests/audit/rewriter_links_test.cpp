@@ -25,6 +25,7 @@ audit::CatalogSnapshot linked_catalog() {
     links.ancestors.push_back({"public", "p", "public.reservation", false, true});
     links.ancestors.push_back({"public", "rev_parent", "public.reservation_rev", true, true});
     links.ancestors.push_back({"public", "rev_base", "public.reservation_rev", true, false});
+    links.ancestors.push_back({"hist", "archive", "public.reservation_rev", true, true});
     links.rev_dependencies.push_back({"type", "moods", "mood", "public.reservation_rev"});
     links.rev_dependencies.push_back({"schema", "", "moods", "public.reservation_rev"});
     links.rev_dependencies.push_back({"extension", "", "citext", "public.reservation_rev"});
@@ -86,6 +87,7 @@ TEST_SUITE("audit") {
                                 "TRUNCATE rev_base", "DROP TABLE rev_parent",
                                 "DROP TABLE rev_base CASCADE",
                                 "ALTER TABLE rev_parent DROP COLUMN party",
+                                "DROP SCHEMA hist CASCADE",
                                 "CREATE TRIGGER t BEFORE INSERT ON rev_parent FOR EACH ROW "
                                 "EXECUTE FUNCTION f()"}) {
             check_refused(sql, "42501", "public.reservation_rev");
