@@ -25,12 +25,14 @@ struct AuditedTableInfo {
     std::string rev_name() const { return name + "_rev"; }
 };
 
-// A partition or inheritance child (at any depth) of an audited table: writing to it changes
-// the audited table's rows without naming it.
+// A partition or inheritance child (at any depth) of an audited table, or a view (at any
+// depth) of an audited table or of what it is reached through, or of a revision table:
+// writing to it changes that table's rows without naming it.
 struct ChildTable {
     std::string schema;
     std::string name;
-    std::string parent;  // "schema.table" of the audited table
+    std::string parent;  // "schema.table" of the audited (or revision) table
+    bool view = false;
 };
 
 // A table that an audited table, one of its children or a revision table inherits from or is

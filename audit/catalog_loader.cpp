@@ -244,6 +244,34 @@ void read_ancestors(PGconn* conn, const std::string& schema, const std::string& 
     }
 }
 
+// Views of `schema.name` (at any depth, through other views and materialized views): writes
+// to a view reach the tables it reads, by PostgreSQL's own rewrite or by its rules.
+void read_views(PGconn* conn, const std::string& schema, const std::string& name,
+                const std::string& reached, std::vector<ChildTable>& out) {
+    Result r = exec(conn,
+                    "WITH RECURSIVE v(oid) AS ("
+                    "  SELECT w.ev_class FROM pg_catalog.pg_depend d"
+                    "  JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid"
+                    "  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+                    "    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+                    "    AND d.refobjid = pg_catalog.to_regclass(pg_catalog.quote_ident($1) ||"
+                    "      '.' || pg_catalog.quote_ident($2)) AND w.ev_class <> d.refobjid"
+                    "  UNION SELECT w.ev_class FROM pg_catalog.pg_depend d"
+                    "  JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid"
+                    "  JOIN v ON d.refobjid = v.oid"
+                    "  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+                    "    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+                    "    AND w.ev_class <> d.refobjid) "
+                    "SELECT n.nspname, c.relname FROM v "
+                    "JOIN pg_catalog.pg_class c ON c.oid = v.oid "
+                    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relkind = 'v'",
+                    {schema, name});
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        out.push_back({PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1), reached, true});
+    }
+}
+
 // Every object the revision table depends on, at any depth, that is not built in (oids below
 // 16384, which cannot be dropped): DROP ... CASCADE of any of them would reach the history.
 void read_rev_dependencies(PGconn* conn, const std::string& schema, const std::string& rev,
@@ -419,8 +447,24 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
             }
             info.unusable = problem;
         }
+        std::size_t first_child = links.children.size();
+        std::size_t first_ancestor = links.ancestors.size();
         read_children(conn.get(), configured, links.children);
         read_ancestors(conn.get(), configured.schema, configured.name, false, links.ancestors);
+        // Views of the table and of every table its rows are reached through.
+        std::vector<std::pair<std::string, std::string>> read_by_views = {
+            {configured.schema, configured.name}};
+        for (std::size_t i = first_child; i < links.children.size(); ++i)
+            read_by_views.emplace_back(links.children[i].schema, links.children[i].name);
+        for (std::size_t i = first_ancestor; i < links.ancestors.size(); ++i)
+            read_by_views.emplace_back(links.ancestors[i].schema, links.ancestors[i].name);
+        if (kind_problem.empty()) read_by_views.emplace_back(configured.schema, info.rev_name());
+        for (const auto& [s, n] : read_by_views) {
+            std::string reached = n == info.rev_name() && s == configured.schema
+                                      ? configured.schema + "." + info.rev_name()
+                                      : configured.qualified_name();
+            read_views(conn.get(), s, n, reached, links.children);
+        }
         if (kind_problem.empty()) {
             read_ancestors(conn.get(), configured.schema, info.rev_name(), true, links.ancestors);
             read_rev_dependencies(conn.get(), configured.schema, info.rev_name(),

@@ -146,10 +146,14 @@ void StatementAnalyzer::refuse_link(const TableMatch& m, std::string_view what,
 }
 
 void StatementAnalyzer::add_new_child(const RelationName& rel, const TableMatch& parent,
-                                      StatementAnalysis& a) {
-    std::string audited =
-        parent.kind == Kind::Child ? parent.child->parent : parent.configured->qualified_name();
-    ChildTable child{rel.schema, rel.name, audited};
+                                      StatementAnalysis& a, bool view) {
+    // The audited or revision table whose rows it reaches.
+    std::string reached = parent.kind == Kind::Child      ? parent.child->parent
+                          : parent.kind == Kind::Ancestor ? parent.ancestor->descendant
+                          : parent.kind == Kind::RevTable
+                              ? parent.configured->schema + "." + parent.configured->name + "_rev"
+                              : parent.configured->qualified_name();
+    ChildTable child{rel.schema, rel.name, reached, view};
     created_children_.push_back(child);
     a.new_children.push_back(std::move(child));
     a.changes_catalog = true;
@@ -196,6 +200,19 @@ void StatementAnalyzer::check_links(std::string_view kind, const Json& f, Statem
         check_create_links(f, a);
     } else if (kind == "CreateForeignTableStmt" && f.contains("base")) {
         check_create_links(f.at("base"), a);
+    } else if (kind == "ViewStmt" && f.contains("view") && f.contains("query")) {
+        // Writes to a view reach what it reads: from now on it is written to only through that.
+        RelationName view = relation_name(f.at("view"));
+        if (match(view.schema, view.name).kind == Kind::Child) a.changes_catalog = true;
+        bool added = false;
+        for_each_node(f.at("query"), [&](std::string_view k, const Json& rf) {
+            if (added || k != "RangeVar") return;
+            RelationName read = relation_name(rf);
+            TableMatch m = match(read.schema, read.name);
+            if (!is_audited_side(m) && !is_rev_side(m)) return;
+            add_new_child(view, m, a, true);
+            added = true;
+        });
     }
     check_relation_names(kind, f, a);
     check_rev_dependencies(kind, f, a);

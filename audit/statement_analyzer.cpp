@@ -33,7 +33,9 @@ bool changes_history(std::string_view kind, const Json& fields) {
 
 std::string StatementAnalyzer::table_name(const TableMatch& m) const {
     if (m.kind == TableMatch::Kind::Child) {
-        return m.child->schema + "." + m.child->name + " (a partition or child of audited table " +
+        std::string name = m.child->schema.empty() ? m.child->name
+                                                   : m.child->schema + "." + m.child->name;
+        return name + (m.child->view ? " (a view of " : " (a partition or child of audited table ") +
                m.child->parent + ")";
     }
     if (m.kind == TableMatch::Kind::Ancestor) {

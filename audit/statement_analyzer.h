@@ -108,7 +108,8 @@ class StatementAnalyzer {
     void check_create_links(const Json& fields, StatementAnalysis& a);
     void check_relation_names(std::string_view kind, const Json& fields, StatementAnalysis& a);
     void check_rev_dependencies(std::string_view kind, const Json& fields, StatementAnalysis& a);
-    void add_new_child(const RelationName& rel, const TableMatch& parent, StatementAnalysis& a);
+    void add_new_child(const RelationName& rel, const TableMatch& parent, StatementAnalysis& a,
+                       bool view = false);
     void refuse_through_ancestor(const TableMatch& m, std::string_view what,
                                  StatementAnalysis& a);
     // `m` would become a partition or child of `parent` (or gain it as an ancestor).

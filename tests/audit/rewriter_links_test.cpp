@@ -21,6 +21,7 @@ audit::CatalogSnapshot linked_catalog() {
     audit::CatalogSnapshot plain = test::reservation_catalog();
     audit::CatalogLinks links;
     links.children.push_back({"public", "reservation_2026", "public.reservation"});
+    links.children.push_back({"public", "history_view", "public.reservation_rev", true});
     links.ancestors.push_back({"public", "base", "public.reservation", false, false});
     links.ancestors.push_back({"public", "p", "public.reservation", false, true});
     links.ancestors.push_back({"public", "rev_parent", "public.reservation_rev", true, true});
@@ -144,6 +145,27 @@ TEST_SUITE("audit") {
         CHECK(plan("ALTER TABLE r29 INHERIT reservation").new_children.size() == 1);
         CHECK(plan("CREATE TABLE s.r30 () INHERITS (reservation_2026)").new_children[0].parent ==
               "public.reservation");
+    }
+
+    TEST_CASE("links: views of audited and revision tables are written only through them") {
+        for (const char* sql : {"DELETE FROM history_view", "UPDATE history_view SET party = 1",
+                                "INSERT INTO history_view (id) VALUES (1)"}) {
+            check_refused(sql, "0A000", "history_view (a view of public.reservation_rev)");
+        }
+        check_not_refused("SELECT * FROM history_view");
+        for (const char* view : {"CREATE VIEW v AS SELECT * FROM reservation",
+                                 "CREATE VIEW v AS SELECT r.id FROM other o JOIN base r USING (id)",
+                                 "CREATE OR REPLACE VIEW v AS SELECT * FROM reservation_rev",
+                                 "CREATE VIEW v AS SELECT * FROM history_view"}) {
+            CAPTURE(std::string(view));
+            audit::RewritePlan p = plan(view);
+            CHECK_ACTION(p, Forward);
+            CHECK(p.changes_catalog);
+            REQUIRE(p.new_children.size() == 1);
+            CHECK(p.new_children[0].view);
+            check_refused(std::string(view) + "; DELETE FROM v", "0A000", "v (a view of public.");
+        }
+        CHECK(plan("CREATE VIEW v AS SELECT * FROM other").new_children.empty());
     }
 
     TEST_CASE("links: renames that change what a configured name means are refused") {
