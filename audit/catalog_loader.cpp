@@ -244,18 +244,38 @@ void read_ancestors(PGconn* conn, const std::string& schema, const std::string& 
     }
 }
 
-// Views of `schema.name` (at any depth, through other views and materialized views): writes
-// to a view reach the tables it reads, by PostgreSQL's own rewrite or by its rules.
-void read_views(PGconn* conn, const std::string& schema, const std::string& name,
-                const std::string& reached, std::vector<ChildTable>& out) {
+// A text[] literal of `items`, for one query about many relations.
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        out += i == 0 ? "\"" : ",\"";
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out.push_back('\\');
+            out.push_back(c);
+        }
+        out += "\"";
+    }
+    return out + "}";
+}
+
+// Views (at any depth, through other views and materialized views) of the relations
+// `schemas[i].names[i]`: writes to a view reach the tables it reads, by PostgreSQL's own
+// rewrite or by its rules. One query, however many partitions a table has.
+void read_views(PGconn* conn, const std::vector<std::string>& schemas,
+                const std::vector<std::string>& names, const std::string& reached,
+                std::vector<ChildTable>& out) {
     Result r = exec(conn,
-                    "WITH RECURSIVE v(oid) AS ("
+                    "WITH RECURSIVE base(oid) AS ("
+                    "  SELECT pg_catalog.to_regclass(pg_catalog.quote_ident(s) || '.' ||"
+                    "    pg_catalog.quote_ident(n))::pg_catalog.oid"
+                    "  FROM ROWS FROM (pg_catalog.unnest($1::text[]),"
+                    "    pg_catalog.unnest($2::text[])) AS u(s, n)), "
+                    "v(oid) AS ("
                     "  SELECT w.ev_class FROM pg_catalog.pg_depend d"
                     "  JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid"
                     "  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
                     "    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-                    "    AND d.refobjid = pg_catalog.to_regclass(pg_catalog.quote_ident($1) ||"
-                    "      '.' || pg_catalog.quote_ident($2)) AND w.ev_class <> d.refobjid"
+                    "    AND d.refobjid IN (SELECT oid FROM base) AND w.ev_class <> d.refobjid"
                     "  UNION SELECT w.ev_class FROM pg_catalog.pg_depend d"
                     "  JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid"
                     "  JOIN v ON d.refobjid = v.oid"
@@ -266,7 +286,7 @@ void read_views(PGconn* conn, const std::string& schema, const std::string& name
                     "JOIN pg_catalog.pg_class c ON c.oid = v.oid "
                     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                     "WHERE c.relkind = 'v'",
-                    {schema, name});
+                    {text_array(schemas), text_array(names)});
     for (int i = 0; i < PQntuples(r.get()); ++i) {
         out.push_back({PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1), reached, true});
     }
@@ -451,19 +471,21 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
         std::size_t first_ancestor = links.ancestors.size();
         read_children(conn.get(), configured, links.children);
         read_ancestors(conn.get(), configured.schema, configured.name, false, links.ancestors);
-        // Views of the table and of every table its rows are reached through.
-        std::vector<std::pair<std::string, std::string>> read_by_views = {
-            {configured.schema, configured.name}};
-        for (std::size_t i = first_child; i < links.children.size(); ++i)
-            read_by_views.emplace_back(links.children[i].schema, links.children[i].name);
-        for (std::size_t i = first_ancestor; i < links.ancestors.size(); ++i)
-            read_by_views.emplace_back(links.ancestors[i].schema, links.ancestors[i].name);
-        if (kind_problem.empty()) read_by_views.emplace_back(configured.schema, info.rev_name());
-        for (const auto& [s, n] : read_by_views) {
-            std::string reached = n == info.rev_name() && s == configured.schema
-                                      ? configured.schema + "." + info.rev_name()
-                                      : configured.qualified_name();
-            read_views(conn.get(), s, n, reached, links.children);
+        // Views of the table and of every table its rows are reached through; of its history.
+        std::vector<std::string> schemas = {configured.schema};
+        std::vector<std::string> names = {configured.name};
+        for (std::size_t i = first_child; i < links.children.size(); ++i) {
+            schemas.push_back(links.children[i].schema);
+            names.push_back(links.children[i].name);
+        }
+        for (std::size_t i = first_ancestor; i < links.ancestors.size(); ++i) {
+            schemas.push_back(links.ancestors[i].schema);
+            names.push_back(links.ancestors[i].name);
+        }
+        read_views(conn.get(), schemas, names, configured.qualified_name(), links.children);
+        if (kind_problem.empty()) {
+            read_views(conn.get(), {configured.schema}, {info.rev_name()},
+                       configured.schema + "." + info.rev_name(), links.children);
         }
         if (kind_problem.empty()) {
             read_ancestors(conn.get(), configured.schema, info.rev_name(), true, links.ancestors);

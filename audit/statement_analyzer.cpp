@@ -35,8 +35,9 @@ std::string StatementAnalyzer::table_name(const TableMatch& m) const {
     if (m.kind == TableMatch::Kind::Child) {
         std::string name = m.child->schema.empty() ? m.child->name
                                                    : m.child->schema + "." + m.child->name;
-        return name + (m.child->view ? " (a view of " : " (a partition or child of audited table ") +
-               m.child->parent + ")";
+        const char* what =
+            m.child->view ? " (a view of " : " (a partition or child of audited table ";
+        return name + what + m.child->parent + ")";
     }
     if (m.kind == TableMatch::Kind::Ancestor) {
         return m.ancestor->schema + "." + m.ancestor->name + " (a parent of " +
