@@ -110,6 +110,9 @@ class StatementAnalyzer {
     void check_rev_dependencies(std::string_view kind, const Json& fields, StatementAnalysis& a);
     void add_new_child(const RelationName& rel, const TableMatch& parent, StatementAnalysis& a,
                        bool view = false);
+    static bool is_audited_side(const TableMatch& m);  // its rows are or reach audited rows
+    static bool is_rev_side(const TableMatch& m);      // its rows are or reach history
+    static std::string dotted(const RelationName& rel);
     void refuse_through_ancestor(const TableMatch& m, std::string_view what,
                                  StatementAnalysis& a);
     // `m` would become a partition or child of `parent` (or gain it as an ancestor).
