@@ -4,7 +4,7 @@ namespace pgrev::audit {
 
 namespace {
 bool schema_matches(std::string_view wanted, const std::string& schema) {
-    return wanted.empty() || wanted == schema;
+    return wanted.empty() || schema.empty() || wanted == schema;
 }
 }  // namespace
 
@@ -25,11 +25,20 @@ TableMatch CatalogSnapshot::match(std::string_view schema, std::string_view name
     }
     TableMatch m;
     if (best == nullptr) {
-        for (const auto& c : children_) {
+        for (const auto& c : links_.children) {
             if (schema_matches(schema, c.schema) && name == c.name) {
                 m.kind = TableMatch::Kind::Child;
                 m.child = &c;
                 return m;
+            }
+        }
+        // One table can be the ancestor of several: the one that reaches history counts most.
+        for (const auto& a : links_.ancestors) {
+            if (!schema_matches(schema, a.schema) || name != a.name) continue;
+            if (m.ancestor == nullptr || (a.of_rev && !m.ancestor->of_rev) ||
+                (a.partitioned && !m.ancestor->partitioned)) {
+                m.kind = TableMatch::Kind::Ancestor;
+                m.ancestor = &a;
             }
         }
         return m;

@@ -25,21 +25,52 @@ struct AuditedTableInfo {
     std::string rev_name() const { return name + "_rev"; }
 };
 
-// A partition or inheritance child (at any depth) of an audited table: writing to it changes
-// the audited table's rows without naming it.
+// A partition or inheritance child (at any depth) of an audited table, or a view (at any
+// depth) of an audited table or of what it is reached through, or of a revision table:
+// writing to it changes that table's rows without naming it.
 struct ChildTable {
     std::string schema;
     std::string name;
-    std::string parent;  // "schema.table" of the audited table
+    std::string parent;  // "schema.table" of the audited (or revision) table
+    bool view = false;
+};
+
+// A table that an audited table, one of its children or a revision table inherits from or is
+// a partition of (at any depth): UPDATE/DELETE/TRUNCATE/MERGE through it without ONLY, and
+// INSERT/COPY into it when it is partitioned, reach that table's rows without naming it.
+struct AncestorTable {
+    std::string schema;
+    std::string name;
+    std::string descendant;  // "schema.table" of the audited or revision table it reaches
+    bool of_rev = false;     // it reaches a revision table: writes through it change history
+    bool partitioned = false;
+};
+
+// An object a revision table depends on (a column's type, domain or collation, the extension
+// or schema holding one, ...): DROP ... CASCADE of it would drop history columns.
+struct RevDependency {
+    std::string kind;    // pg_identify_object's type: "type", "schema", "extension", ...
+    std::string schema;  // empty for objects not in a schema
+    std::string name;
+    std::string rev_table;  // "schema.table_rev"
 };
 
 // How a name in a statement relates to the configured tables.
 struct TableMatch {
-    enum class Kind { None, Audited, AuditedUnknown, RevTable, Child };
+    enum class Kind { None, Audited, AuditedUnknown, RevTable, Child, Ancestor };
     Kind kind = Kind::None;
     const AuditedTableInfo* table = nullptr;           // with Audited
     const config::AuditedTable* configured = nullptr;  // with AuditedUnknown and RevTable
     const ChildTable* child = nullptr;                 // with Child
+    const AncestorTable* ancestor = nullptr;           // with Ancestor
+};
+
+// What the loader reads besides the tables themselves: the links through which statements
+// reach them without naming them.
+struct CatalogLinks {
+    std::vector<ChildTable> children;
+    std::vector<AncestorTable> ancestors;
+    std::vector<RevDependency> rev_dependencies;
 };
 
 class CatalogSnapshot {
@@ -49,24 +80,38 @@ class CatalogSnapshot {
                     std::vector<ChildTable> children = {})
         : configured_(std::move(configured)),
           present_(std::move(present)),
-          children_(std::move(children)),
+          generation_(generation) {
+        links_.children = std::move(children);
+    }
+    CatalogSnapshot(std::vector<config::AuditedTable> configured,
+                    std::vector<AuditedTableInfo> present, std::uint64_t generation,
+                    CatalogLinks links)
+        : configured_(std::move(configured)),
+          present_(std::move(present)),
+          links_(std::move(links)),
           generation_(generation) {}
 
     // Distinct for every snapshot pgrev reads: plans are cached per generation.
     std::uint64_t generation() const { return generation_; }
 
     // `schema` empty for an unqualified name: it matches a configured table of that name,
-    // preferring schema public when several schemas configure the same name.
+    // preferring schema public when several schemas configure the same name. A child or
+    // ancestor read with an empty schema (one created through pgrev without a schema, whose
+    // schema search_path decided) matches the name in any schema.
     TableMatch match(std::string_view schema, std::string_view name) const;
 
     const std::vector<AuditedTableInfo>& tables() const { return present_; }
-    const std::vector<ChildTable>& children() const { return children_; }
+    const std::vector<ChildTable>& children() const { return links_.children; }
+    const std::vector<AncestorTable>& ancestors() const { return links_.ancestors; }
+    const std::vector<RevDependency>& rev_dependencies() const {
+        return links_.rev_dependencies;
+    }
     const std::vector<config::AuditedTable>& configured() const { return configured_; }
 
   private:
     std::vector<config::AuditedTable> configured_;
     std::vector<AuditedTableInfo> present_;
-    std::vector<ChildTable> children_;
+    CatalogLinks links_;
     std::uint64_t generation_;
 };
 

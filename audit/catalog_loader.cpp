@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "audit/catalog_query.h"
 #include "audit/sql_lexer.h"
 
 namespace pgrev::audit {
@@ -278,14 +279,19 @@ void read_children(PGconn* conn, const config::AuditedTable& table, std::vector<
     }
 }
 
+bool same_child(const ChildTable& known, const ChildTable& pending) {
+    return known.name == pending.name && (pending.schema.empty() || pending.schema == known.schema);
+}
+
 }  // namespace
 
 CatalogLoadReport load_catalog(const config::Config& config, const std::string& database,
-                               std::uint64_t generation, CatalogLoadMode mode) {
+                               std::uint64_t generation, CatalogLoadMode mode,
+                               const std::vector<ChildTable>& pending) {
     Conn conn = connect(config, database);
     CatalogLoadReport report;
     std::vector<AuditedTableInfo> present;
-    std::vector<ChildTable> children;
+    CatalogLinks links;
     for (const auto& configured : config.audit.tables) {
         Columns cols = read_columns(conn.get(), configured.schema, configured.name);
         if (!cols.exists) continue;  // not in this database (yet)
@@ -294,8 +300,11 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
             cols.names,           read_primary_key(conn.get(), configured.schema, configured.name),
             configured.on_delete, {}};
         Columns rev = read_columns(conn.get(), configured.schema, info.rev_name());
-        std::string problem;
-        if (!rev.exists && config.audit.create_rev_tables) {
+        const std::string kind_problem = rev_relation_kind_problem(conn.get(), info);
+        std::string problem = kind_problem;
+        if (!problem.empty()) {
+            // Not a table pgrev could create or check: CREATE TABLE IF NOT EXISTS would skip.
+        } else if (!rev.exists && config.audit.create_rev_tables) {
             create_rev_table(conn.get(), info, cols);
             report.created.push_back(configured.schema + "." + info.rev_name());
         } else if (!rev.exists) {
@@ -308,17 +317,68 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
                 conn.get(), info, cols, rev,
                 mode == CatalogLoadMode::Adapt && config.audit.create_rev_tables, report);
         }
+        if (problem.empty()) {
+            problem = rev_owner_problem(conn.get(), info, cols.owner);
+            if (!problem.empty() && mode == CatalogLoadMode::Adapt &&
+                config.audit.create_rev_tables) {
+                // The table changed hands: its history follows, as when pgrev created it.
+                try {
+                    exec(conn.get(), "ALTER TABLE " + quote_identifier(info.schema) + "." +
+                                         quote_identifier(info.rev_name()) + " OWNER TO " +
+                                         quote_identifier(cols.owner));
+                    problem = rev_owner_problem(conn.get(), info, cols.owner);
+                } catch (const CatalogUnavailable&) {
+                    // The problem stands.
+                }
+            }
+        }
+        if (problem.empty()) problem = rev_diversion_problem(conn.get(), info);
         if (!problem.empty()) {
             if (mode == CatalogLoadMode::Strict) {
                 throw RevTableMismatch("database \"" + database + "\": " + problem);
             }
             info.unusable = problem;
         }
-        read_children(conn.get(), configured, children);
+        std::size_t first_child = links.children.size();
+        std::size_t first_ancestor = links.ancestors.size();
+        read_children(conn.get(), configured, links.children);
+        read_ancestors(conn.get(), configured.schema, configured.name, false, links.ancestors);
+        // Views of the table and of every table its rows are reached through; of its history.
+        std::vector<std::string> schemas = {configured.schema};
+        std::vector<std::string> names = {configured.name};
+        for (std::size_t i = first_child; i < links.children.size(); ++i) {
+            schemas.push_back(links.children[i].schema);
+            names.push_back(links.children[i].name);
+        }
+        for (std::size_t i = first_ancestor; i < links.ancestors.size(); ++i) {
+            schemas.push_back(links.ancestors[i].schema);
+            names.push_back(links.ancestors[i].name);
+        }
+        read_views(conn.get(), schemas, names, configured.qualified_name(), links.children);
+        if (kind_problem.empty()) {
+            read_views(conn.get(), {configured.schema}, {info.rev_name()},
+                       configured.schema + "." + info.rev_name(), links.children);
+        }
+        if (kind_problem.empty()) {
+            read_ancestors(conn.get(), configured.schema, info.rev_name(), true, links.ancestors);
+            read_rev_dependencies(conn.get(), configured.schema, info.rev_name(),
+                                  links.rev_dependencies);
+        }
         present.push_back(std::move(info));
     }
+    for (const auto& p : pending) {
+        // One whose transaction rolled back stays pending (a table of that name is taken
+        // for a child) until pgrev restarts: refusing too much is safe, too little is not.
+        bool known = std::any_of(links.children.begin(), links.children.end(),
+                                 [&](const ChildTable& c) { return same_child(c, p); });
+        if (known) {
+            report.settled.push_back(p);
+        } else {
+            links.children.push_back(p);
+        }
+    }
     report.snapshot = std::make_shared<CatalogSnapshot>(config.audit.tables, std::move(present),
-                                                        generation, std::move(children));
+                                                        generation, std::move(links));
     return report;
 }
 
@@ -331,6 +391,11 @@ std::vector<std::string> list_databases(const config::Config& config) {
     for (int i = 0; i < PQntuples(r.get()); ++i)
         out.emplace_back(PQgetvalue(r.get(), i, 0));
     return out;
+}
+
+QueryResult catalog_exec(PGconn* conn, const std::string& sql,
+                         const std::vector<std::string>& params) {
+    return QueryResult(exec(conn, sql, params).release());
 }
 
 }  // namespace pgrev::audit

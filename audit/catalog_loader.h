@@ -25,6 +25,8 @@ class RevTableMismatch : public std::runtime_error {
 
 struct CatalogLoadReport {
     CatalogPtr snapshot;
+    // Of the pending children given to load_catalog, those it sees as children now.
+    std::vector<ChildTable> settled;
     std::vector<std::string> created;  // revision tables created now, "schema.table_rev"
     std::vector<std::string> altered;  // columns added now, "schema.table_rev.column"
     // revision columns whose type was changed now to follow their table's,
@@ -44,8 +46,12 @@ enum class CatalogLoadMode {
 // libpq connection string for the admin role to `database`.
 std::string admin_conninfo(const config::Config& config, const std::string& database);
 
+// `pending`: partitions and children of audited tables that statements through pgrev created
+// or linked, maybe in transactions that have not committed, which pgrev's connection cannot
+// see: kept in the snapshot as children until it sees them as such.
 CatalogLoadReport load_catalog(const config::Config& config, const std::string& database,
-                               std::uint64_t generation, CatalogLoadMode mode);
+                               std::uint64_t generation, CatalogLoadMode mode,
+                               const std::vector<ChildTable>& pending = {});
 
 // The databases a cluster has that accept connections (for the check at start).
 std::vector<std::string> list_databases(const config::Config& config);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/catalog.h"
 #include "audit/splice.h"
 
 namespace pgrev::audit {
@@ -52,6 +53,9 @@ struct RewritePlan {
     std::string refusal_message;
     // A statement changes the definition of an audited table: re-read the catalog after it.
     bool changes_catalog = false;
+    // Partitions and children of audited tables the statements create: known by name until
+    // pgrev's catalog connection can see them (CatalogService::invalidate).
+    std::vector<ChildTable> new_children;
     // With NeedCatalog: the configured tables the snapshot lacks, "schema.table".
     std::vector<std::string> unknown_tables;
     // The statements write to audited tables (rewritten).

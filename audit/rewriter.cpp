@@ -305,6 +305,8 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
     for (const auto& statement : parsed.statements) {
         StatementAnalysis a = analyzer.analyze(statement);
         plan.changes_catalog = plan.changes_catalog || a.changes_catalog;
+        plan.new_children.insert(plan.new_children.end(), a.new_children.begin(),
+                                 a.new_children.end());
         if (!a.unknown_tables.empty()) {
             if (!catalog_is_fresh) {
                 plan.action = RewritePlan::Action::NeedCatalog;

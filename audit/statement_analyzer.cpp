@@ -33,8 +33,16 @@ bool changes_history(std::string_view kind, const Json& fields) {
 
 std::string StatementAnalyzer::table_name(const TableMatch& m) const {
     if (m.kind == TableMatch::Kind::Child) {
-        return m.child->schema + "." + m.child->name + " (a partition or child of audited table " +
-               m.child->parent + ")";
+        std::string name = m.child->schema.empty() ? m.child->name
+                                                   : m.child->schema + "." + m.child->name;
+        const char* what =
+            m.child->view ? " (a view of " : " (a partition or child of audited table ";
+        return name + what + m.child->parent + ")";
+    }
+    if (m.kind == TableMatch::Kind::Ancestor) {
+        return m.ancestor->schema + "." + m.ancestor->name + " (a parent of " +
+               (m.ancestor->of_rev ? "revision table " : "audited table ") +
+               m.ancestor->descendant + ")";
     }
     if (m.configured == nullptr) return "an audited table";
     if (m.kind == TableMatch::Kind::RevTable) {
@@ -153,9 +161,10 @@ void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::s
 
 void StatementAnalyzer::check_target_is_not_rev(std::string_view kind, const Json& fields,
                                                 StatementAnalysis& a) {
+    check_write_through_ancestor(kind, fields, a);
     if (!changes_history(kind, fields)) return;
     RelationName rel = relation_name(fields.at("relation"));
-    refuse_history_change(catalog_.match(rel.schema, rel.name),
+    refuse_history_change(match(rel.schema, rel.name),
                           verb_of(kind) == TagVerb::Insert ? "INSERT ... ON CONFLICT DO UPDATE"
                                                            : verb_name(verb_of(kind)),
                           a);
@@ -177,8 +186,8 @@ int StatementAnalyzer::count_audited_writes(const Json& node, std::string* first
         auto rel_it = fields.find("relation");
         if (rel_it == fields.end()) return;
         RelationName rel = relation_name(*rel_it);
-        TableMatch m = catalog_.match(rel.schema, rel.name);
-        bool audited = is_audited(m);
+        TableMatch m = match(rel.schema, rel.name);
+        bool audited = is_audited(m) || reaches_through_ancestor(m, kind, fields);
         bool history = m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes &&
                        changes_history(kind, fields);
         if (!audited && !history) return;
@@ -256,7 +265,7 @@ void StatementAnalyzer::analyze_dml(std::string_view kind, const Json& fields, s
 std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const Json& fields,
                                                    std::size_t end, StatementAnalysis& a) {
     RelationName rel = relation_name(fields.at("relation"));
-    TableMatch m = catalog_.match(rel.schema, rel.name);
+    TableMatch m = match(rel.schema, rel.name);
     if (m.kind == TableMatch::Kind::AuditedUnknown) {
         a.unknown_tables.push_back(qualified(*m.configured));
         return std::nullopt;

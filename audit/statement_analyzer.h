@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,6 +84,9 @@ struct StatementAnalysis {
     std::string message;
     std::vector<std::string> unknown_tables;
     bool changes_catalog = false;
+    // Partitions and children of audited tables this statement creates (or links): pgrev's
+    // catalog connection cannot see them before they commit, so they are known by name.
+    std::vector<ChildTable> new_children;
 };
 
 class StatementAnalyzer {
@@ -103,6 +107,33 @@ class StatementAnalyzer {
     std::optional<DmlSite> dml_site(std::string_view kind, const Json& fields, std::size_t end,
                                     StatementAnalysis& a);
     void check_target_is_not_rev(std::string_view kind, const Json& fields, StatementAnalysis& a);
+    // The catalog's match, and children created by earlier statements of the same text.
+    TableMatch match(std::string_view schema, std::string_view name) const;
+    // Links between tables (link_statements.cpp): writes through an ancestor, DDL that creates
+    // ancestors or children, renames that change what a configured name means, rules and
+    // triggers that could divert revisions, DROP ... CASCADE of what a history depends on.
+    // Adds refusals, new children and catalog changes; the statement is analysed on after it.
+    void check_links(std::string_view kind, const Json& fields, StatementAnalysis& a);
+    void check_write_through_ancestor(std::string_view kind, const Json& fields,
+                                      StatementAnalysis& a);
+    void check_alter_table_links(const Json& fields, StatementAnalysis& a);
+    void check_create_links(const Json& fields, StatementAnalysis& a);
+    void check_relation_names(std::string_view kind, const Json& fields, StatementAnalysis& a);
+    void check_rev_dependencies(std::string_view kind, const Json& fields, StatementAnalysis& a);
+    void add_new_child(const RelationName& rel, const TableMatch& parent, StatementAnalysis& a,
+                       bool view = false);
+    static bool is_audited_side(const TableMatch& m);  // its rows are or reach audited rows
+    static bool is_rev_side(const TableMatch& m);      // its rows are or reach history
+    static std::string dotted(const RelationName& rel);
+    void refuse_through_ancestor(const TableMatch& m, std::string_view what,
+                                 StatementAnalysis& a);
+    // `m` would become a partition or child of `parent` (or gain it as an ancestor).
+    void refuse_link(const TableMatch& m, std::string_view what, const std::string& parent,
+                     StatementAnalysis& a);
+    // Whether a write of `kind` to `m`, an ancestor, reaches an audited table's rows or changes
+    // a revision table's history (unless audit.allow has rev_table_changes).
+    bool reaches_through_ancestor(const TableMatch& m, std::string_view kind,
+                                  const Json& fields) const;
     // The 42501 refusal of `what` on a revision table (unless allowed); true when refused.
     bool refuse_history_change(const TableMatch& m, std::string_view what, StatementAnalysis& a);
     // A write to it changes an audited table's rows (a partition's included).
@@ -132,6 +163,7 @@ class StatementAnalyzer {
     const CatalogSnapshot& catalog_;
     const config::Audit& policy_;
     std::vector<std::string> cte_names_;  // of the statement's WITH: they are not tables
+    std::deque<ChildTable> created_children_;  // by earlier statements of the text
 };
 
 }  // namespace pgrev::audit

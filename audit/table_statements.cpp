@@ -41,9 +41,10 @@ bool explain_runs_statement(const Json& fields) {
 
 bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Json& f,
                                                  StatementAnalysis& a) {
+    check_links(kind, f, a);
     if (kind == "MergeStmt") {
         RelationName rel = relation_name(f.at("relation"));
-        TableMatch m = catalog_.match(rel.schema, rel.name);
+        TableMatch m = match(rel.schema, rel.name);
         if (!refuse_history_change(m, "MERGE", a) && is_audited(m) && !policy_.allow_merge) {
             refuse(a, "0A000",
                    fmt::format("MERGE into {} is refused: PostgreSQL 15 cannot "
@@ -64,7 +65,7 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
     if (kind == "TruncateStmt") {
         for (const auto& r : f.value("relations", Json::array())) {
             RelationName rel = relation_name(node_fields(r));
-            TableMatch m = catalog_.match(rel.schema, rel.name);
+            TableMatch m = match(rel.schema, rel.name);
             if (!refuse_history_change(m, "TRUNCATE", a) && is_audited(m) &&
                 !policy_.allow_truncate) {
                 refuse(a, "0A000",
@@ -79,7 +80,7 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
     if (kind == "CopyStmt") {
         if (auto rel_it = f.find("relation"); rel_it != f.end() && f.value("is_from", false)) {
             RelationName rel = relation_name(*rel_it);
-            TableMatch m = catalog_.match(rel.schema, rel.name);
+            TableMatch m = match(rel.schema, rel.name);
             if (is_audited(m) && !policy_.allow_copy_from) {
                 refuse(a, "0A000",
                        fmt::format("COPY FROM into {} is refused: the copied rows "
@@ -104,8 +105,18 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
             std::string schema = node_fields(obj).value("sval", "");
             for (const auto& t : catalog_.configured()) {
                 if (t.schema != schema) continue;
-                refuse_history_change(catalog_.match(t.schema, t.name + "_rev"),
+                refuse_history_change(match(t.schema, t.name + "_rev"),
                                       "DROP SCHEMA ... CASCADE", a);
+            }
+            // A partitioned parent of a revision table takes its partitions with it.
+            for (const auto& anc : catalog_.ancestors()) {
+                if (anc.schema != schema || !anc.of_rev || policy_.allow_rev_table_changes) {
+                    continue;
+                }
+                refuse(a, "42501",
+                       fmt::format("DROP SCHEMA {} CASCADE is refused: it holds {}.{}, a parent "
+                                   "of revision table {}, and revision history is append-only",
+                                   schema, anc.schema, anc.name, anc.descendant));
             }
         }
         return true;
@@ -125,7 +136,7 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
         auto rel_it = f.find("relation");
         if (rel_it == f.end() || !rel_it->is_object()) return true;
         RelationName rel = relation_name(*rel_it);
-        TableMatch m = catalog_.match(rel.schema, rel.name);
+        TableMatch m = match(rel.schema, rel.name);
         const char* what = kind == "AlterObjectSchemaStmt" ? "ALTER ... SET SCHEMA" : "RENAME";
         if (!refuse_history_change(m, what, a) &&
             (m.kind == TableMatch::Kind::Audited || m.kind == TableMatch::Kind::AuditedUnknown)) {
@@ -146,7 +157,7 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
         // A new partition (PARTITION OF) or child (INHERITS) of an audited table.
         for (const auto& parent : f.value("inhRelations", Json::array())) {
             RelationName rel = relation_name(node_fields(parent));
-            if (catalog_.match(rel.schema, rel.name).kind != TableMatch::Kind::None) {
+            if (match(rel.schema, rel.name).kind != TableMatch::Kind::None) {
                 a.changes_catalog = true;
             }
         }
@@ -163,8 +174,17 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
                 schema = node_fields(items[items.size() - 2]).value("sval", "");
                 name = node_fields(items[items.size() - 1]).value("sval", "");
             }
-            TableMatch m = catalog_.match(schema, name);
-            if (!refuse_history_change(m, "DROP", a) && m.kind == TableMatch::Kind::Audited) {
+            TableMatch m = match(schema, name);
+            if (m.kind == TableMatch::Kind::Ancestor && m.ancestor->of_rev &&
+                !policy_.allow_rev_table_changes) {
+                // Its partitions (or, with CASCADE, its children) go with it.
+                refuse(a, "42501",
+                       fmt::format("DROP of {} is refused: it would drop the revision table "
+                                   "with it, and revision history is append-only",
+                                   table_name(m)));
+            } else if (!refuse_history_change(m, "DROP", a) &&
+                       (m.kind == TableMatch::Kind::Audited ||
+                        m.kind == TableMatch::Kind::Ancestor)) {
                 a.changes_catalog = true;
             }
         }
@@ -174,7 +194,7 @@ bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Js
         auto rel_it = f.find("relation");
         if (rel_it == f.end() || !rel_it->is_object()) return true;
         RelationName rel = relation_name(*rel_it);
-        TableMatch m = catalog_.match(rel.schema, rel.name);
+        TableMatch m = match(rel.schema, rel.name);
         if (!refuse_history_change(m, "ALTER", a) && m.kind != TableMatch::Kind::None) {
             a.changes_catalog = true;
         }

@@ -23,10 +23,15 @@ audit::CatalogPtr CatalogService::current(const std::string& database) {
     return it->second.snapshot;
 }
 
-void CatalogService::invalidate(const std::string& database) {
+void CatalogService::invalidate(const std::string& database,
+                                const std::vector<audit::ChildTable>& new_children) {
     std::lock_guard lock(mutex_);
     Entry& e = databases_[database];
     e.snapshot.reset();
+    e.pending_children.insert(e.pending_children.end(), new_children.begin(),
+                              new_children.end());
+    // The next statement that names one must be analysed, even before the next load is done.
+    if (!new_children.empty()) rebuild_children_filter(e);
     // Read it again now: new partitions must be known before a client writes to them. A load
     // under way may have read the catalog before the change: it loads once more.
     if (e.loading) {
@@ -50,10 +55,17 @@ void CatalogService::refresh(const std::string& database, asio::any_io_executor 
 void CatalogService::load(const std::string& database) {
     audit::CatalogPtr snapshot;
     std::string error;
+    std::vector<audit::ChildTable> settled;
+    std::vector<audit::ChildTable> pending;
+    {
+        std::lock_guard lock(mutex_);
+        pending = databases_[database].pending_children;
+    }
     try {
         auto report = audit::load_catalog(config_, database, next_generation_.fetch_add(1),
-                                          audit::CatalogLoadMode::Adapt);
+                                          audit::CatalogLoadMode::Adapt, pending);
         snapshot = report.snapshot;
+        settled = std::move(report.settled);
         for (const auto& t : report.created) {
             spdlog::info("database \"{}\": created revision table {}", database, t);
         }
@@ -82,6 +94,11 @@ void CatalogService::load(const std::string& database) {
     {
         std::lock_guard lock(mutex_);
         Entry& e = databases_[database];
+        for (const auto& c : settled) {
+            std::erase_if(e.pending_children, [&](const audit::ChildTable& p) {
+                return p.schema == c.schema && p.name == c.name;
+            });
+        }
         if (e.load_again) {
             // This snapshot may predate the change: answer the waiters with the next one.
             e.load_again = false;
@@ -107,8 +124,21 @@ void CatalogService::load(const std::string& database) {
 
 void CatalogService::install(Entry& entry, const audit::CatalogPtr& snapshot) {
     entry.snapshot = snapshot;
+    // Statements that name these reach audited or revision tables without naming them.
     std::vector<std::string> names;
     for (const auto& c : snapshot->children())
+        names.push_back(c.name);
+    for (const auto& a : snapshot->ancestors())
+        names.push_back(a.name);
+    for (const auto& d : snapshot->rev_dependencies())
+        names.push_back(d.name);
+    entry.filter_names = std::move(names);
+    rebuild_children_filter(entry);
+}
+
+void CatalogService::rebuild_children_filter(Entry& entry) {
+    std::vector<std::string> names = entry.filter_names;
+    for (const auto& c : entry.pending_children)
         names.push_back(c.name);
     bool had = entry.children != nullptr;
     entry.children =

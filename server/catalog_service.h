@@ -38,12 +38,16 @@ class CatalogService {
                  Callback callback);
 
     // Forgets the snapshot and reads it again in the background (a DDL through pgrev changed
-    // an audited table or its partitions).
-    void invalidate(const std::string& database);
+    // an audited table or its partitions). `new_children`: partitions and children the DDL
+    // creates, taken for children (and written to only through their audited table) until a
+    // catalog read sees them: it cannot before their transaction commits.
+    void invalidate(const std::string& database,
+                    const std::vector<audit::ChildTable>& new_children = {});
 
-    // Names of the partitions and inheritance children of `database`'s audited tables, as last
-    // read (kept across invalidate(): a write to one must be analysed even then); null when
-    // there are none. Changes only when children_generation() does.
+    // Names of the partitions and inheritance children of `database`'s audited tables, of
+    // their ancestors and of what their revision tables depend on, as last read (kept across
+    // invalidate(): a write through one must be analysed even then); null when there are
+    // none. Changes only when children_generation() does.
     std::shared_ptr<const audit::NameFilter> children_filter(const std::string& database);
     std::uint64_t children_generation() const { return children_generation_.load(); }
 
@@ -67,9 +71,12 @@ class CatalogService {
         std::vector<Waiter> waiters;
         std::shared_ptr<const audit::NameFilter> children;
         bool load_again = false;  // invalidated while a load was under way
+        std::vector<audit::ChildTable> pending_children;  // see invalidate()
+        std::vector<std::string> filter_names;  // of `children`, from the last snapshot
     };
 
     void install(Entry& entry, const audit::CatalogPtr& snapshot);  // with mutex_ held
+    void rebuild_children_filter(Entry& entry);                       // with mutex_ held
 
     void load(const std::string& database);
 

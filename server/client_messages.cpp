@@ -282,7 +282,7 @@ std::vector<TagFix> ClientMessages::record(const RewritePlan& plan) {
     }
     if (plan.changes_catalog) {
         state_.catalog_dirty = true;
-        server_.catalogs->invalidate(database_);
+        server_.catalogs->invalidate(database_, plan.new_children);
     }
     if (plan.action == RewritePlan::Action::Refuse) {
         spdlog::warn("{}: refused: {}", session_.describe(), plan.refusal_message);

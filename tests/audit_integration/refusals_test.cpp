@@ -37,6 +37,15 @@ const std::vector<Refusal> kRefusals = {
     {"EXPLAIN ANALYZE UPDATE reservation SET party = 0", "0A000", "reservation"},
     {"EXPLAIN (ANALYZE, COSTS OFF) DELETE FROM reservation", "0A000", "reservation"},
     {"COPY (UPDATE reservation SET party = 0 RETURNING id) TO STDOUT", "0A000", "reservation"},
+    // What would reach the table or its history without naming it later (links_test.cpp).
+    {"ALTER SCHEMA public RENAME TO hidden", "0A000", "public.reservation"},
+    {"ALTER TABLE reservation INHERIT dinner_slot", "0A000", "public.reservation"},
+    {"ALTER TABLE dinner_slot RENAME TO reservation_rev", "42501", "reservation_rev"},
+    {"CREATE RULE swallow AS ON INSERT TO reservation_rev DO INSTEAD NOTHING", "42501",
+     "reservation_rev"},
+    {"CREATE TRIGGER swallow BEFORE INSERT ON reservation_rev FOR EACH ROW EXECUTE FUNCTION "
+     "suppress_redundant_updates_trigger()",
+     "42501", "reservation_rev"},
 };
 
 // What must not change: the audited table and its history.
