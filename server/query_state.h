@@ -36,6 +36,9 @@ struct QueryState {
     // client_encoding whose multibyte characters never contain ASCII bytes.
     bool standard_conforming_strings = true;
     std::string client_encoding = "UTF8";
+    // The server's major version is the one whose grammar pgrev parses with (ParameterStatus
+    // server_version): a text pgrev cannot parse is then forwarded for the server's own error.
+    bool server_has_pgrevs_grammar = false;
     // The client pump waits for a settings barrier (ResultQueue::mark_settings_barrier).
     bool waiting_for_settings = false;
     // A statement changed an audited table's definition: read the catalog again once the
