@@ -331,8 +331,11 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
         }
         std::vector<Edit> cte_edits;
         for (std::size_t i = 0; i < a.in_ctes.size(); ++i) {
-            cte_edits.push_back(
-                SiteWriter(sql, a.in_ctes[i], "_" + std::to_string(i + 1)).cte_edit());
+            // Appended, not "_" + std::to_string(): GCC 12 at -O3 warns falsely there
+            // (-Wrestrict, GCC bug 105651).
+            std::string suffix = "_";
+            suffix += std::to_string(i + 1);
+            cte_edits.push_back(SiteWriter(sql, a.in_ctes[i], suffix).cte_edit());
         }
         if (a.main) {
             edits.push_back({a.rewrite_begin, a.main->end,
