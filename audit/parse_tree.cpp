@@ -273,8 +273,8 @@ void for_each_node(const Json& node,
         auto [key, value] = pending.back();
         pending.pop_back();
         // Node kinds are CamelCase keys whose value is an object; fields are lower case.
-        if (key != nullptr && !key->empty() && std::isupper(static_cast<unsigned char>((*key)[0])) &&
-            value->is_object()) {
+        if (key != nullptr && !key->empty() &&
+            std::isupper(static_cast<unsigned char>((*key)[0])) && value->is_object()) {
             visit(*key, *value);
         }
         std::size_t first = pending.size();

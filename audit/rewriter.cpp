@@ -279,14 +279,13 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
         plan.action = RewritePlan::Action::Refuse;
         if (parsed.too_deep) {
             plan.refusal_sqlstate = "54001";
-            plan.refusal_message =
-                "pgrev: cannot audit a statement nested this deeply (" + parsed.error + ")" +
-                mentions;
+            plan.refusal_message = "pgrev: cannot audit a statement nested this deeply (" +
+                                   parsed.error + ")" + mentions;
         } else {
             plan.refusal_sqlstate = "42601";
             plan.refusal_message = "pgrev: cannot audit a statement that does not parse with " +
-                                   std::string(parser_version()) + "'s grammar, which pgrev uses (" +
-                                   parsed.error + ")" + mentions;
+                                   std::string(parser_version()) +
+                                   "'s grammar, which pgrev uses (" + parsed.error + ")" + mentions;
         }
         plan.sql = refusal_statement(plan.refusal_sqlstate, plan.refusal_message);
         plan.statements.emplace_back();

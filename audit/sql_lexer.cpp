@@ -37,8 +37,22 @@ bool is_tag_cont(char c) {
 // {op_chars}
 bool is_op_char(char c) {
     switch (c) {
-        case '~': case '!': case '@': case '#': case '^': case '&': case '|': case '`':
-        case '?': case '+': case '-': case '*': case '/': case '%': case '<': case '>':
+        case '~':
+        case '!':
+        case '@':
+        case '#':
+        case '^':
+        case '&':
+        case '|':
+        case '`':
+        case '?':
+        case '+':
+        case '-':
+        case '*':
+        case '/':
+        case '%':
+        case '<':
+        case '>':
         case '=':
             return true;
         default:
@@ -214,8 +228,16 @@ std::size_t Scanner::operator_end(std::size_t i) const {
         bool unusual = false;
         for (std::size_t k = i; k + 1 < end; ++k) {
             switch (s_[k]) {
-                case '~': case '!': case '@': case '#': case '^': case '&': case '|':
-                case '`': case '?': case '%':
+                case '~':
+                case '!':
+                case '@':
+                case '#':
+                case '^':
+                case '&':
+                case '|':
+                case '`':
+                case '?':
+                case '%':
                     unusual = true;
                     break;
                 default:

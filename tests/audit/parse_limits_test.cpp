@@ -106,8 +106,8 @@ TEST_SUITE("audit") {
             sql += " WHERE r.id = d.id RETURNING r.id";
             RewritePlan p = plan_with(sql, true);
             CAPTURE(joins);
-            CHECK(p.action == (joins < 10'000 ? RewritePlan::Action::Rewrite
-                                               : RewritePlan::Action::Refuse));
+            CHECK(p.action ==
+                  (joins < 10'000 ? RewritePlan::Action::Rewrite : RewritePlan::Action::Refuse));
         }
     }
 

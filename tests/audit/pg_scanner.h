@@ -6,8 +6,8 @@
 
 #include <pg_query.h>
 
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -30,10 +30,10 @@ TEST_CASE("a -- comment ends at a carriage return, as the server reads it") {
                  "SET party = 45 WHERE id = 100001 -- x\r",
                  kSeeded},
                 1),
-        queries("a string continued over a line break is one literal",
-                {"UPDATE reservation SET name = 'Bo'\r'b' WHERE id = 100002 RETURNING name",
-                 kSeeded},
-                1),
+        queries(
+            "a string continued over a line break is one literal",
+            {"UPDATE reservation SET name = 'Bo'\r'b' WHERE id = 100002 RETURNING name", kSeeded},
+            1),
     });
 }
 

@@ -36,8 +36,7 @@ TEST_CASE("a text that does not parse gets the server's own error, position and 
     run_stories({
         queries("invalid Unicode escapes", {"SELECT U&'wrong: \\061'"}, -1),
         queries("an invalid surrogate", {"SELECT U&'\\db99'"}, -1),
-        queries("a UESCAPE that is not one character", {"SELECT U&'wrong: +0061' UESCAPE '+'"},
-                -1),
+        queries("a UESCAPE that is not one character", {"SELECT U&'wrong: +0061' UESCAPE '+'"}, -1),
         queries("a syntax error in a statement on an audited table",
                 {"UPDATE reservation SET party = WHERE id = 100001"}, -1),
         queries("a syntax error after a good statement",
