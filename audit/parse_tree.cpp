@@ -1,8 +1,14 @@
 #include "audit/parse_tree.h"
 
 #include <pg_query.h>
+#include <pthread.h>
 
+#include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
+#include <utility>
+
+#include "audit/sql_lexer.h"
 
 namespace pgrev::audit {
 
@@ -54,6 +60,127 @@ const Json& empty_object() {
 }
 }  // namespace
 
+namespace {
+
+// libpg_query's JSON writer recurses once or twice per tree level, a few hundred bytes of
+// stack each (measured: 1+1+... takes about 140 bytes a term, 70 a token). Texts this short
+// cannot nest deeply enough to matter on the caller's stack.
+constexpr std::size_t kInlineParseBytes = 8 * 1024;
+// Larger ones are parsed on a thread of their own with this much stack (reserved, touched
+// only as deep as the tree goes), when their nesting bound allows it with a wide margin.
+constexpr std::size_t kParserStackBytes = 128 * 1024 * 1024;
+constexpr std::size_t kMaxNestingTokens = 400'000;
+
+struct ParseJob {
+    const char* text;
+    PgQueryParseResult result;
+};
+
+void* parse_job(void* arg) {
+    auto* job = static_cast<ParseJob*>(arg);
+    // The result is malloc'd: the caller frees it. libpg_query frees the thread's memory
+    // context when the thread ends (calling pg_query_exit here as well frees it twice).
+    job->result = pg_query_parse(job->text);
+    return nullptr;
+}
+
+// pg_query_parse on a thread with kParserStackBytes of stack; false when none can be started.
+bool parse_on_big_stack(const char* text, PgQueryParseResult& out) {
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) return false;
+    ParseJob job{text, {}};
+    pthread_t thread;
+    bool started = pthread_attr_setstacksize(&attr, kParserStackBytes) == 0 &&
+                   pthread_create(&thread, &attr, parse_job, &job) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started) return false;
+    pthread_join(thread, nullptr);
+    out = job.result;
+    return true;
+}
+
+// Nesting depth of JSON text (objects and arrays), without recursion.
+std::size_t json_depth(const char* json) {
+    std::size_t depth = 0, deepest = 0;
+    bool in_string = false;
+    for (const char* p = json; *p != '\0'; ++p) {
+        if (in_string) {
+            if (*p == '\\' && p[1] != '\0') {
+                ++p;
+            } else if (*p == '"') {
+                in_string = false;
+            }
+        } else if (*p == '"') {
+            in_string = true;
+        } else if (*p == '{' || *p == '[') {
+            deepest = std::max(deepest, ++depth);
+        } else if ((*p == '}' || *p == ']') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
+ParseResult too_deep(std::string why) {
+    ParseResult out;
+    out.too_deep = true;
+    out.error = std::move(why);
+    return out;
+}
+
+}  // namespace
+
+const char* parser_version() {
+    return "PostgreSQL " PG_MAJORVERSION;
+}
+
+bool same_major_version(std::string_view server_version) {
+    std::string_view major = PG_MAJORVERSION;
+    return server_version.substr(0, major.size()) == major &&
+           (server_version.size() == major.size() ||
+            !std::isdigit(static_cast<unsigned char>(server_version[major.size()])));
+}
+
+std::size_t nesting_bound(std::string_view sql) {
+    // Per open parenthesis or bracket: the longest item so far, the current item's tokens and
+    // deepest nested group, and the set operations (UNION chains over items).
+    struct Group {
+        std::size_t longest = 0, item = 0, nested = 0, set_ops = 0;
+        std::size_t close() const { return std::max(longest, item + nested) + set_ops + 1; }
+    };
+    std::vector<Group> groups(1);
+    for (const Token& t : lex_sql(sql)) {
+        char c = sql[t.begin];
+        bool bracket = t.kind == TokenKind::Other && t.end - t.begin == 1;
+        Group& g = groups.back();
+        if (t.kind == TokenKind::OpenParen || (bracket && c == '[')) {
+            ++g.item;
+            groups.emplace_back();
+        } else if ((t.kind == TokenKind::CloseParen || (bracket && c == ']')) &&
+                   groups.size() > 1) {
+            std::size_t inner = g.close();
+            groups.pop_back();
+            groups.back().nested = std::max(groups.back().nested, inner);
+            ++groups.back().item;
+        } else if (t.kind == TokenKind::Comma || t.kind == TokenKind::Semicolon) {
+            g.longest = std::max(g.longest, g.item + g.nested);
+            g.item = g.nested = 0;
+        } else {
+            ++g.item;
+            if (t.is_word(sql, "union") || t.is_word(sql, "intersect") ||
+                t.is_word(sql, "except")) {
+                ++g.set_ops;
+            }
+        }
+    }
+    while (groups.size() > 1) {  // unclosed: the parser refuses it, but bound it all the same
+        std::size_t inner = groups.back().close();
+        groups.pop_back();
+        groups.back().nested = std::max(groups.back().nested, inner);
+    }
+    return groups.back().close();
+}
+
 ParseResult parse_sql(std::string_view sql) {
     ParseResult out;
     // libpg_query wants a NUL-terminated string, and copies names and literals into JSON that
@@ -61,12 +188,32 @@ ParseResult parse_sql(std::string_view sql) {
     // over 0x7F it can only stand in a name, a literal or a comment, so the statement's
     // structure and every byte offset stay the same.
     std::string text = with_invalid_utf8_replaced(sql);
-    PgQueryParseResult r = pg_query_parse(text.c_str());
+    PgQueryParseResult r;
+    if (text.size() <= kInlineParseBytes) {
+        r = pg_query_parse(text.c_str());
+    } else {
+        std::size_t bound = nesting_bound(sql);
+        if (bound > kMaxNestingTokens) {
+            return too_deep("it may nest " + std::to_string(bound) +
+                            " levels deep; pgrev parses at most " +
+                            std::to_string(kMaxNestingTokens));
+        }
+        if (!parse_on_big_stack(text.c_str(), r)) {
+            out.error = "cannot start a thread to parse it";
+            return out;
+        }
+    }
     if (r.error != nullptr) {
         out.error = r.error->message != nullptr ? r.error->message : "syntax error";
         out.error_cursor = r.error->cursorpos;
         pg_query_free_parse_result(r);
         return out;
+    }
+    // The analysis walks the tree: keep it within a depth the server would not exceed either.
+    if (std::size_t depth = json_depth(r.parse_tree); depth > kMaxTreeDepth) {
+        pg_query_free_parse_result(r);
+        return too_deep("its parse tree is " + std::to_string(depth) +
+                        " levels deep; pgrev analyses at most " + std::to_string(kMaxTreeDepth));
     }
     try {
         out.tree = std::make_shared<Json>(Json::parse(r.parse_tree));
@@ -119,20 +266,27 @@ int location_of(const Json& fields) {
 
 void for_each_node(const Json& node,
                    const std::function<void(std::string_view, const Json&)>& visit) {
-    if (node.is_array()) {
-        for (const auto& item : node)
-            for_each_node(item, visit);
-        return;
-    }
-    if (!node.is_object()) return;
-    for (auto it = node.begin(); it != node.end(); ++it) {
-        const std::string& key = it.key();
+    // An explicit stack, not recursion: a tree may be as deep as kMaxTreeDepth (and a caller
+    // may pass a deeper one). Entries are (key, value); the key is null for array items.
+    std::vector<std::pair<const std::string*, const Json*>> pending{{nullptr, &node}};
+    while (!pending.empty()) {
+        auto [key, value] = pending.back();
+        pending.pop_back();
         // Node kinds are CamelCase keys whose value is an object; fields are lower case.
-        if (!key.empty() && std::isupper(static_cast<unsigned char>(key[0])) &&
-            it.value().is_object()) {
-            visit(key, it.value());
+        if (key != nullptr && !key->empty() &&
+            std::isupper(static_cast<unsigned char>((*key)[0])) && value->is_object()) {
+            visit(*key, *value);
         }
-        for_each_node(it.value(), visit);
+        std::size_t first = pending.size();
+        if (value->is_array()) {
+            for (const auto& item : *value)
+                pending.emplace_back(nullptr, &item);
+        } else if (value->is_object()) {
+            for (auto it = value->begin(); it != value->end(); ++it)
+                pending.emplace_back(&it.key(), &it.value());
+        }
+        // Children in document order: the first one on top.
+        std::reverse(pending.begin() + static_cast<std::ptrdiff_t>(first), pending.end());
     }
 }
 

@@ -2,17 +2,30 @@
 
 namespace pgrev::audit {
 
-std::string PlanCache::key(std::uint64_t generation, std::string_view sql) {
+std::size_t plan_bytes(const RewritePlan& plan) {
+    std::size_t bytes = sizeof plan + plan.sql.capacity() + plan.original.capacity() +
+                        plan.refusal_sqlstate.capacity() + plan.refusal_message.capacity() +
+                        plan.source_map.capacity() * sizeof(SourcePiece);
+    bytes += plan.statements.capacity() * sizeof(StatementPlan);
+    for (const auto& st : plan.statements)
+        bytes += st.prepared_name.capacity();
+    for (const auto& t : plan.unknown_tables)
+        bytes += sizeof t + t.capacity();
+    return bytes;
+}
+
+std::string PlanCache::key(std::uint64_t generation, std::uint8_t variant, std::string_view sql) {
     std::string k;
     k.reserve(sql.size() + 9);
     k.append(reinterpret_cast<const char*>(&generation), sizeof generation);
-    k.push_back('\0');
+    k.push_back(static_cast<char>(variant));
     k.append(sql);
     return k;
 }
 
-PlanPtr PlanCache::find(std::uint64_t catalog_generation, std::string_view sql) {
-    std::string k = key(catalog_generation, sql);
+PlanPtr PlanCache::find(std::uint64_t catalog_generation, std::string_view sql,
+                        std::uint8_t variant) {
+    std::string k = key(catalog_generation, variant, sql);
     auto it = index_.find(k);
     if (it == index_.end()) {
         ++misses_;
@@ -23,19 +36,30 @@ PlanPtr PlanCache::find(std::uint64_t catalog_generation, std::string_view sql) 
     return it->second->plan;
 }
 
-void PlanCache::insert(std::uint64_t catalog_generation, std::string_view sql, PlanPtr plan) {
-    if (capacity_ == 0) return;
-    std::string k = key(catalog_generation, sql);
+void PlanCache::evict_last() {
+    bytes_ -= lru_.back().bytes;
+    index_.erase(std::string_view(lru_.back().key));
+    lru_.pop_back();
+}
+
+void PlanCache::insert(std::uint64_t catalog_generation, std::string_view sql, PlanPtr plan,
+                       std::uint8_t variant) {
+    if (capacity_ == 0 || !plan) return;
+    std::string k = key(catalog_generation, variant, sql);
+    // The key twice (the list's string and the map's node), the plan, the nodes around them.
+    std::size_t bytes = 2 * k.capacity() + plan_bytes(*plan) + 128;
     if (auto it = index_.find(k); it != index_.end()) {
-        it->second->plan = std::move(plan);
-        lru_.splice(lru_.begin(), lru_, it->second);
-        return;
+        // Same text, new plan: drop the old entry and insert afresh (its size may differ).
+        auto entry = it->second;
+        bytes_ -= entry->bytes;
+        index_.erase(it);  // before the list node that holds the key it views
+        lru_.erase(entry);
     }
-    if (index_.size() >= capacity_) {
-        index_.erase(lru_.back().key);
-        lru_.pop_back();
-    }
-    lru_.push_front(Entry{std::move(k), std::move(plan)});
+    if (bytes > max_bytes_) return;  // would push out everything else
+    while (!lru_.empty() && (index_.size() >= capacity_ || bytes_ + bytes > max_bytes_))
+        evict_last();
+    lru_.push_front(Entry{std::move(k), std::move(plan), bytes});
+    bytes_ += bytes;
     // The map's key views the string in the list node, which never moves.
     index_.emplace(lru_.front().key, lru_.begin());
 }

@@ -270,7 +270,8 @@ std::string restore_error_message(TagVerb verb, const std::string& message) {
 }
 
 RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
-                         const config::Audit& policy, bool catalog_is_fresh) {
+                         const config::Audit& policy, bool catalog_is_fresh,
+                         bool server_has_pgrevs_grammar) {
     RewritePlan plan;
     ParseResult parsed = parse_sql(sql);
     if (!parsed.ok) {
@@ -285,15 +286,32 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
                 tables += (tables.empty() ? "" : ", ") + t.qualified_name();
             }
         }
-        // No audited name in it (it was analysed for another reason): the server's own syntax
-        // error is the right answer.
+        // No audited name in it (it was analysed for another reason): the server's own error
+        // is the right answer.
         if (tables.empty() && !NameFilter::contains_ci(sql, "u&")) return plan;
-        plan.action = RewritePlan::Action::Refuse;
-        plan.refusal_sqlstate = "42601";
-        plan.refusal_message =
-            "pgrev: cannot audit a statement that does not parse (" + parsed.error +
-            "); it mentions the audited table " + (tables.empty() ? "name" : tables) +
+        // A server of the major version whose grammar libpg_query has refuses the text too,
+        // with its own error, position and hint: forward it. Not when pgrev read other bytes
+        // than the server will (invalid UTF-8 replaced), nor when libpg_query's scanner is
+        // known to read the text differently (a string continued across a comment), nor when
+        // pgrev did not even try (too deep): then the server might run it.
+        if (server_has_pgrevs_grammar && !parsed.too_deep &&
+            !continues_string_across_comment(sql) && with_invalid_utf8_replaced(sql) == sql) {
+            return plan;
+        }
+        std::string mentions =
+            "; it mentions the audited table " + (tables.empty() ? "name" : tables) +
             ", so pgrev refuses it rather than let a change through without its revision";
+        plan.action = RewritePlan::Action::Refuse;
+        if (parsed.too_deep) {
+            plan.refusal_sqlstate = "54001";
+            plan.refusal_message = "pgrev: cannot audit a statement nested this deeply (" +
+                                   parsed.error + ")" + mentions;
+        } else {
+            plan.refusal_sqlstate = "42601";
+            plan.refusal_message = "pgrev: cannot audit a statement that does not parse with " +
+                                   std::string(parser_version()) +
+                                   "'s grammar, which pgrev uses (" + parsed.error + ")" + mentions;
+        }
         plan.sql = refusal_statement(plan.refusal_sqlstate, plan.refusal_message);
         plan.statements.emplace_back();
         return plan;
@@ -339,8 +357,11 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
         }
         std::vector<Edit> cte_edits;
         for (std::size_t i = 0; i < a.in_ctes.size(); ++i) {
-            cte_edits.push_back(
-                SiteWriter(sql, a.in_ctes[i], "_" + std::to_string(i + 1)).cte_edit());
+            // Appended, not "_" + std::to_string(): GCC 12 at -O3 warns falsely there
+            // (-Wrestrict, GCC bug 105651).
+            std::string suffix = "_";
+            suffix += std::to_string(i + 1);
+            cte_edits.push_back(SiteWriter(sql, a.in_ctes[i], suffix).cte_edit());
         }
         if (a.main) {
             edits.push_back({a.rewrite_begin, a.main->end,

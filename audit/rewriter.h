@@ -14,8 +14,12 @@ namespace pgrev::audit {
 
 // `catalog_is_fresh`: the snapshot was read after this text arrived, so a configured table it
 // lacks does not exist (or is not visible yet) and is refused rather than asked for.
+// `server_has_pgrevs_grammar`: the server runs the major version libpg_query parses
+// (same_major_version), so a text libpg_query cannot parse is forwarded for the server's own
+// error rather than refused.
 RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
-                         const config::Audit& policy, bool catalog_is_fresh);
+                         const config::Audit& policy, bool catalog_is_fresh,
+                         bool server_has_pgrevs_grammar = false);
 
 // The statement sent in place of a refused one: the server raises the error, so the client
 // gets an ordinary ErrorResponse and an open transaction block fails as after any error.

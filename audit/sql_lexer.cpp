@@ -1,56 +1,356 @@
 #include "audit/sql_lexer.h"
 
 #include <cctype>
-#include <cstring>
 
 namespace pgrev::audit {
 
+// The character classes and rules below are those of PostgreSQL 15's scanner
+// (src/backend/parser/scan.l), which the server uses to read every statement. pgrev's token
+// boundaries must be the server's: a comment, string or statement end that pgrev places
+// elsewhere moves text into or out of the statement pgrev rewrites.
 namespace {
 
-bool is_ident_start(unsigned char c) {
-    return std::isalpha(c) || c == '_' || c >= 0x80;
+// {space}: not \v, which the server reads as a character of its own (std::isspace does not).
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
-bool is_ident_char(unsigned char c) {
-    return std::isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+// {newline}: a `--` comment ends at either.
+bool is_newline(char c) {
+    return c == '\n' || c == '\r';
+}
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+// {ident_start}: ASCII letters, '_' and every byte over 0x7F (locale-independent).
+bool is_ident_start(char c) {
+    unsigned char u = static_cast<unsigned char>(c);
+    return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || u == '_' || u >= 0x80;
+}
+// {ident_cont}
+bool is_ident_cont(char c) {
+    return is_ident_start(c) || is_digit(c) || c == '$';
+}
+// {dolq_cont}: a dollar quote's tag has no '$' of its own.
+bool is_tag_cont(char c) {
+    return is_ident_start(c) || is_digit(c);
+}
+// {op_chars}
+bool is_op_char(char c) {
+    switch (c) {
+        case '~':
+        case '!':
+        case '@':
+        case '#':
+        case '^':
+        case '&':
+        case '|':
+        case '`':
+        case '?':
+        case '+':
+        case '-':
+        case '*':
+        case '/':
+        case '%':
+        case '<':
+        case '>':
+        case '=':
+            return true;
+        default:
+            return false;
+    }
 }
 
-// Position after a quoted run starting at `i` (on the opening quote). `backslash` allows \'
-// escapes (E'' strings). A doubled quote is an escaped quote.
-std::size_t skip_quoted(std::string_view s, std::size_t i, char quote, bool backslash) {
-    ++i;
-    while (i < s.size()) {
-        char c = s[i];
-        if (backslash && c == '\\') {
+enum class Quoted {
+    Standard,  // '...' and U&'...': '' is a quote
+    Escape,    // E'...': also backslash escapes
+    Bits,      // B'...' and X'...': no escapes at all, not even ''
+};
+
+constexpr std::size_t npos = std::string_view::npos;
+
+class Scanner {
+  public:
+    explicit Scanner(std::string_view s) : s_(s) {}
+
+    std::vector<Token> run();
+    bool continued_across_comment() const { return continued_across_comment_; }
+
+  private:
+    bool at(std::size_t i, char c) const { return i < s_.size() && s_[i] == c; }
+    bool at(std::size_t i, char a, char b) const { return at(i, a) && at(i + 1, b); }
+
+    // `--` to just before the next newline (or the end).
+    std::size_t line_comment_end(std::size_t i) const {
+        while (i < s_.size() && !is_newline(s_[i]))
+            ++i;
+        return i;
+    }
+    std::size_t block_comment_end(std::size_t i) const;
+    std::size_t string_end(std::size_t quote, Quoted mode);
+    std::size_t continuation(std::size_t after);
+    std::size_t dollar_quote_end(std::size_t i) const;
+    std::size_t number_end(std::size_t i) const;
+    std::size_t operator_end(std::size_t i) const;
+
+    void push(TokenKind kind, std::size_t begin, std::size_t end) {
+        if (kind == TokenKind::CloseParen && depth_ > 0) --depth_;
+        tokens_.push_back(Token{kind, begin, end, depth_});
+        if (kind == TokenKind::OpenParen) ++depth_;
+    }
+
+    std::string_view s_;
+    std::vector<Token> tokens_;
+    int depth_ = 0;
+    bool continued_across_comment_ = false;
+};
+
+// A `/*` comment at `i`, ended by the `*/` that closes it: comments nest. npos when
+// unterminated.
+std::size_t Scanner::block_comment_end(std::size_t i) const {
+    int nesting = 1;
+    i += 2;
+    while (i < s_.size()) {
+        if (at(i, '/', '*')) {
+            ++nesting;
+            i += 2;
+        } else if (at(i, '*', '/')) {
+            i += 2;
+            if (--nesting == 0) return i;
+        } else {
+            ++i;
+        }
+    }
+    return npos;
+}
+
+// After a string's closing quote at `after - 1`: the server continues the string when white
+// space holding a newline, then another quote, follows ({quotecontinue}: 'a'<LF>'b' is 'ab').
+// `--` comments count as white space there. Returns the position after the next opening
+// quote, or npos when the string ends here.
+std::size_t Scanner::continuation(std::size_t after) {
+    std::size_t i = after;
+    bool newline = false;
+    bool comment = false;
+    while (i < s_.size()) {
+        if (is_space(s_[i])) {
+            newline = newline || is_newline(s_[i]);
+            ++i;
+        } else if (at(i, '-', '-')) {
+            comment = true;
+            i = line_comment_end(i);
+        } else {
+            break;
+        }
+    }
+    if (!newline || !at(i, '\'')) return npos;
+    // libpg_query's scanner (patched to return comments as tokens) does not continue across
+    // a comment: its parser then reads the text differently from the server.
+    continued_across_comment_ = continued_across_comment_ || comment;
+    return i + 1;
+}
+
+// A quoted string whose opening quote is at `quote`, continuations included: the position
+// after its last closing quote, or npos when unterminated.
+std::size_t Scanner::string_end(std::size_t quote, Quoted mode) {
+    std::size_t i = quote + 1;
+    while (i < s_.size()) {
+        char c = s_[i];
+        if (c == '\\' && mode == Quoted::Escape) {
+            i += 2;  // any escape, \' and \\ included, is at least two bytes
+            continue;
+        }
+        if (c != '\'') {
+            ++i;
+            continue;
+        }
+        if (mode != Quoted::Bits && at(i + 1, '\'')) {
             i += 2;
             continue;
         }
-        if (c == quote) {
-            if (i + 1 < s.size() && s[i + 1] == quote) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        ++i;
+        std::size_t next = continuation(i + 1);
+        if (next == npos) return i + 1;
+        i = next;
     }
-    return std::string_view::npos;
+    return npos;
 }
 
-// $tag$ ... $tag$ starting at `i` on the first '$'; npos when `i` is not a dollar quote start.
-std::size_t skip_dollar_quoted(std::string_view s, std::size_t i) {
+// A dollar quote at `i` ($tag$...$tag$): its end, s_.size() when unterminated, npos when
+// `i` does not start one.
+std::size_t Scanner::dollar_quote_end(std::size_t i) const {
     std::size_t j = i + 1;
-    if (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j])))
-        return std::string_view::npos;
-    while (j < s.size() && s[j] != '$') {
-        unsigned char c = static_cast<unsigned char>(s[j]);
-        if (!(std::isalnum(c) || c == '_' || c >= 0x80)) return std::string_view::npos;
-        ++j;
+    if (j < s_.size() && is_ident_start(s_[j])) {
+        while (j < s_.size() && is_tag_cont(s_[j]))
+            ++j;
     }
-    if (j >= s.size()) return std::string_view::npos;
-    std::string_view tag = s.substr(i, j - i + 1);
-    std::size_t close = s.find(tag, j + 1);
-    if (close == std::string_view::npos) return s.size();  // unterminated: swallow the rest
-    return close + tag.size();
+    if (!at(j, '$')) return npos;
+    std::string_view tag = s_.substr(i, j - i + 1);
+    std::size_t close = s_.find(tag, j + 1);
+    return close == npos ? s_.size() : close + tag.size();
+}
+
+// {integer}, {decimal} or {real} at `i`. "1..2" is 1, "..", 2 ({decimalfail}). Trailing
+// junk ("1x", "1e+") is an error for the server; the token ends before it.
+std::size_t Scanner::number_end(std::size_t i) const {
+    while (i < s_.size() && is_digit(s_[i]))
+        ++i;
+    if (at(i, '.') && !at(i + 1, '.')) {
+        ++i;
+        while (i < s_.size() && is_digit(s_[i]))
+            ++i;
+    }
+    if (at(i, 'e') || at(i, 'E')) {
+        std::size_t j = i + 1;
+        if (at(j, '+') || at(j, '-')) ++j;
+        if (j < s_.size() && is_digit(s_[j])) {
+            while (j < s_.size() && is_digit(s_[j]))
+                ++j;
+            return j;
+        }
+    }
+    return i;
+}
+
+// {operator} at `i` (which does not start a comment), cut as the server cuts it: before an
+// embedded `--` or `/*`, and without trailing '+'/'-' unless it holds a character that no
+// SQL operator has ("=-" is "=" and "-", "@-" is one operator).
+std::size_t Scanner::operator_end(std::size_t i) const {
+    std::size_t end = i;
+    while (end < s_.size() && is_op_char(s_[end]))
+        ++end;
+    for (std::size_t k = i + 1; k + 1 < end; ++k) {
+        if (at(k, '-', '-') || at(k, '/', '*')) {
+            end = k;
+            break;
+        }
+    }
+    std::size_t n = end - i;
+    if (n > 1 && (s_[end - 1] == '+' || s_[end - 1] == '-')) {
+        bool unusual = false;
+        for (std::size_t k = i; k + 1 < end; ++k) {
+            switch (s_[k]) {
+                case '~':
+                case '!':
+                case '@':
+                case '#':
+                case '^':
+                case '&':
+                case '|':
+                case '`':
+                case '?':
+                case '%':
+                    unusual = true;
+                    break;
+                default:
+                    break;
+            }
+        }
+        if (!unusual) {
+            do {
+                --n;
+            } while (n > 1 && (s_[i + n - 1] == '+' || s_[i + n - 1] == '-'));
+        }
+    }
+    return i + n;
+}
+
+std::vector<Token> Scanner::run() {
+    std::size_t i = 0;
+    while (i < s_.size()) {
+        char c = s_[i];
+        if (is_space(c)) {
+            ++i;
+            continue;
+        }
+        if (at(i, '-', '-')) {
+            i = line_comment_end(i);
+            continue;
+        }
+        if (at(i, '/', '*')) {
+            i = block_comment_end(i);
+            if (i == npos) break;
+            continue;
+        }
+        std::size_t begin = i;
+        std::size_t end = npos;
+        TokenKind kind = TokenKind::String;
+        char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        // Prefixed literals, only at a token's start: E'..', B'..', X'..', U&'..', U&"..".
+        // N'..' is two tokens for the server (NCHAR and a string), as for pgrev.
+        if (lower == 'e' && at(i + 1, '\'')) {
+            end = string_end(i + 1, Quoted::Escape);
+        } else if ((lower == 'b' || lower == 'x') && at(i + 1, '\'')) {
+            end = string_end(i + 1, Quoted::Bits);
+        } else if (lower == 'u' && at(i + 1, '&') && at(i + 2, '\'')) {
+            end = string_end(i + 2, Quoted::Standard);
+        } else if (lower == 'u' && at(i + 1, '&') && at(i + 2, '"')) {
+            kind = TokenKind::QuotedIdentifier;
+            std::size_t close = s_.find('"', i + 3);
+            while (close != npos && at(close + 1, '"'))
+                close = s_.find('"', close + 2);
+            end = close == npos ? npos : close + 1;
+        } else if (is_ident_start(c)) {
+            end = i + 1;
+            while (end < s_.size() && is_ident_cont(s_[end]))
+                ++end;
+            push(TokenKind::Word, begin, end);
+            i = end;
+            continue;
+        } else if (is_digit(c) || (c == '.' && i + 1 < s_.size() && is_digit(s_[i + 1]))) {
+            push(TokenKind::Number, begin, i = number_end(i));
+            continue;
+        } else if (c == '\'') {
+            end = string_end(i, Quoted::Standard);
+        } else if (c == '"') {
+            kind = TokenKind::QuotedIdentifier;
+            std::size_t close = s_.find('"', i + 1);
+            while (close != npos && at(close + 1, '"'))
+                close = s_.find('"', close + 2);
+            end = close == npos ? npos : close + 1;
+        } else if (c == '$') {
+            if (i + 1 < s_.size() && is_digit(s_[i + 1])) {
+                end = i + 1;
+                while (end < s_.size() && is_digit(s_[end]))
+                    ++end;
+                push(TokenKind::Parameter, begin, i = end);
+                continue;
+            }
+            end = dollar_quote_end(i);
+            // Not a dollar quote ("$x ..."): the '$' alone is a token.
+            if (end == npos) {
+                kind = TokenKind::Other;
+                end = i + 1;
+            }
+        } else if (is_op_char(c)) {
+            push(TokenKind::Other, begin, i = operator_end(i));
+            continue;
+        } else {
+            switch (c) {
+                case '(':
+                    kind = TokenKind::OpenParen;
+                    break;
+                case ')':
+                    kind = TokenKind::CloseParen;
+                    break;
+                case ',':
+                    kind = TokenKind::Comma;
+                    break;
+                case ';':
+                    kind = TokenKind::Semicolon;
+                    break;
+                default:
+                    kind = TokenKind::Other;
+                    break;
+            }
+            end = i + 1;
+            // "::", ":=" and ".." are tokens of two characters.
+            if ((c == ':' && (at(i + 1, ':') || at(i + 1, '='))) || (c == '.' && at(i + 1, '.')))
+                end = i + 2;
+        }
+        if (end == npos) break;  // unterminated: the server refuses the text
+        push(kind, begin, end);
+        i = end;
+    }
+    return std::move(tokens_);
 }
 
 }  // namespace
@@ -65,142 +365,14 @@ bool Token::is_word(std::string_view text, std::string_view lower_keyword) const
     return true;
 }
 
-std::vector<Token> lex_sql(std::string_view s) {
-    std::vector<Token> out;
-    int depth = 0;
-    std::size_t i = 0;
-    auto push = [&](TokenKind kind, std::size_t begin, std::size_t end) {
-        out.push_back(Token{kind, begin, end, depth});
-    };
-    while (i < s.size()) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        if (std::isspace(c)) {
-            ++i;
-            continue;
-        }
-        if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
-            std::size_t nl = s.find('\n', i);
-            i = nl == std::string_view::npos ? s.size() : nl + 1;
-            continue;
-        }
-        if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
-            // Block comments nest in PostgreSQL.
-            int nesting = 1;
-            i += 2;
-            while (i < s.size() && nesting > 0) {
-                if (s[i] == '/' && i + 1 < s.size() && s[i + 1] == '*') {
-                    ++nesting;
-                    i += 2;
-                } else if (s[i] == '*' && i + 1 < s.size() && s[i + 1] == '/') {
-                    --nesting;
-                    i += 2;
-                } else {
-                    ++i;
-                }
-            }
-            continue;
-        }
-        std::size_t begin = i;
-        // Prefixed strings and identifiers: E'..', B'..', X'..', N'..', U&'..', U&"..".
-        if ((c == 'e' || c == 'E') && i + 1 < s.size() && s[i + 1] == '\'') {
-            std::size_t end = skip_quoted(s, i + 1, '\'', true);
-            if (end == std::string_view::npos) return out;
-            push(TokenKind::String, begin, end);
-            i = end;
-            continue;
-        }
-        if ((c == 'b' || c == 'B' || c == 'x' || c == 'X' || c == 'n' || c == 'N') &&
-            i + 1 < s.size() && s[i + 1] == '\'') {
-            std::size_t end = skip_quoted(s, i + 1, '\'', false);
-            if (end == std::string_view::npos) return out;
-            push(TokenKind::String, begin, end);
-            i = end;
-            continue;
-        }
-        if ((c == 'u' || c == 'U') && i + 2 < s.size() && s[i + 1] == '&' &&
-            (s[i + 2] == '\'' || s[i + 2] == '"')) {
-            char quote = s[i + 2];
-            std::size_t end = skip_quoted(s, i + 2, quote, false);
-            if (end == std::string_view::npos) return out;
-            push(quote == '"' ? TokenKind::QuotedIdentifier : TokenKind::String, begin, end);
-            i = end;
-            continue;
-        }
-        if (is_ident_start(c)) {
-            while (i < s.size() && is_ident_char(static_cast<unsigned char>(s[i])))
-                ++i;
-            push(TokenKind::Word, begin, i);
-            continue;
-        }
-        if (std::isdigit(c) ||
-            (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
-            while (i < s.size() &&
-                   (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '.' || s[i] == '_')) {
-                // An exponent sign belongs to the number: 1e-5.
-                if ((s[i] == 'e' || s[i] == 'E') && i + 1 < s.size() &&
-                    (s[i + 1] == '+' || s[i + 1] == '-')) {
-                    ++i;
-                }
-                ++i;
-            }
-            push(TokenKind::Number, begin, i);
-            continue;
-        }
-        switch (c) {
-            case '\'': {
-                std::size_t end = skip_quoted(s, i, '\'', false);
-                if (end == std::string_view::npos) return out;
-                push(TokenKind::String, begin, end);
-                i = end;
-                continue;
-            }
-            case '"': {
-                std::size_t end = skip_quoted(s, i, '"', false);
-                if (end == std::string_view::npos) return out;
-                push(TokenKind::QuotedIdentifier, begin, end);
-                i = end;
-                continue;
-            }
-            case '$': {
-                if (i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
-                    ++i;
-                    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
-                        ++i;
-                    push(TokenKind::Parameter, begin, i);
-                    continue;
-                }
-                std::size_t end = skip_dollar_quoted(s, i);
-                if (end != std::string_view::npos) {
-                    push(TokenKind::String, begin, end);
-                    i = end;
-                    continue;
-                }
-                ++i;
-                push(TokenKind::Other, begin, i);
-                continue;
-            }
-            case '(':
-                push(TokenKind::OpenParen, begin, i + 1);
-                ++depth;
-                ++i;
-                continue;
-            case ')':
-                if (depth > 0) --depth;
-                push(TokenKind::CloseParen, begin, i + 1);
-                ++i;
-                continue;
-            case ',':
-                push(TokenKind::Comma, begin, ++i);
-                continue;
-            case ';':
-                push(TokenKind::Semicolon, begin, ++i);
-                continue;
-            default:
-                push(TokenKind::Other, begin, ++i);
-                continue;
-        }
-    }
-    return out;
+std::vector<Token> lex_sql(std::string_view text) {
+    return Scanner(text).run();
+}
+
+bool continues_string_across_comment(std::string_view text) {
+    Scanner scanner(text);
+    scanner.run();
+    return scanner.continued_across_comment();
 }
 
 std::size_t token_at(const std::vector<Token>& tokens, std::size_t offset) {

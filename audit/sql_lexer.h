@@ -1,8 +1,11 @@
-// A small lexer for PostgreSQL's SQL, only as exact as splicing needs: it knows where tokens
-// start and end and which are words, so the rewriter can find keywords (RETURNING, AS, the
-// DML verb) and matching parentheses that the parse tree gives no location for. Strings,
-// quoted identifiers, dollar quotes and comments are skipped whole, so text inside them is
-// never mistaken for SQL. Assumes standard_conforming_strings = on, as libpg_query does.
+// A lexer for PostgreSQL's SQL that places every token boundary where the server's scanner
+// (PostgreSQL 15's scan.l) does, so the rewriter can find keywords (RETURNING, AS, the DML
+// verb), statement ends and matching parentheses that the parse tree gives no location for.
+// Strings (with their continuations), quoted identifiers, dollar quotes and comments are
+// skipped whole, so text inside them is never mistaken for SQL; operators are cut as the
+// server cuts them. tests/audit/sql_lexer_test.cpp and fuzz/fuzz_sql_lexer.cpp compare it
+// with libpg_query's copy of the scanner. Assumes standard_conforming_strings = on, as
+// libpg_query does.
 #pragma once
 
 #include <cstddef>
@@ -22,7 +25,7 @@ enum class TokenKind {
     CloseParen,
     Comma,
     Semicolon,
-    Other,  // operators and the rest
+    Other,  // operators ("+", "<=", "::", "@-") and the rest
 };
 
 struct Token {
@@ -38,6 +41,11 @@ struct Token {
 // Tokens of `text`, comments and white space left out. An unterminated string or comment ends
 // the list there (the parser will have refused such text already).
 std::vector<Token> lex_sql(std::string_view text);
+
+// True when the server continues a string literal across a `--` comment ('a' --c<LF> 'b' is
+// 'ab'). libpg_query's scanner does not, so its parser reads such a text differently from the
+// server: a syntax error for it may be a valid statement for the server.
+bool continues_string_across_comment(std::string_view text);
 
 // Index of the first token starting at or after `offset`, or tokens.size().
 std::size_t token_at(const std::vector<Token>& tokens, std::size_t offset);

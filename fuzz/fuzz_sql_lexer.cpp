@@ -1,5 +1,7 @@
 // lex_sql on arbitrary text: no read outside the text (ASan sees the input's exact buffer),
-// tokens in order, apart and inside the text, parentheses matched as a stack would match them.
+// tokens in order, apart and inside the text, parentheses matched as a stack would match them,
+// and every token boundary where PostgreSQL's own scanner (libpg_query's pg_query_scan) puts
+// it.
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "audit/sql_lexer.h"
+#include "tests/audit/pg_scanner.h"
 
 using namespace pgrev::audit;
 
@@ -23,8 +26,9 @@ namespace {
         if (!(cond)) fail(#cond, token); \
     } while (false)
 
+// PostgreSQL's {space}: no \v.
 bool space(char c) {
-    return std::isspace(static_cast<unsigned char>(c)) != 0;
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 
 // Between tokens there is only white space and comments.
@@ -117,5 +121,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     std::string quoted = quote_identifier(text.substr(0, 64));
     CHECK(quoted.size() >= 2 && quoted.front() == '"' && quoted.back() == '"', 0);
+
+    auto compared = pgrev::testing::compare_with_pg_scanner(text);
+    if (!compared.mismatch.empty()) {
+        std::fprintf(stderr, "fuzz_sql_lexer: pgrev and PostgreSQL's scanner differ: %s\n",
+                     compared.mismatch.c_str());
+        std::abort();
+    }
     return 0;
 }

@@ -114,6 +114,10 @@ SQL = [
     "UPDATE reservation SET name = E'a\\'b' || B'101'::text || X'1F'::text RETURNING 1e-5, .5",
     "UPDATE \"reservation\" SET \"name\" = U&'d\\0061t\\+000061' RETURNING \"reservation\".*",
     "UPDATE reservation SET name = 'caf\u00e9' WHERE name = '\u65e5\u672c' RETURNING '\u00e9'",
+    # Where the server's scanner ends comments and strings (issue 7 item 1).
+    "UPDATE reservation SET party = 43 WHERE id > 0 --\rAND false",
+    "UPDATE reservation SET name = 'a'\r\n  'b' WHERE id = 1 --\r\nRETURNING id",
+    "UPDATE reservation SET name = 'a' -- c\n'b' WHERE id = 1",
 ]
 
 SQL_LEXER_EXTRA = [
@@ -126,6 +130,9 @@ SQL_LEXER_EXTRA = [
     "1e+ 1.2.3 ..5 u&x U&'x' u&\"y\" n'z' b'0' x'f' e'\\\\'",
     "/* unterminated /* nested */",
     "-- only a comment",
+    "a +--x\n*/* c */ 1..5 $a$ x $b$ $a$ U&\"x\" UESCAPE $$!$$ :: := => <=> @- =- \v",
+    "SELECT 'a'\n'b', E'x\\'y' -- c\n, N'q', B'01''10', x'1' \n 'f'",
+    "select ?|, ?-|, !=-, ~~*-, |/--x\r-, 1.., ..., 1...2, 1.e+5, a[1:2], $0, \f1\t,\r2",
 ]
 
 

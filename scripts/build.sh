@@ -18,6 +18,7 @@ for tool in cmake c++ pkg-config; do
     fi
 done
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE="$build_type"
+# Warnings are errors here (CI builds with this script); plain cmake leaves them warnings.
+cmake -S . -B build -DCMAKE_BUILD_TYPE="$build_type" -DPGREV_WERROR=ON
 cmake --build build -j "$jobs"
 echo "build.sh: built build/pgrev ($build_type)"

@@ -204,12 +204,14 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
         return nullptr;
     }
     auto& cache = thread_plan_cache();
-    if (auto cached = cache.find(catalog->generation(), sql)) return cached;
+    // The plan of a text pgrev cannot parse depends on the server's version.
+    std::uint8_t variant = state_.server_has_pgrevs_grammar ? 1 : 0;
+    if (auto cached = cache.find(catalog->generation(), sql, variant)) return cached;
 
     std::shared_ptr<RewritePlan> plan;
     try {
-        plan = std::make_shared<RewritePlan>(
-            audit::plan_rewrite(sql, *catalog, server_.config.audit, fresh));
+        plan = std::make_shared<RewritePlan>(audit::plan_rewrite(
+            sql, *catalog, server_.config.audit, fresh, state_.server_has_pgrevs_grammar));
     } catch (const std::exception& e) {
         // A statement pgrev cannot analyse must not pass unaudited: fail closed.
         spdlog::error("{}: cannot analyse a statement ({}): {}", session_.describe(), e.what(),
@@ -234,7 +236,7 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
     // Big texts (bulk INSERTs) are rarely sent twice: caching them would only hold memory.
     constexpr std::size_t kMaxCachedText = 64 * 1024;
     if ((!fresh || plan->action != RewritePlan::Action::Refuse) && sql.size() <= kMaxCachedText) {
-        cache.insert(catalog->generation(), sql, plan);
+        cache.insert(catalog->generation(), sql, plan, variant);
     }
     return plan;
 }

@@ -51,6 +51,9 @@ struct QueryState {
     // contain ASCII bytes, read as pgrev's lexer does.
     bool standard_conforming_strings = true;
     std::string client_encoding = "UTF8";
+    // The server's major version is the one whose grammar pgrev parses with (ParameterStatus
+    // server_version): a text pgrev cannot parse is then forwarded for the server's own error.
+    bool server_has_pgrevs_grammar = false;
     // The client pump holds a message until the answers in flight have come, with the
     // settings they report.
     bool waiting_for_settings = false;

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "audit/parse_tree.h"
 #include "protocol/backend_messages.h"
 #include "server/client_session.h"
 #include "server/pump.h"
@@ -152,6 +153,8 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
                 state_.standard_conforming_strings = p.value == "on";
             } else if (p.name == "client_encoding") {
                 state_.client_encoding = p.value;
+            } else if (p.name == "server_version") {
+                state_.server_has_pgrevs_grammar = audit::same_major_version(p.value);
             }
             break;
         }

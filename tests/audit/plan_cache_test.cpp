@@ -106,3 +106,45 @@ TEST_SUITE("audit") {
         CHECK(held->sql == "a");
     }
 }
+
+// Issue 7 item 14: 300 distinct 60 kB statements once held 60 MB per I/O thread, and 4,096 of
+// them would have held 0.8 GB: the cache is bounded by bytes too.
+TEST_SUITE("audit") {
+    TEST_CASE("plan_cache: many large plans keep the byte total under the bound") {
+        constexpr std::size_t kBound = 4 * 1024 * 1024;
+        PlanCache cache(4096, kBound);
+        std::size_t total = 0;
+        for (int i = 0; i < 300; ++i) {
+            std::string sql = "UPDATE reservation SET name = '" + std::string(60'000, 'a') +
+                              "' WHERE id = " + std::to_string(i);
+            auto plan = make_plan(sql + " -- rewritten");
+            total += sql.size() + plan->sql.size();
+            cache.insert(1, sql, plan);
+            CHECK(cache.bytes() <= kBound);
+            // The newest is kept; the entries held account for the bytes counted.
+            CHECK(cache.find(1, sql) == plan);
+        }
+        CHECK(total > 4 * kBound);
+        CHECK(cache.size() < 300);
+        CHECK(cache.size() >= kBound / (2 * 121'000 + 4096));  // full, not emptied
+        CHECK(cache.bytes() >= cache.size() * 2 * 60'000);
+    }
+
+    TEST_CASE("plan_cache: a plan larger than the bound is not kept; variants are apart") {
+        PlanCache cache(16, 1000);
+        cache.insert(1, "small", make_plan("s"));
+        cache.insert(1, std::string(2000, 'x'), make_plan("big"));
+        CHECK(cache.size() == 1);
+        CHECK(cache.find(1, "small") != nullptr);
+        auto a = make_plan("a");
+        auto b = make_plan("b");
+        cache.insert(1, "t", a, 0);
+        cache.insert(1, "t", b, 1);
+        CHECK(cache.find(1, "t", 0) == a);
+        CHECK(cache.find(1, "t", 1) == b);
+        // Re-inserting a text replaces its entry and its bytes.
+        std::size_t before = cache.bytes();
+        cache.insert(1, "t", make_plan("c"), 0);
+        CHECK(cache.bytes() == before);
+    }
+}
