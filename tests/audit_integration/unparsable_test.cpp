@@ -33,15 +33,36 @@ TEST_CASE("a text that does not parse gets the server's own error, position and 
     seed_reservations();
     // From PostgreSQL's regression suite (strings): U& escapes that libpg_query's grammar
     // refuses, as the server does. They used to get pgrev's refusal instead.
-    run_stories({
-        queries("invalid Unicode escapes", {"SELECT U&'wrong: \\061'"}, -1),
-        queries("an invalid surrogate", {"SELECT U&'\\db99'"}, -1),
-        queries("a UESCAPE that is not one character", {"SELECT U&'wrong: +0061' UESCAPE '+'"}, -1),
-        queries("a syntax error in a statement on an audited table",
-                {"UPDATE reservation SET party = WHERE id = 100001"}, -1),
-        queries("a syntax error after a good statement",
-                {"UPDATE reservation SET party = 2 WHERE id = 100001; DELETE reservation"}, -1),
-    });
+    const std::vector<std::pair<std::string, std::string>> texts = {
+        {"invalid Unicode escapes", "SELECT U&'wrong: \\061'"},
+        {"an invalid surrogate", "SELECT U&'\\db99'"},
+        {"a UESCAPE that is not one character", "SELECT U&'wrong: +0061' UESCAPE '+'"},
+        {"a syntax error in a statement on an audited table",
+         "UPDATE reservation SET party = WHERE id = 100001"},
+        {"a syntax error after a good statement",
+         "UPDATE reservation SET party = 2 WHERE id = 100001; DELETE reservation"},
+    };
+    PgConn direct = connect_direct();
+    if (rows(direct, "SELECT current_setting('server_version_num')::int / 10000") ==
+        std::vector<std::string>{"15"}) {
+        std::vector<AuditedStory> stories;
+        for (const auto& [story, sql] : texts)
+            stories.push_back(queries(story, {sql}, -1));
+        run_stories(stories);
+    } else {
+        // Another major version may parse what PostgreSQL 15's grammar does not: pgrev
+        // cannot know what the server would run, so it refuses, naming the grammar it has.
+        std::string before = contents(direct, "reservation");
+        for (const auto& [story, sql] : texts) {
+            CAPTURE(story);
+            PgConn c = connect_proxied();
+            Outcome o = simple(c, sql);
+            CHECK_MESSAGE(o.sqlstate == "42601", o.describe());
+            CHECK_MESSAGE(o.message.find("PostgreSQL 15's grammar") != std::string::npos,
+                          o.message);
+        }
+        CHECK(contents(direct, "reservation") == before);
+    }
     check_pgrev_serves_others();
 }
 
