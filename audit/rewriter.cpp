@@ -78,7 +78,8 @@ class SiteWriter {
         return out.add(") END AS __pgrev_check");
     }
 
-    std::string rev_insert() const {
+    // `extra_condition`: one more condition of the insert's WHERE, evaluated once.
+    std::string rev_insert(const std::string& extra_condition = {}) const {
         const AuditedTableInfo& t = *s_.table;
         bool is_delete = s_.verb == TagVerb::Delete;
         bool key_only =
@@ -98,6 +99,7 @@ class SiteWriter {
             values += key_only && !in_key ? "NULL" : source + "." + quote_identifier(c);
         }
         std::vector<std::string> conditions;
+        if (!extra_condition.empty()) conditions.push_back(extra_condition);
         if (!key_only) conditions.push_back(column_count_guard());
         if (s_.unqualified) conditions.push_back(search_path_guard());
         std::string where;
@@ -173,16 +175,27 @@ class SiteWriter {
 
     // `name AS ( dml )` of the user's WITH becomes pgrev's two CTEs and then the user's name
     // over the returned rows, in the same place so later CTEs still see it.
+    //
+    // With RETURNING, the user's WITH query becomes a SELECT over the returned rows, which
+    // PostgreSQL would evaluate only as far as the outer query reads it; the RETURNING list of a
+    // data-modifying WITH is evaluated for every row, whether read or not (an error it raises
+    // fails the statement, a volatile function runs once per row). So the SELECT is
+    // MATERIALIZED (never inlined, never evaluated twice; the user's own [NOT] MATERIALIZED
+    // meant nothing for a data-modifying WITH) and the revision insert, which runs to
+    // completion, reads it whole once.
     Edit cte_edit() const {
         Splice text(sql_);
-        text.append(dml_cte()).add(", " + rev_name() + " AS (" + rev_insert() + "), ");
-        text.copy(s_.cte_begin, s_.cte_open_end);
+        text.append(dml_cte()).add(", ");
         if (s_.has_returning) {
-            text.append(projection());
+            text.copy(s_.cte_begin, s_.cte_as_end).add(" MATERIALIZED (").append(projection());
+            text.add("), " + rev_name() + " AS (" +
+                     rev_insert("(SELECT pg_catalog.count(*) FROM " +
+                                quote_identifier(s_.cte_name) + ") OPERATOR(pg_catalog.>=) 0") +
+                     ")");
         } else {
-            text.add("SELECT FROM " + dml_name());
+            text.add(rev_name() + " AS (" + rev_insert() + "), ");
+            text.copy(s_.cte_begin, s_.cte_open_end).add("SELECT FROM " + dml_name() + ")");
         }
-        text.add(")");
         return {s_.cte_begin, s_.cte_end, std::move(text)};
     }
 

@@ -220,6 +220,7 @@ void StatementAnalyzer::analyze_ctes(const Json& fields, StatementAnalysis& a) {
                !(tokens_[i].depth == depth && tokens_[i].is_word(sql_, "as"))) {
             ++i;
         }
+        std::size_t as_tok = i;
         while (i < tokens_.size() && tokens_[i].kind != TokenKind::OpenParen)
             ++i;
         std::size_t close = matching_paren(tokens_, i);
@@ -227,7 +228,9 @@ void StatementAnalyzer::analyze_ctes(const Json& fields, StatementAnalysis& a) {
         auto site = dml_site(kind, qf, tokens_[close].begin, a);
         if (!site) continue;
         site->in_cte = true;
+        site->cte_name = cte.value("ctename", "");
         site->cte_begin = tokens_[name_tok].begin;
+        site->cte_as_end = tokens_[as_tok].end;
         site->cte_open_end = tokens_[i].end;
         site->cte_end = tokens_[close].end;
         if (qf.contains("withClause")) {

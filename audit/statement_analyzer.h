@@ -63,7 +63,9 @@ struct DmlSite {
     bool whole_row = false;
     // Set for a DML inside the user's CTE: `name [(cols)] AS [NOT MATERIALIZED] ( dml )`.
     bool in_cte = false;
+    std::string cte_name;          // as the parser folded it
     std::size_t cte_begin = 0;     // the CTE's name
+    std::size_t cte_as_end = 0;    // just after its AS
     std::size_t cte_open_end = 0;  // just after its opening parenthesis
     std::size_t cte_end = 0;       // just after its closing parenthesis
 };

@@ -82,9 +82,11 @@ inline audit::RewritePlan plan(std::string_view sql, const config::Audit& policy
     for (const Table& t : {Table{"reservation", "public", 6}, Table{"invoice", "billing", 3}}) {
         std::string count = column_count_guard(t.name, t.schema, t.columns);
         std::string path = search_path_guard(t.name, t.schema);
-        // Longest first: both guards, then each alone.
+        // Longest first: both guards, then each alone; after another condition (a WITH
+        // query's, read whole), with AND.
         for (const std::string& guard :
-             {" WHERE " + count + " AND " + path, " WHERE " + count, " WHERE " + path}) {
+             {" WHERE " + count + " AND " + path, " WHERE " + count, " WHERE " + path,
+              " AND " + count, " AND " + path}) {
             for (auto at = p.sql.find(guard); at != std::string::npos; at = p.sql.find(guard)) {
                 p.sql.erase(at, guard.size());
             }

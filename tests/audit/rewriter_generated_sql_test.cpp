@@ -44,8 +44,8 @@ std::string unqualified_names(const audit::RewritePlan& p) {
         return s;
     };
     // Words the grammar turns into a fixed construct, never looked up as functions.
-    const std::vector<std::string> grammar = {"row", "operator", "extract",
-                                              "as",  "lateral",  "select"};
+    const std::vector<std::string> grammar = {"row",    "operator", "extract",     "as",
+                                              "lateral", "select", "materialized", "where"};
     std::string found;
     auto add = [&](const std::string& name) { found += (found.empty() ? "" : " ") + name; };
     for (std::size_t i = 0; i < tokens.size(); ++i) {
@@ -54,7 +54,11 @@ std::string unqualified_names(const audit::RewritePlan& p) {
         if (t.kind == audit::TokenKind::Other) {
             // `.` of a qualified name, `*` of `x.*`; else an operator: the run of adjacent
             // operator characters.
-            if (text(i) == "." || (text(i) == "*" && i > 0 && text(i - 1) == ".")) continue;
+            // `*` of `count(*)` too.
+            if (text(i) == "." ||
+                (text(i) == "*" && i > 0 && (text(i - 1) == "." || text(i - 1) == "("))) {
+                continue;
+            }
             std::size_t j = i;
             std::string op = text(i);
             while (j + 1 < tokens.size() && tokens[j + 1].kind == audit::TokenKind::Other &&

@@ -207,3 +207,36 @@ TEST_CASE("RETURNING with aggregates, window or set-returning functions is Postg
         11));
     run_stories(stories);
 }
+
+// PostgreSQL evaluates the RETURNING list of a data-modifying WITH for every row it changes,
+// whether the outer query reads the rows or not: an error there fails the statement, and a
+// volatile function runs once per row. pgrev's projection of that list must do the same.
+TEST_CASE("RETURNING of a change inside WITH is evaluated for every row, read or not") {
+    if (skip_without_pgrev()) return;
+    seed_reservations();
+    run_stories({
+        queries("an error in a RETURNING the outer query counts",
+                {"WITH w AS (UPDATE reservation SET party = 5 WHERE id BETWEEN 100001 AND 100003 "
+                 "RETURNING id, 1 / (id - id)) SELECT count(*) FROM w"},
+                -1),
+        queries("an error in a RETURNING the outer query never reads",
+                {"WITH w AS (UPDATE reservation SET party = 5 WHERE id = 100001 RETURNING "
+                 "1 / (id - id)) SELECT 1"},
+                -1),
+        queries("an error in a RETURNING behind a main DML",
+                {"WITH w AS (DELETE FROM reservation WHERE id = 100002 RETURNING 1 / (id - id)) "
+                 "UPDATE dinner_slot SET party = 1 WHERE id = 0"},
+                -1),
+        queries("a volatile function runs once per changed row",
+                {"CREATE TEMP SEQUENCE pgrev_test_cte_seq",
+                 "WITH u AS (UPDATE reservation SET party = party + 1 WHERE id BETWEEN 100001 AND "
+                 "100003 RETURNING id, nextval('pgrev_test_cte_seq') AS n) SELECT n > 0 FROM u "
+                 "LIMIT 1",
+                 "SELECT currval('pgrev_test_cte_seq')",
+                 "WITH u AS NOT MATERIALIZED (UPDATE reservation SET party = party + 1 WHERE id = "
+                 "100001 RETURNING nextval('pgrev_test_cte_seq') AS n) SELECT count(*) FROM u, "
+                 "u AS again",
+                 "SELECT currval('pgrev_test_cte_seq')"},
+                4),
+    });
+}
