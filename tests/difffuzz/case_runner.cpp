@@ -15,12 +15,37 @@ bool idle(PgConn& c) {
 
 // A refused step that also ends or starts a transaction may have committed its earlier part.
 bool controls_transactions(const Step& step) {
-    for (const std::string& part : step.plain_parts) {
+    for (const Rendered& piece : step.pieces) {
+        std::string part = piece.plain();
         for (const char* word : {"COMMIT", "ROLLBACK", "BEGIN", "END", "ABORT", "START"}) {
             if (part.rfind(word, 0) == 0) return true;
         }
     }
+    for (const Step& item : step.items)
+        if (item.kind == StepKind::Sync) return true;  // each Sync ends a transaction
     return step.parts.size() > 1 && step.query_text().find("COMMIT") != std::string::npos;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
+    return lines;
+}
+
+// A refusal explains a difference only when everything before the refused result is the same.
+bool same_until_refusal(const std::string& direct, const std::string& proxied) {
+    std::vector<std::string> d = lines_of(direct), p = lines_of(proxied);
+    std::size_t refusal = 0;
+    while (refusal < p.size() && p[refusal].rfind("  message: pgrev:", 0) != 0)
+        ++refusal;
+    std::size_t block = refusal;
+    while (block > 0 && p[block].rfind("  result", 0) != 0 && p[block].rfind("  item", 0) != 0)
+        --block;
+    for (std::size_t i = 0; i < block; ++i)
+        if (i >= d.size() || d[i] != p[i]) return false;
+    return true;
 }
 
 CaseResult failed(std::size_t step, std::string what, std::string direct, std::string proxied) {
@@ -67,7 +92,7 @@ CaseResult run_case(FuzzEnv& env, const Sequence& sequence) {
         if (!env.pgrev_running()) return failed(i, "pgrev exited", d, p + env.pgrev_log());
         if (d != p) {
             std::string refusal = pgrev_refusal(p);
-            if (refusal.empty() || !pgrev_refusal(d).empty()) {
+            if (refusal.empty() || !pgrev_refusal(d).empty() || !same_until_refusal(d, p)) {
                 return failed(i, "answers differ", d, p);
             }
             // A refusal ends the case (the two sides are no longer in step); it must have
@@ -128,16 +153,77 @@ class Minimizer {
     int budget_;
 };
 
-// Tries each simplification of `items` (removal, then a simpler form), keeping what still fails.
-template <class Simplify>
-void simplify_each(Sequence& best, Minimizer& m, Simplify simplify) {
-    for (std::size_t i = best.steps.size(); i-- > 0 && !m.exhausted();) {
-        for (int variant = 0; variant < 8 && i < best.steps.size(); ++variant) {
-            Sequence candidate = best;
-            if (!simplify(candidate, i, variant)) continue;
-            if (m.still_fails(candidate)) best = candidate;
+// Simpler forms of a statement list: one statement fewer, then gaps made plain (all, each
+// half, then one by one).
+std::vector<std::vector<Rendered>> simpler_pieces(const std::vector<Rendered>& pieces,
+                                                  bool may_drop) {
+    std::vector<std::vector<Rendered>> out;
+    if (may_drop && pieces.size() > 1) {
+        for (std::size_t k = 0; k < pieces.size(); ++k) {
+            std::vector<Rendered> fewer = pieces;
+            fewer.erase(fewer.begin() + static_cast<long>(k));
+            out.push_back(fewer);
         }
     }
+    for (std::size_t k = 0; k < pieces.size(); ++k) {
+        std::vector<std::size_t> odd;
+        for (std::size_t g = 0; g < pieces[k].gaps.size(); ++g) {
+            const std::string& gap = pieces[k].gaps[g];
+            if (!gap.empty() && gap != " ") odd.push_back(g);
+        }
+        auto plain_gaps = [&](std::size_t from, std::size_t to) {
+            std::vector<Rendered> changed = pieces;
+            for (std::size_t j = from; j < to; ++j) {
+                std::size_t g = odd[j];
+                changed[k].gaps[g] = g == 0 || g + 1 == changed[k].gaps.size() ? "" : " ";
+            }
+            out.push_back(changed);
+        };
+        if (odd.empty()) continue;
+        plain_gaps(0, odd.size());
+        if (odd.size() > 1) {
+            plain_gaps(0, odd.size() / 2);
+            plain_gaps(odd.size() / 2, odd.size());
+        }
+        if (odd.size() <= 10) {
+            for (std::size_t j = 0; j < odd.size() && odd.size() > 1; ++j)
+                plain_gaps(j, j + 1);
+        }
+    }
+    return out;
+}
+
+// Simpler forms of step `i` of `s`.
+std::vector<Sequence> simpler(const Sequence& s, std::size_t i) {
+    std::vector<Sequence> out;
+    const Step& step = s.steps[i];
+    auto with = [&](const Step& changed) {
+        Sequence c = s;
+        c.steps[i] = changed;
+        out.push_back(c);
+    };
+    if (step.kind == StepKind::Pipeline) {
+        for (std::size_t k = 0; k < step.items.size() && step.items.size() > 1; ++k) {
+            Step fewer = step;
+            fewer.items.erase(fewer.items.begin() + static_cast<long>(k));
+            with(fewer);
+        }
+        for (std::size_t k = 0; k < step.items.size(); ++k) {
+            for (std::vector<Rendered>& pieces : simpler_pieces(step.items[k].pieces, false)) {
+                Step changed = step;
+                changed.items[k].set_pieces(std::move(pieces));
+                with(changed);
+            }
+        }
+        return out;
+    }
+    for (std::vector<Rendered>& pieces :
+         simpler_pieces(step.pieces, step.kind == StepKind::Query)) {
+        Step changed = step;
+        changed.set_pieces(std::move(pieces));
+        with(changed);
+    }
+    return out;
 }
 
 }  // namespace
@@ -147,35 +233,27 @@ Sequence minimize(FuzzEnv& env, const Sequence& sequence, const CaseResult& fail
     Sequence best = sequence;
     best.steps.resize(std::min(best.steps.size(), failure.step + 1));
     if (!m.still_fails(best)) best = sequence;  // needs the rest (e.g. the final contents)
-    // Whole steps first.
-    simplify_each(best, m, [](Sequence& s, std::size_t i, int variant) {
-        if (variant != 0 || s.steps.size() < 2) return false;
-        s.steps.erase(s.steps.begin() + static_cast<long>(i));
-        return true;
-    });
-    // Then inside steps: statements of a Query, items of a pipeline, plain spellings.
-    simplify_each(best, m, [](Sequence& s, std::size_t i, int variant) {
-        Step& step = s.steps[i];
-        std::size_t k = static_cast<std::size_t>(variant);
-        if (step.kind == StepKind::Query) {
-            if (k < step.parts.size() && step.parts.size() > 1) {
-                step.parts.erase(step.parts.begin() + variant);
-                step.plain_parts.erase(step.plain_parts.begin() + variant);
-                return true;
+    // Whole steps first, from the end.
+    for (std::size_t i = best.steps.size(); i-- > 0 && best.steps.size() > 1 && !m.exhausted();) {
+        Sequence candidate = best;
+        candidate.steps.erase(candidate.steps.begin() + static_cast<long>(i));
+        if (m.still_fails(candidate)) best = candidate;
+    }
+    // Then inside each step, until nothing simpler still fails.
+    for (std::size_t i = best.steps.size(); i-- > 0 && !m.exhausted();) {
+        bool progress = true;
+        while (progress && !m.exhausted()) {
+            progress = false;
+            for (const Sequence& candidate : simpler(best, i)) {
+                if (m.still_fails(candidate)) {
+                    best = candidate;
+                    progress = true;
+                    break;
+                }
+                if (m.exhausted()) break;
             }
-            k -= std::min(k, step.parts.size());
-            if (k < step.parts.size() && step.parts[k] != step.plain_parts[k]) {
-                step.parts[k] = step.plain_parts[k];
-                return true;
-            }
-            return false;
         }
-        if (step.kind == StepKind::Pipeline && k < step.items.size() && step.items.size() > 1) {
-            step.items.erase(step.items.begin() + variant);
-            return true;
-        }
-        return false;
-    });
+    }
     return best;
 }
 

@@ -27,18 +27,16 @@ struct CaseState {
 
 Step query(std::vector<Sql> statements, CaseState& cs) {
     Step step;
-    for (std::size_t i = 0; i < statements.size(); ++i) {
-        bool last = i + 1 == statements.size();
-        step.parts.push_back(statements[i].decorated(cs.rng, cs.on, last));
-        step.plain_parts.push_back(statements[i].plain());
-    }
+    std::vector<Rendered> pieces;
+    for (std::size_t i = 0; i < statements.size(); ++i)
+        pieces.push_back(statements[i].decorated(cs.rng, cs.on, i + 1 == statements.size()));
+    step.set_pieces(std::move(pieces));
     return step;
 }
 
 Step query(const std::string& sql) {
     Step step;
-    step.parts = {sql};
-    step.plain_parts = {sql};
+    step.set_pieces({Rendered::of(sql)});
     return step;
 }
 
@@ -52,7 +50,7 @@ Sql statement(CaseState& cs, std::vector<Param>* params = nullptr) {
 Step params_step(CaseState& cs) {
     Step step;
     step.kind = StepKind::Params;
-    step.sql = statement(cs, &step.params).decorated(cs.rng, cs.on, true);
+    step.set_pieces({statement(cs, &step.params).decorated(cs.rng, cs.on, true)});
     return step;
 }
 
@@ -60,7 +58,7 @@ Step prepare_step(CaseState& cs, const std::string& name) {
     Step step;
     step.kind = StepKind::Prepare;
     step.name = name;
-    step.sql = statement(cs, &step.params).decorated(cs.rng, cs.on, true);
+    step.set_pieces({statement(cs, &step.params).decorated(cs.rng, cs.on, true)});
     cs.protocol_statements[name] = step.params;
     step.params.clear();
     return step;
@@ -119,7 +117,7 @@ Step pipeline_step(CaseState& cs) {
         } else {
             Step p;
             p.kind = StepKind::Params;
-            p.sql = cs.rng.pick(std::vector<std::string>{"SELECT 1/0", "SELECT $1::int"});
+            p.set_pieces({Rendered::of(cs.rng.pick(std::vector<std::string>{"SELECT 1/0", "SELECT $1::int"}))});
             if (p.sql.find('$') != std::string::npos) p.params = {"7"};
             pipeline.items.push_back(p);
         }
@@ -159,7 +157,7 @@ void add_name_reuse(CaseState& cs, std::vector<Step>& steps) {
             steps.push_back(prepare_step(cs, name));
             std::vector<Param> kept = cs.protocol_statements[name];
             Step again = prepare_step(cs, name);
-            if (cs.rng.chance(50)) again.sql = "SELECT * FROM acct WHERE";  // a syntax error
+            if (cs.rng.chance(50)) again.set_pieces({Rendered::of("SELECT * FROM acct WHERE")});
             steps.push_back(again);
             cs.protocol_statements[name] = kept;
             steps.push_back(execute_step(cs, name));

@@ -43,20 +43,21 @@ std::string random_gap(Rng& rng, const Classes& on) {
     return rng.pick(gaps);
 }
 
-std::string Sql::decorated(Rng& rng, const Classes& on, bool end_of_text) const {
-    std::string text = rng.chance(20) ? random_gap(rng, on) : "";
-    for (std::size_t i = 0; i < tokens_.size(); ++i) {
-        if (i > 0) text += random_gap(rng, on);
-        text += tokens_[i];
-    }
+Rendered Sql::decorated(Rng& rng, const Classes& on, bool end_of_text) const {
+    Rendered r;
+    r.tokens = tokens_;
+    r.gaps.push_back(rng.chance(20) ? random_gap(rng, on) : "");
+    for (std::size_t i = 1; i < tokens_.size(); ++i)
+        r.gaps.push_back(random_gap(rng, on));
+    std::string tail;
     if (rng.chance(15)) {
-        std::string tail = random_gap(rng, on);
+        tail = random_gap(rng, on);
         if (end_of_text && on.on("eot-comments") && rng.chance(50)) {
             tail = rng.pick(std::vector<std::string>{" -- the end", "--", "-- ' ;"});
         }
-        text += tail;
     }
-    return text;
+    r.gaps.push_back(tail);
+    return r;
 }
 
 namespace {
@@ -118,10 +119,8 @@ std::string ident(const std::string& name, Rng& rng, const Classes& on) {
         spellings.push_back(quoted(name));
         if (is_plain_ident(name)) spellings.push_back(upper(name));
     }
-    if (on.on("unicode-names")) {
-        spellings.push_back(unicode_ident(name, rng.below(name.size()), '\\'));
-        spellings.push_back(unicode_ident(name, 0, '!'));
-    }
+    if (on.on("unicode-names")) spellings.push_back(unicode_ident(name, rng.below(name.size()), '\\'));
+    if (on.on("uescape")) spellings.push_back(unicode_ident(name, 0, '!'));
     return rng.pick(spellings);
 }
 

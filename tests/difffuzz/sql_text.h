@@ -25,7 +25,7 @@ class Sql {
     std::string plain() const;
     // Random gaps between tokens (and before the first); `end_of_text`: the text ends after
     // this statement, so a -- comment may run to its end.
-    std::string decorated(Rng& rng, const Classes& on, bool end_of_text) const;
+    Rendered decorated(Rng& rng, const Classes& on, bool end_of_text) const;
 
   private:
     std::vector<std::string> tokens_;

@@ -27,6 +27,31 @@ std::string escape_text(const std::string& text) {
     return out;
 }
 
+std::string Rendered::text() const {
+    std::string out = gaps.empty() ? "" : gaps[0];
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+        out += tokens[i] + (i + 1 < gaps.size() ? gaps[i + 1] : "");
+    return out;
+}
+
+std::string Rendered::plain() const {
+    std::string out;
+    for (const std::string& token : tokens)
+        out += (out.empty() ? "" : " ") + token;
+    return out;
+}
+
+void Step::set_pieces(std::vector<Rendered> rendered) {
+    pieces = std::move(rendered);
+    if (kind == StepKind::Query) {
+        parts.clear();
+        for (const Rendered& piece : pieces)
+            parts.push_back(piece.text());
+    } else if (!pieces.empty()) {
+        sql = pieces[0].text();
+    }
+}
+
 std::string Step::query_text() const {
     std::string text;
     for (std::size_t i = 0; i < parts.size(); ++i) {

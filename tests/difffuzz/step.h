@@ -21,18 +21,29 @@ enum class StepKind {
     Pipeline,      // `items` sent in pipeline mode, then a Sync, then every result read
 };
 
+// A statement as tokens and the gaps around them (gaps.size() == tokens.size() + 1), so the
+// minimizer can make its comments and odd whitespace plain one gap at a time.
+struct Rendered {
+    std::vector<std::string> tokens;
+    std::vector<std::string> gaps;
+    std::string text() const;
+    std::string plain() const;
+    static Rendered of(const std::string& sql) { return {{sql}, {"", ""}}; }
+};
+
 struct Step {
     StepKind kind = StepKind::Query;
-    // Query: the statements; the decorated text (comments, odd spacing) as sent, and a
-    // plain rendering of the same statement that the minimizer tries instead.
+    // Query: the statements, as sent (comments, odd spacing); Params, Prepare: `sql`.
+    // Both are made from `pieces` (one per statement), which the minimizer simplifies.
     std::vector<std::string> parts;
-    std::vector<std::string> plain_parts;
-    std::string sql;  // Params, Prepare
+    std::string sql;
+    std::vector<Rendered> pieces;
     std::string name;
     std::vector<Param> params;
     std::vector<Step> items;  // Pipeline
     bool ddl = false;         // changes the schema: the next case needs fresh databases
 
+    void set_pieces(std::vector<Rendered> rendered);  // and parts or sql from them
     std::string query_text() const;  // parts joined by ';'
     // Human-readable, with control characters escaped, as a C++-like literal.
     std::string describe() const;
