@@ -1,6 +1,10 @@
 #include "case_runner.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <sstream>
+
+#include "result_text.h"
 #include <vector>
 
 namespace pgrev::difffuzz {
@@ -38,8 +42,10 @@ std::vector<std::string> lines_of(const std::string& text) {
 bool same_until_refusal(const std::string& direct, const std::string& proxied) {
     std::vector<std::string> d = lines_of(direct), p = lines_of(proxied);
     std::size_t refusal = 0;
-    while (refusal < p.size() && p[refusal].rfind("  message: pgrev:", 0) != 0)
+    while (refusal < p.size() && (p[refusal].rfind("  message: ", 0) != 0 ||
+                                  p[refusal].find("pgrev: ") == std::string::npos)) {
         ++refusal;
+    }
     std::size_t block = refusal;
     while (block > 0 && p[block].rfind("  result", 0) != 0 && p[block].rfind("  item", 0) != 0)
         --block;
@@ -56,6 +62,32 @@ CaseResult failed(std::size_t step, std::string what, std::string direct, std::s
     r.direct = std::move(direct);
     r.proxied = std::move(proxied);
     return r;
+}
+
+// pgrev refuses a statement in the extended protocol by parsing, in its place, the DO block
+// that raises the refusal: Parse succeeds, Describe shows no parameters and no columns, and
+// the refusal arrives at Execute. So when a Prepare or Describe differs, executing the
+// statements it prepared (in a transaction that is rolled back) tells whether it was that.
+std::string deferred_refusal(PgConn& proxied, const Step& step) {
+    std::vector<std::string> names;
+    if (step.kind == StepKind::Prepare || step.kind == StepKind::Describe) names.push_back(step.name);
+    for (const Step& item : step.items)
+        if (item.kind == StepKind::Prepare) names.push_back(item.name);
+    if (names.empty() || PQstatus(proxied.get()) != CONNECTION_OK) return "";
+    it::Deadline deadline = it::deadline_in(std::chrono::seconds(10));
+    bool wrap = idle(proxied);
+    if (wrap) proxied.run("BEGIN", deadline);
+    std::string refusal;
+    for (const std::string& name : names) {
+        if (!PQsendQueryPrepared(proxied.get(), name.c_str(), 0, nullptr, nullptr, nullptr, 0)) break;
+        std::string text;
+        while (it::PgResult r = proxied.next_result(deadline))
+            text += it::describe_result(r.get());
+        refusal = pgrev_refusal(text);
+        if (!refusal.empty()) break;
+    }
+    if (wrap || !idle(proxied)) proxied.run("ROLLBACK", deadline);
+    return refusal;
 }
 
 }  // namespace
@@ -92,9 +124,15 @@ CaseResult run_case(FuzzEnv& env, const Sequence& sequence) {
         if (!env.pgrev_running()) return failed(i, "pgrev exited", d, p + env.pgrev_log());
         if (d != p) {
             std::string refusal = pgrev_refusal(p);
-            if (refusal.empty() || !pgrev_refusal(d).empty() || !same_until_refusal(d, p)) {
-                return failed(i, "answers differ", d, p);
+            bool explained = !refusal.empty() && pgrev_refusal(d).empty() && same_until_refusal(d, p);
+            if (!explained) {
+                std::string deferred = deferred_refusal(proxied, step);
+                if (!deferred.empty()) {
+                    explained = true;
+                    refusal = "(Parse accepted it, Execute refused) " + deferred;
+                }
             }
+            if (!explained) return failed(i, "answers differ", d, p);
             // A refusal ends the case (the two sides are no longer in step); it must have
             // changed nothing that commits.
             if (!idle(proxied)) proxied.run("ROLLBACK", it::deadline_in(std::chrono::seconds(10)));
@@ -140,6 +178,10 @@ class Minimizer {
         try {
             env_.fresh_databases();
             CaseResult r = run_case(env_, candidate);
+            if (std::getenv("DIFFFUZZ_DEBUG_MINIMIZE") != nullptr) {
+                std::fprintf(stderr, "minimize: %s -> %d %s\n%s", candidate.describe().c_str(),
+                             static_cast<int>(r.verdict), r.what.c_str(), r.proxied.c_str());
+            }
             return r.verdict == Verdict::Failed && r.what == what_;
         } catch (const std::exception&) {
             return false;
@@ -233,11 +275,19 @@ Sequence minimize(FuzzEnv& env, const Sequence& sequence, const CaseResult& fail
     Sequence best = sequence;
     best.steps.resize(std::min(best.steps.size(), failure.step + 1));
     if (!m.still_fails(best)) best = sequence;  // needs the rest (e.g. the final contents)
-    // Whole steps first, from the end.
-    for (std::size_t i = best.steps.size(); i-- > 0 && best.steps.size() > 1 && !m.exhausted();) {
-        Sequence candidate = best;
-        candidate.steps.erase(candidate.steps.begin() + static_cast<long>(i));
-        if (m.still_fails(candidate)) best = candidate;
+    // Whole steps first, from the end, again while that helps (a COMMIT may be needed only
+    // until its BEGIN goes).
+    for (bool progress = true; progress && !m.exhausted();) {
+        progress = false;
+        for (std::size_t i = best.steps.size();
+             i-- > 0 && best.steps.size() > 1 && !m.exhausted();) {
+            Sequence candidate = best;
+            candidate.steps.erase(candidate.steps.begin() + static_cast<long>(i));
+            if (m.still_fails(candidate)) {
+                best = candidate;
+                progress = true;
+            }
+        }
     }
     // Then inside each step, until nothing simpler still fails.
     for (std::size_t i = best.steps.size(); i-- > 0 && !m.exhausted();) {

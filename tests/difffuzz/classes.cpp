@@ -59,7 +59,14 @@ void Classes::disable(const std::string& name) {
 
 const std::vector<std::pair<std::string, std::string>>& ci_exclusions() {
     static const std::vector<std::pair<std::string, std::string>> exclusions = {
-        {"cr-comments", "issue 7 item 1 (lexer ends -- comments only at \\n)"},
+        {"cr-comments", "issue 7 item 1: -- comments ended by \\r"},
+        {"hidden-settings", "issue 7 item 2: settings changed out of pgrev's sight"},
+        {"ddl-rename", "issue 7 item 6: revisions filled by position after renames"},
+        {"ddl-type", "issue 7 item 7: column type changes not followed"},
+        {"returning-agg", "issue 7 item 9: aggregates/SRFs/window functions in RETURNING"},
+        {"name-reuse", "issue 7 item 10: names booked before the server confirms"},
+        {"domain-delete", "issue 7 item 16: key-only DELETE revision stores the domain default"},
+        {"syntax-errors", "issue 7 item 17: unparsable statements refused, Parse accepted"},
     };
     return exclusions;
 }

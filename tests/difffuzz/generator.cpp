@@ -269,8 +269,11 @@ void add_ddl(CaseState& cs, std::vector<Step>& steps, const std::string& kind) {
             ddl(alter + "RENAME COLUMN " + ident_plain(c.name) + " TO tmp_swap");
             ddl(alter + "RENAME COLUMN " + ident_plain(d.name) + " TO " + ident_plain(c.name));
             ddl(alter + "RENAME COLUMN tmp_swap TO " + ident_plain(d.name));
-            if (wrap) steps.push_back(query("COMMIT"));
             std::swap(c.name, d.name);
+            // A write in the same transaction, while the catalog pgrev reads is the old one.
+            Gen g = cs.gen();
+            steps.push_back(query({random_dml_on(g, t)}, cs));
+            if (wrap) steps.push_back(query("COMMIT"));
             return;
         }
         std::string name = "r" + std::to_string(cs.next_column++);

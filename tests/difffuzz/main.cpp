@@ -34,7 +34,7 @@ struct Options {
 
 const char* const kUsage =
     "usage: pgrev_difffuzz [--seconds N] [--iterations N] [--seed S] [--case SEED]\n"
-    "                      [--without CLASS[,CLASS...]] [--ci] [--max-failures N]\n"
+    "                      [--without CLASS,...] [--only CLASS,...] [--ci] [--max-failures N]\n"
     "                      [--minimize-budget N] [--verbose] [--list-classes]\n";
 
 void split_into(const std::string& list, Classes& classes) {
@@ -61,6 +61,11 @@ Options parse(int argc, char** argv) {
             o.case_seed = std::stoull(next());
         } else if (arg == "--without") {
             split_into(next(), o.classes);
+        } else if (arg == "--only") {
+            std::string keep = "," + next() + ",";
+            for (const InputClass& c : all_classes())
+                if (keep.find(std::string(",") + c.name + ",") == std::string::npos)
+                    o.classes.disable(c.name);
         } else if (arg == "--ci") {
             for (const auto& [name, why] : ci_exclusions())
                 o.classes.disable(name);

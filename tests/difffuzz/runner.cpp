@@ -1,6 +1,7 @@
 #include "runner.h"
 
 #include <regex>
+#include <sstream>
 
 #include "result_text.h"
 
@@ -190,11 +191,17 @@ std::string run_step(PgConn& conn, const Step& step, TypeNames& types) {
 }
 
 std::string pgrev_refusal(const std::string& transcript) {
-    const std::string mark = "  message: pgrev:";
-    std::size_t at = transcript.find(mark);
-    if (at == std::string::npos) return "";
-    std::size_t end = transcript.find('\n', at);
-    return transcript.substr(at + 11, end - at - 11);
+    // Refusals start with "pgrev:"; the search_path guard's comes wrapped in a cast error
+    // (invalid input syntax for type integer: "pgrev: ..."), which counts as one too.
+    std::istringstream in(transcript);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("  message: ", 0) != 0) continue;
+        std::string message = line.substr(11);
+        if (message.rfind("pgrev:", 0) == 0 || message.find("\"pgrev: ") != std::string::npos) {
+            return message;
+        }
+    }
+    return "";
 }
 
 }  // namespace pgrev::difffuzz

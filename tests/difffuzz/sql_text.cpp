@@ -47,8 +47,12 @@ Rendered Sql::decorated(Rng& rng, const Classes& on, bool end_of_text) const {
     Rendered r;
     r.tokens = tokens_;
     r.gaps.push_back(rng.chance(20) ? random_gap(rng, on) : "");
-    for (std::size_t i = 1; i < tokens_.size(); ++i)
-        r.gaps.push_back(random_gap(rng, on));
+    for (std::size_t i = 1; i < tokens_.size(); ++i) {
+        std::string gap = random_gap(rng, on);
+        // "-" then "-- c" would be "--- c": a comment that swallows the minus.
+        if (tokens_[i - 1].back() == '-' && gap.rfind("--", 0) == 0) gap = " " + gap;
+        r.gaps.push_back(gap);
+    }
     std::string tail;
     if (rng.chance(15)) {
         tail = random_gap(rng, on);

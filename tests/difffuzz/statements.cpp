@@ -339,6 +339,10 @@ Sql cte_stmt(Gen& g) {
 
 }  // namespace
 
+Sql random_dml_on(Gen& g, const Table& table) {
+    return dml_on(g, table);
+}
+
 Sql random_dml(Gen& g) {
     return dml_on(g, table_for_write(g));
 }

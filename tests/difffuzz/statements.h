@@ -23,6 +23,8 @@ struct Gen {
 Sql random_statement(Gen& g);
 // A statement whose RETURNING-free shape is valid for SQL PREPARE (INSERT/UPDATE/DELETE).
 Sql random_dml(Gen& g);
+// An INSERT, UPDATE or DELETE of `table`.
+Sql random_dml_on(Gen& g, const Table& table);
 // `sql` with one token dropped or a stray one added.
 Sql with_syntax_error(Sql sql, Rng& rng);
 
