@@ -72,8 +72,12 @@ Step execute_step(CaseState& cs, const std::string& name) {
     return step;
 }
 
+// A name for a new protocol-level statement. Re-using a live name makes the server refuse
+// the Parse, which is the name-reuse class's business.
 std::string statement_name(CaseState& cs) {
-    return cs.rng.pick(std::vector<std::string>{"", "s1", "s2", "S 3"});
+    std::string name = cs.rng.pick(std::vector<std::string>{"", "s1", "s2", "S 3"});
+    if (!cs.on.on("name-reuse") && cs.protocol_statements.count(name) != 0) return "";
+    return name;
 }
 
 void add_extended(CaseState& cs, std::vector<Step>& steps) {
@@ -81,11 +85,12 @@ void add_extended(CaseState& cs, std::vector<Step>& steps) {
         steps.push_back(params_step(cs));
         return;
     }
-    std::string name = statement_name(cs);
-    if (cs.protocol_statements.count(name) != 0 && name != "" && cs.rng.chance(60)) {
-        steps.push_back(execute_step(cs, name));
+    std::string live = cs.rng.pick(std::vector<std::string>{"s1", "s2", "S 3"});
+    if (cs.protocol_statements.count(live) != 0 && cs.rng.chance(60)) {
+        steps.push_back(execute_step(cs, live));
         return;
     }
+    std::string name = statement_name(cs);
     steps.push_back(prepare_step(cs, name));
     if (cs.rng.chance(30)) {
         Step describe;
@@ -139,6 +144,11 @@ void add_sql_prepare(CaseState& cs, std::vector<Step>& steps) {
             steps.push_back(query("DEALLOCATE " + name));
             cs.sql_statements.erase(name);
         }
+        return;
+    }
+    if (!cs.on.on("name-reuse") && cs.sql_statements.count(name) != 0) {
+        steps.push_back(query("DEALLOCATE " + name));
+        cs.sql_statements.erase(name);
         return;
     }
     std::vector<Param> params;
