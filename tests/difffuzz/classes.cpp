@@ -41,6 +41,9 @@ const std::vector<InputClass>& all_classes() {
         {"hidden-settings", "settings changed where the text does not say so (DO, pg_settings, "
                             "COMMIT of SET LOCAL)"},
         {"search-path", "SET search_path between statements"},
+        {"ancestors", "ALTER TABLE ... INHERIT, then writes through the parent"},
+        {"schema-rename", "ALTER SCHEMA ... RENAME of an audited table's schema, write, rename back"},
+        {"rev-tampering", "a BEFORE INSERT trigger on a _rev table that returns NULL"},
     };
     return classes;
 }
@@ -67,6 +70,9 @@ const std::vector<std::pair<std::string, std::string>>& ci_exclusions() {
         {"name-reuse", "issue 7 item 10: names booked before the server confirms"},
         {"domain-delete", "issue 7 item 16: key-only DELETE revision stores the domain default"},
         {"syntax-errors", "issue 7 item 17: unparsable statements refused, Parse accepted"},
+        {"ancestors", "issue 7 item 3: writes through an ancestor"},
+        {"schema-rename", "issue 7 item 4: ALTER SCHEMA ... RENAME allowed"},
+        {"rev-tampering", "issue 7 item 5: the history can be suppressed"},
         {"cte", "new (difffuzz-findings.md F1): RETURNING of a DML inside a user WITH is not "
                 "evaluated, so its errors do not happen"},
     };

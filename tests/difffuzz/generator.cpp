@@ -348,6 +348,35 @@ void add_search_path(CaseState& cs, std::vector<Step>& steps) {
     }
 }
 
+// DDL an attacker would try (issue 7 items 3-5): write through an ancestor, rename the
+// schema away, suppress the history with a trigger on the _rev table. Then ordinary writes.
+void add_hostile(CaseState& cs, std::vector<Step>& steps, const std::string& kind) {
+    auto ddl = [&](const std::string& sql) {
+        Step step = query(sql);
+        step.ddl = true;
+        steps.push_back(step);
+    };
+    if (kind == "ancestors") {
+        ddl("CREATE TABLE IF NOT EXISTS anc (id int, qty int)");
+        ddl("ALTER TABLE acct INHERIT anc");
+        steps.push_back(query(cs.rng.pick(std::vector<std::string>{
+            "UPDATE anc SET qty = qty + 10 WHERE id <= 2", "DELETE FROM anc WHERE id = 1",
+            "UPDATE anc SET qty = 0 RETURNING id"})));
+    } else if (kind == "schema-rename") {
+        ddl("ALTER SCHEMA other RENAME TO other2");
+        steps.push_back(query(cs.rng.pick(std::vector<std::string>{
+            "UPDATE other2.item SET qty = qty + 1", "DELETE FROM other2.item WHERE id = 1"})));
+        ddl("ALTER SCHEMA other2 RENAME TO other");
+    } else {
+        ddl("CREATE OR REPLACE FUNCTION swallow() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$BEGIN RETURN NULL; END$$");
+        ddl("CREATE TRIGGER swallow BEFORE INSERT ON acct_rev FOR EACH ROW EXECUTE FUNCTION "
+            "swallow()");
+        Gen g = cs.gen();
+        steps.push_back(query({random_dml_on(g, *table_named(cs, "acct"))}, cs));
+    }
+}
+
 void add_step(CaseState& cs, std::vector<Step>& steps) {
     struct Choice {
         const char* cls;
@@ -357,7 +386,8 @@ void add_step(CaseState& cs, std::vector<Step>& steps) {
         {"", 40},          {"multi-statement", 8}, {"extended", 12}, {"pipeline", 6},
         {"sql-prepare", 6}, {"transactions", 10},  {"name-reuse", 2}, {"ddl-add", 2},
         {"ddl-rename", 3},  {"ddl-type", 2},       {"settings", 1},   {"hidden-settings", 1},
-        {"search-path", 1},
+        {"search-path", 1},    {"ancestors", 1},        {"schema-rename", 1},
+        {"rev-tampering", 1},
     };
     int total = 0;
     for (const Choice& c : choices)
@@ -396,6 +426,8 @@ void add_step(CaseState& cs, std::vector<Step>& steps) {
         add_settings(cs, steps, cls == "hidden-settings");
     } else if (cls == "search-path") {
         add_search_path(cs, steps);
+    } else {
+        add_hostile(cs, steps, cls);
     }
 }
 

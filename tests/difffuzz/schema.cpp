@@ -42,6 +42,7 @@ const std::vector<Table>& audited_tables() {
 
 std::string drop_schema_sql() {
     return "DROP EVENT TRIGGER IF EXISTS fuzz_ddl_end; DROP SCHEMA IF EXISTS other CASCADE; "
+           "DROP SCHEMA IF EXISTS other2 CASCADE; "
            "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public";
 }
 
