@@ -76,7 +76,17 @@ std::string deferred_refusal(PgConn& proxied, const Step& step) {
     if (names.empty() || PQstatus(proxied.get()) != CONNECTION_OK) return "";
     it::Deadline deadline = it::deadline_in(std::chrono::seconds(10));
     bool wrap = idle(proxied);
-    if (wrap) proxied.run("BEGIN", deadline);
+    if (wrap) {
+        // BEGIN as a named statement: a simple Query would drop the unnamed statement.
+        auto drain = [&] {
+            while (it::PgResult r = proxied.next_result(deadline)) {
+            }
+        };
+        if (PQsendPrepare(proxied.get(), "difffuzz_begin", "BEGIN", 0, nullptr)) drain();
+        if (PQsendQueryPrepared(proxied.get(), "difffuzz_begin", 0, nullptr, nullptr, nullptr, 0)) {
+            drain();
+        }
+    }
     std::string refusal;
     for (const std::string& name : names) {
         if (!PQsendQueryPrepared(proxied.get(), name.c_str(), 0, nullptr, nullptr, nullptr, 0)) break;

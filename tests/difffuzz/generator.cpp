@@ -318,7 +318,10 @@ void add_settings(CaseState& cs, std::vector<Step>& steps, bool hidden) {
             "DO $$BEGIN EXECUTE 'SET standard_' || 'conforming_strings = off'; END$$",
             "UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'",
             "SELECT set_config('standard_conforming_strings', 'off', false)",
-            "DO $$BEGIN PERFORM set_config('client_' || 'encoding', 'LATIN1', false); END$$"})});
+            "DO $$BEGIN PERFORM set_config('client_' || 'encoding', 'LATIN1', false); END$$",
+            "SET standard_conforming_strings = off; BEGIN; SET LOCAL standard_conforming_strings "
+            "= on; COMMIT",
+            "BEGIN; SET LOCAL standard_conforming_strings = off; COMMIT"})});
     } else {
         parts.push_back(Sql{cs.rng.pick(std::vector<std::string>{
             "SET standard_conforming_strings = off", "SET client_encoding = 'LATIN1'",
