@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <vector>
 
 #include "result_text.h"
-#include <vector>
 
 namespace pgrev::difffuzz {
 
@@ -13,9 +13,7 @@ using it::PgConn;
 
 namespace {
 
-bool idle(PgConn& c) {
-    return PQtransactionStatus(c.get()) == PQTRANS_IDLE;
-}
+bool idle(PgConn& c) { return PQtransactionStatus(c.get()) == PQTRANS_IDLE; }
 
 // A refused step that also ends or starts a transaction may have committed its earlier part.
 bool controls_transactions(const Step& step) {
@@ -70,7 +68,8 @@ CaseResult failed(std::size_t step, std::string what, std::string direct, std::s
 // statements it prepared (in a transaction that is rolled back) tells whether it was that.
 std::string deferred_refusal(PgConn& proxied, const Step& step) {
     std::vector<std::string> names;
-    if (step.kind == StepKind::Prepare || step.kind == StepKind::Describe) names.push_back(step.name);
+    if (step.kind == StepKind::Prepare || step.kind == StepKind::Describe)
+        names.push_back(step.name);
     for (const Step& item : step.items)
         if (item.kind == StepKind::Prepare) names.push_back(item.name);
     if (names.empty() || PQstatus(proxied.get()) != CONNECTION_OK) return "";
@@ -89,7 +88,8 @@ std::string deferred_refusal(PgConn& proxied, const Step& step) {
     }
     std::string refusal;
     for (const std::string& name : names) {
-        if (!PQsendQueryPrepared(proxied.get(), name.c_str(), 0, nullptr, nullptr, nullptr, 0)) break;
+        if (!PQsendQueryPrepared(proxied.get(), name.c_str(), 0, nullptr, nullptr, nullptr, 0))
+            break;
         std::string text;
         while (it::PgResult r = proxied.next_result(deadline))
             text += it::describe_result(r.get());
@@ -134,7 +134,8 @@ CaseResult run_case(FuzzEnv& env, const Sequence& sequence) {
         if (!env.pgrev_running()) return failed(i, "pgrev exited", d, p + env.pgrev_log());
         if (d != p) {
             std::string refusal = pgrev_refusal(p);
-            bool explained = !refusal.empty() && pgrev_refusal(d).empty() && same_until_refusal(d, p);
+            bool explained =
+                !refusal.empty() && pgrev_refusal(d).empty() && same_until_refusal(d, p);
             if (!explained) {
                 std::string deferred = deferred_refusal(proxied, step);
                 if (!deferred.empty()) {

@@ -15,11 +15,11 @@ enum class Verdict { Same, Refused, Failed };
 
 struct CaseResult {
     Verdict verdict = Verdict::Same;
-    std::size_t step = 0;   // the step that was refused or differed (0-based)
-    std::string what;       // for a failure: which comparison failed
-    std::string direct;     // both outcomes of that comparison
+    std::size_t step = 0;  // the step that was refused or differed (0-based)
+    std::string what;      // for a failure: which comparison failed
+    std::string direct;    // both outcomes of that comparison
     std::string proxied;
-    std::string refusal;    // the refusal's message
+    std::string refusal;  // the refusal's message
     std::size_t steps_run = 0;
 };
 

@@ -38,11 +38,13 @@ const std::vector<InputClass>& all_classes() {
         {"ddl-rename", "ALTER TABLE ... RENAME COLUMN (and swaps of two columns)"},
         {"ddl-type", "ALTER TABLE ... ALTER COLUMN ... TYPE"},
         {"settings", "SET / RESET of standard_conforming_strings and client_encoding"},
-        {"hidden-settings", "settings changed where the text does not say so (DO, pg_settings, "
-                            "COMMIT of SET LOCAL)"},
+        {"hidden-settings",
+         "settings changed where the text does not say so (DO, pg_settings, "
+         "COMMIT of SET LOCAL)"},
         {"search-path", "SET search_path between statements"},
         {"ancestors", "ALTER TABLE ... INHERIT, then writes through the parent"},
-        {"schema-rename", "ALTER SCHEMA ... RENAME of an audited table's schema, write, rename back"},
+        {"schema-rename",
+         "ALTER SCHEMA ... RENAME of an audited table's schema, write, rename back"},
         {"rev-tampering", "a BEFORE INSERT trigger on a _rev table that returns NULL"},
     };
     return classes;
@@ -73,8 +75,9 @@ const std::vector<std::pair<std::string, std::string>>& ci_exclusions() {
         {"ancestors", "issue 7 item 3: writes through an ancestor"},
         {"schema-rename", "issue 7 item 4: ALTER SCHEMA ... RENAME allowed"},
         {"rev-tampering", "issue 7 item 5: the history can be suppressed"},
-        {"cte", "new (difffuzz-findings.md F1): RETURNING of a DML inside a user WITH is not "
-                "evaluated, so its errors do not happen"},
+        {"cte",
+         "new (difffuzz-findings.md F1): RETURNING of a DML inside a user WITH is not "
+         "evaluated, so its errors do not happen"},
     };
     return exclusions;
 }

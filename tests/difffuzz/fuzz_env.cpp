@@ -1,7 +1,5 @@
 #include "fuzz_env.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <stdexcept>
 
 #include "schema.h"
@@ -12,26 +10,22 @@ using it::PgConn;
 
 namespace {
 
-it::Deadline setup_deadline() {
-    return it::deadline_in(std::chrono::seconds(60));
-}
+it::Deadline setup_deadline() { return it::deadline_in(std::chrono::seconds(60)); }
 
 void exec_all(PgConn& c, const std::string& sql) {
     for (const it::PgResult& r : c.run(sql, setup_deadline())) {
         ExecStatusType s = PQresultStatus(r.get());
         if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-            throw std::runtime_error("setup SQL failed: " +
-                                     std::string(PQresultErrorMessage(r.get())) + "in:\n" +
-                                     sql.substr(0, 2000));
+            throw std::runtime_error(
+                "setup SQL failed: " + std::string(PQresultErrorMessage(r.get())) + "in:\n" +
+                sql.substr(0, 2000));
         }
     }
 }
 
 }  // namespace
 
-FuzzEnv::FuzzEnv() : cluster_(it::PgCluster::start()) {
-    fresh_databases();
-}
+FuzzEnv::FuzzEnv() : cluster_(it::PgCluster::start()) { fresh_databases(); }
 
 FuzzEnv::~FuzzEnv() {
     direct_admin_.reset();
@@ -44,9 +38,7 @@ std::string FuzzEnv::db_conninfo(const std::string& db) const {
     return cluster_->conninfo("postgres", db);
 }
 
-std::string FuzzEnv::direct_conninfo() const {
-    return db_conninfo("direct_db");
-}
+std::string FuzzEnv::direct_conninfo() const { return db_conninfo("direct_db"); }
 
 std::string FuzzEnv::proxied_conninfo() const {
     return "host=127.0.0.1 port=" + std::to_string(pgrev_->port()) +
@@ -54,14 +46,9 @@ std::string FuzzEnv::proxied_conninfo() const {
 }
 
 void FuzzEnv::fresh_databases() {
-    auto t0 = std::chrono::steady_clock::now();
-    auto lap = [&](const char* what) {
-        if (std::getenv("DIFFFUZZ_TIMING") == nullptr) return;
-        std::fprintf(stderr, "%s %.3f\n", what, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    };
     direct_admin_.reset();
     proxied_admin_.reset();
-    pgrev_.reset();  // stops it
+    pgrev_.reset();   // stops it
     if (!created_) {  // once: dropping and creating databases takes seconds
         PgConn postgres = PgConn::connect(db_conninfo("postgres"), setup_deadline());
         for (const char* db : {"direct_db", "proxied_db"}) {
@@ -70,7 +57,6 @@ void FuzzEnv::fresh_databases() {
         }
         created_ = true;
     }
-    lap("created");
     {
         PgConn direct = PgConn::connect(direct_conninfo(), setup_deadline());
         exec_all(direct, drop_schema_sql());
@@ -80,13 +66,11 @@ void FuzzEnv::fresh_databases() {
         exec_all(proxied, drop_schema_sql());
         exec_all(proxied, schema_sql());
     }
-    lap("schema");
     it::PgrevOptions options;
     options.upstream_port = cluster_->port();
     options.work_dir = cluster_->dir();
     options.audit = audit_yaml();
     pgrev_ = std::make_unique<it::PgrevProcess>(options);
-    lap("pgrev");
     direct_types_ = std::make_unique<TypeNames>(direct_conninfo());
     proxied_types_ = std::make_unique<TypeNames>(db_conninfo("proxied_db"));
     reset_rows();
@@ -115,8 +99,6 @@ std::string FuzzEnv::snapshot(bool proxied) {
     }
 }
 
-std::string FuzzEnv::pgrev_log() const {
-    return pgrev_ ? pgrev_->log_text() : "";
-}
+std::string FuzzEnv::pgrev_log() const { return pgrev_ ? pgrev_->log_text() : ""; }
 
 }  // namespace pgrev::difffuzz

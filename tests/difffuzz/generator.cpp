@@ -122,7 +122,8 @@ Step pipeline_step(CaseState& cs) {
         } else {
             Step p;
             p.kind = StepKind::Params;
-            p.set_pieces({Rendered::of(cs.rng.pick(std::vector<std::string>{"SELECT 1/0", "SELECT $1::int"}))});
+            p.set_pieces({Rendered::of(
+                cs.rng.pick(std::vector<std::string>{"SELECT 1/0", "SELECT $1::int"}))});
             if (p.sql.find('$') != std::string::npos) p.params = {"7"};
             pipeline.items.push_back(p);
         }
@@ -231,7 +232,8 @@ void add_transaction_control(CaseState& cs, std::vector<Step>& steps) {
         }
         return;
     }
-    steps.push_back(query(cs.rng.pick(std::vector<std::string>{"COMMIT", "ROLLBACK", "END", "ABORT"})));
+    steps.push_back(
+        query(cs.rng.pick(std::vector<std::string>{"COMMIT", "ROLLBACK", "END", "ABORT"})));
     cs.in_transaction = false;
     cs.savepoints = 0;
 }
@@ -242,9 +244,7 @@ Table* table_named(CaseState& cs, const std::string& name) {
     return nullptr;
 }
 
-std::string qualified(const Table& t) {
-    return ident_plain(t.schema) + "." + ident_plain(t.name);
-}
+std::string qualified(const Table& t) { return ident_plain(t.schema) + "." + ident_plain(t.name); }
 
 void add_ddl(CaseState& cs, std::vector<Step>& steps, const std::string& kind) {
     Table& t = cs.tables[cs.rng.below(cs.tables.size())];
@@ -259,7 +259,8 @@ void add_ddl(CaseState& cs, std::vector<Step>& steps, const std::string& kind) {
         bool text = cs.rng.chance(40);
         std::string dflt = cs.rng.chance(50) ? (text ? " DEFAULT 'd'" : " DEFAULT 5") : "";
         ddl(alter + "ADD COLUMN " + name + (text ? " text" : " int") + dflt);
-        t.columns.push_back({name, text ? ColKind::Text : ColKind::Int, false, false, !dflt.empty()});
+        t.columns.push_back(
+            {name, text ? ColKind::Text : ColKind::Int, false, false, !dflt.empty()});
         return;
     }
     std::vector<Column*> plain_cols;
@@ -293,7 +294,8 @@ void add_ddl(CaseState& cs, std::vector<Step>& steps, const std::string& kind) {
     }
     // ddl-type
     if (c.kind == ColKind::Int || c.kind == ColKind::Numeric) {
-        std::string type = cs.rng.pick(std::vector<std::string>{"numeric(10,3)", "bigint", "numeric"});
+        std::string type =
+            cs.rng.pick(std::vector<std::string>{"numeric(10,3)", "bigint", "numeric"});
         ddl(alter + "ALTER COLUMN " + ident_plain(c.name) + " TYPE " + type);
         c.kind = type == "bigint" ? ColKind::Int : ColKind::Numeric;
     } else if (c.kind == ColKind::Text) {
@@ -307,8 +309,8 @@ Sql backslash_trick(CaseState& cs) {
     std::string note = "note";
     for (const Column& c : t->columns)
         if (c.kind == ColKind::Text && !c.key && c.name != "name") note = c.name;
-    return Sql{"UPDATE", "acct", "SET", ident_plain(note), "=", "'a\\'", "WHERE", "id", "=", "1",
-               "--", "'", "WHERE", "id", "=", "2\n"};
+    return Sql{"UPDATE", "acct", "SET", ident_plain(note), "=",  "'a\\'", "WHERE", "id", "=",
+               "1",      "--",   "'",   "WHERE",           "id", "=",     "2\n"};
 }
 
 void add_settings(CaseState& cs, std::vector<Step>& steps, bool hidden) {
@@ -346,8 +348,9 @@ void add_search_path(CaseState& cs, std::vector<Step>& steps) {
         "RESET search_path"})));
     steps.push_back(query({statement(cs)}, cs));
     if (cs.rng.chance(50)) {
-        steps.push_back(query({Sql{"UPDATE", "item", "SET", "qty", "=", "qty", "+", "1",
-                                   "WHERE", "id", "=", "1"}}, cs));
+        steps.push_back(query(
+            {Sql{"UPDATE", "item", "SET", "qty", "=", "qty", "+", "1", "WHERE", "id", "=", "1"}},
+            cs));
     }
 }
 
@@ -386,11 +389,10 @@ void add_step(CaseState& cs, std::vector<Step>& steps) {
         int weight;
     };
     static const std::vector<Choice> choices = {
-        {"", 40},          {"multi-statement", 8}, {"extended", 12}, {"pipeline", 6},
-        {"sql-prepare", 6}, {"transactions", 10},  {"name-reuse", 2}, {"ddl-add", 2},
-        {"ddl-rename", 3},  {"ddl-type", 2},       {"settings", 1},   {"hidden-settings", 1},
-        {"search-path", 1},    {"ancestors", 1},        {"schema-rename", 1},
-        {"rev-tampering", 1},
+        {"", 40},           {"multi-statement", 8}, {"extended", 12},     {"pipeline", 6},
+        {"sql-prepare", 6}, {"transactions", 10},   {"name-reuse", 2},    {"ddl-add", 2},
+        {"ddl-rename", 3},  {"ddl-type", 2},        {"settings", 1},      {"hidden-settings", 1},
+        {"search-path", 1}, {"ancestors", 1},       {"schema-rename", 1}, {"rev-tampering", 1},
     };
     int total = 0;
     for (const Choice& c : choices)
@@ -443,7 +445,8 @@ Sequence generate_case(std::uint64_t seed, const Classes& on) {
     int n = cs.rng.range(2, 10);
     while (static_cast<int>(sequence.steps.size()) < n)
         add_step(cs, sequence.steps);
-    if (cs.in_transaction) sequence.steps.push_back(query(cs.rng.chance(70) ? "COMMIT" : "ROLLBACK"));
+    if (cs.in_transaction)
+        sequence.steps.push_back(query(cs.rng.chance(70) ? "COMMIT" : "ROLLBACK"));
     return sequence;
 }
 

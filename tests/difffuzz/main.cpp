@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
     std::map<std::string, std::pair<long, std::string>> refusals;  // reason: count, example
-    std::map<std::string, long> failures;                            // signature: count
+    std::map<std::string, long> failures;                          // signature: count
     long cases = 0, steps = 0, refused = 0, failed = 0;
     bool fresh_needed = false;
     for (long i = 0;; ++i) {
@@ -154,8 +154,9 @@ int main(int argc, char** argv) {
                            (o.seconds > 0 && elapsed() >= o.seconds))) {
             break;
         }
-        Sequence sequence =
-            generate_case(o.case_seed ? *o.case_seed : case_seed(o.seed, static_cast<std::uint64_t>(i)), o.classes);
+        Sequence sequence = generate_case(
+            o.case_seed ? *o.case_seed : case_seed(o.seed, static_cast<std::uint64_t>(i)),
+            o.classes);
         CaseResult r;
         try {
             if (fresh_needed || o.case_seed) {
@@ -171,7 +172,8 @@ int main(int argc, char** argv) {
         ++cases;
         steps += static_cast<long>(r.steps_run);
         fresh_needed = sequence.has_ddl() || r.verdict != Verdict::Same;
-        if (o.verbose) std::cout << "case " << i << " (" << sequence.seed << "):\n" << sequence.describe();
+        if (o.verbose)
+            std::cout << "case " << i << " (" << sequence.seed << "):\n" << sequence.describe();
         if (r.verdict == Verdict::Refused) {
             ++refused;
             auto& entry = refusals[refusal_reason(r.refusal)];
@@ -198,9 +200,9 @@ int main(int argc, char** argv) {
         }
     }
 
-    std::cout << "\n=== " << cases << " cases, " << steps << " steps in " << static_cast<long>(elapsed())
-              << " s: " << failed << " failed (" << failures.size() << " distinct), " << refused
-              << " refused by pgrev\n";
+    std::cout << "\n=== " << cases << " cases, " << steps << " steps in "
+              << static_cast<long>(elapsed()) << " s: " << failed << " failed (" << failures.size()
+              << " distinct), " << refused << " refused by pgrev\n";
     if (!refusals.empty()) {
         std::cout << "refusals by reason (a refusal of an ordinary statement is a usability "
                      "defect):\n";

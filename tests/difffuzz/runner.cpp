@@ -13,9 +13,7 @@ using it::PgResult;
 
 namespace {
 
-Deadline step_deadline() {
-    return it::deadline_in(std::chrono::seconds(15));
-}
+Deadline step_deadline() { return it::deadline_in(std::chrono::seconds(15)); }
 
 constexpr unsigned kFirstNormalObjectId = 16384;
 
@@ -96,8 +94,8 @@ bool send(PgConn& c, const Step& step, Writer& w) {
         case StepKind::Prepare:
             return w.sent(PQsendPrepare(pg, step.name.c_str(), step.sql.c_str(), 0, nullptr));
         case StepKind::ExecPrepared:
-            return w.sent(PQsendQueryPrepared(pg, step.name.c_str(), values.count(),
-                                              values.data(), nullptr, nullptr, 0));
+            return w.sent(PQsendQueryPrepared(pg, step.name.c_str(), values.count(), values.data(),
+                                              nullptr, nullptr, 0));
         case StepKind::Describe:
             return w.sent(PQsendDescribePrepared(pg, step.name.c_str()));
         case StepKind::Sync:
@@ -132,7 +130,8 @@ void run_pipeline(PgConn& c, const Step& step, Writer& w, TypeNames& types) {
             continue;
         }
         ExecStatusType status = PQresultStatus(first.get());
-        if (i < sent.size() && sent[i]->kind == StepKind::Describe) describe_params(first.get(), w, types);
+        if (i < sent.size() && sent[i]->kind == StepKind::Describe)
+            describe_params(first.get(), w, types);
         w.result(label, first.get());
         if (status == PGRES_PIPELINE_SYNC) continue;
         if (status == PGRES_FATAL_ERROR && PQstatus(c.get()) == CONNECTION_BAD) break;
@@ -149,7 +148,8 @@ std::string TypeNames::name(unsigned oid) {
     std::string name = "oid " + std::to_string(oid);
     try {
         PgConn admin = PgConn::connect(conninfo_, step_deadline());
-        name = admin.value("SELECT format_type(" + std::to_string(oid) + ", NULL)", step_deadline());
+        name =
+            admin.value("SELECT format_type(" + std::to_string(oid) + ", NULL)", step_deadline());
     } catch (const std::exception&) {
         // keep the number: a difference then shows in the comparison
     }

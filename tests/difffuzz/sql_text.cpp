@@ -31,8 +31,8 @@ std::string random_gap(Rng& rng, const Classes& on) {
         gaps.insert(gaps.end(), {"\n", "\t", "\r", "\f", " \r\n ", "\n\n"});
     }
     if (on.on("comments")) {
-        gaps.insert(gaps.end(), {"/**/", " /* c */ ", "/* ; ' \" $$ $q$ -- */", "-- c\n",
-                                 "--\n", " -- ' ; $$ /* \n", "/*\n*/", "-- acct;\n"});
+        gaps.insert(gaps.end(), {"/**/", " /* c */ ", "/* ; ' \" $$ $q$ -- */", "-- c\n", "--\n",
+                                 " -- ' ; $$ /* \n", "/*\n*/", "-- acct;\n"});
     }
     if (on.on("nested-comments")) {
         gaps.insert(gaps.end(), {"/* a /* b */ c */", "/*/* ' */*/", "/* /* /* x */ */ ' */"});
@@ -123,7 +123,8 @@ std::string ident(const std::string& name, Rng& rng, const Classes& on) {
         spellings.push_back(quoted(name));
         if (is_plain_ident(name)) spellings.push_back(upper(name));
     }
-    if (on.on("unicode-names")) spellings.push_back(unicode_ident(name, rng.below(name.size()), '\\'));
+    if (on.on("unicode-names"))
+        spellings.push_back(unicode_ident(name, rng.below(name.size()), '\\'));
     if (on.on("uescape")) spellings.push_back(unicode_ident(name, 0, '!'));
     return rng.pick(spellings);
 }
@@ -141,21 +142,22 @@ Value text_value(bool key, Rng& rng, const Classes& on) {
         std::string v = rng.pick(std::vector<std::string>{"x", "y", "z"});
         return {"'" + v + "'", v};
     }
-    std::vector<Value> values = {{"'t1'", "t1"}, {"'hello world'", "hello world"},
-                                 {"'semi;colon'", "semi;colon"}, {"''", ""}};
+    std::vector<Value> values = {{"'t1'", "t1"},
+                                 {"'hello world'", "hello world"},
+                                 {"'semi;colon'", "semi;colon"},
+                                 {"''", ""}};
     if (on.on("quoting")) {
-        values.insert(values.end(),
-                      {{"'it''s'", "it's"},
-                       {"E'tab\\there'", "tab\there"},
-                       {"E'\\'q\\''", "'q'"},
-                       {"U&'\\0041b\\00e9'", "Ab\xc3\xa9"},
-                       {"U&'!0041x' UESCAPE '!'", "Ax"},
-                       {"$$dollar ' ; --$$", "dollar ' ; --"},
-                       {"$q$ $$ ; /* $q$", " $$ ; /* "},
-                       {"'-- not a comment'", "-- not a comment"},
-                       {"'/* nor */'", "/* nor */"},
-                       {"'back\\slash'", "back\\slash"},
-                       {"'a'\n'b'", "ab"}});  // adjacent literals need a newline
+        values.insert(values.end(), {{"'it''s'", "it's"},
+                                     {"E'tab\\there'", "tab\there"},
+                                     {"E'\\'q\\''", "'q'"},
+                                     {"U&'\\0041b\\00e9'", "Ab\xc3\xa9"},
+                                     {"U&'!0041x' UESCAPE '!'", "Ax"},
+                                     {"$$dollar ' ; --$$", "dollar ' ; --"},
+                                     {"$q$ $$ ; /* $q$", " $$ ; /* "},
+                                     {"'-- not a comment'", "-- not a comment"},
+                                     {"'/* nor */'", "/* nor */"},
+                                     {"'back\\slash'", "back\\slash"},
+                                     {"'a'\n'b'", "ab"}});  // adjacent literals need a newline
     }
     values.push_back({"NULL", std::nullopt});
     return rng.pick(values);
@@ -176,13 +178,18 @@ Value random_value(ColKind kind, bool key, Rng& rng, const Classes& on) {
         case ColKind::Text:
             return text_value(key, rng, on);
         case ColKind::Numeric: {
-            std::vector<Value> values = {{"2.5", "2.5"},   {"1.005", "1.005"}, {"3", "3"},
-                                         {"0.125", "0.125"}, {"NULL", std::nullopt}};
+            std::vector<Value> values = {{"2.5", "2.5"},
+                                         {"1.005", "1.005"},
+                                         {"3", "3"},
+                                         {"0.125", "0.125"},
+                                         {"NULL", std::nullopt}};
             if (on.on("errors")) values.push_back({"12345678.9", "12345678.9"});
             return rng.pick(values);
         }
         case ColKind::Code: {
-            std::vector<Value> values = {{"'ok'", "ok"}, {"'zz'", "zz"}, {"NULL", std::nullopt},
+            std::vector<Value> values = {{"'ok'", "ok"},
+                                         {"'zz'", "zz"},
+                                         {"NULL", std::nullopt},
                                          {"DEFAULT", std::nullopt, false}};
             if (on.on("errors")) values.push_back({"'bad'", "bad"});
             return rng.pick(values);

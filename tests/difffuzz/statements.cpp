@@ -65,11 +65,12 @@ Sql predicate(Gen& g, const Target& tg) {
             p << "true";
             break;
         case 4:
-            p << col(g, tg, c) << "IN" << "(" << value(g, c, true) << "," << value(g, c, true)
-              << ")";
+            p << col(g, tg, c) << "IN"
+              << "(" << value(g, c, true) << "," << value(g, c, true) << ")";
             break;
         case 5:
-            p << "NOT" << "(" << col(g, tg, c) << "<" << value(g, c, true) << ")";
+            p << "NOT"
+              << "(" << col(g, tg, c) << "<" << value(g, c, true) << ")";
             break;
         default:
             p << col(g, tg, c) << "IS DISTINCT FROM" << value(g, c, true) << "OR"
@@ -97,40 +98,73 @@ Sql returning_item(Gen& g, const Target& tg, const std::string& from) {
             r << col(g, tg, c);
             break;
         case 2:
-            r << col(g, tg, c) << "AS" << ident(g.rng.pick(std::vector<std::string>{"out", "Out", "x y"}), g.rng, g.on);
+            r << col(g, tg, c) << "AS"
+              << ident(g.rng.pick(std::vector<std::string>{"out", "Out", "x y"}), g.rng, g.on);
             break;
         case 3:
             if (c.kind == ColKind::Text || c.kind == ColKind::Code)
-                r << "upper" << "(" << col(g, tg, c) << ")";
+                r << "upper"
+                  << "(" << col(g, tg, c) << ")";
             else
-                r << col(g, tg, c) << "+" << "1" << "AS" << "plus";
+                r << col(g, tg, c) << "+"
+                  << "1"
+                  << "AS"
+                  << "plus";
             break;
         case 4:
-            r << "'lit'" << "::" << "text" << "AS" << "lit";
+            r << "'lit'"
+              << "::"
+              << "text"
+              << "AS"
+              << "lit";
             break;
         case 5:
-            r << tg.qualifier << "." << "*";
+            r << tg.qualifier << "."
+              << "*";
             break;
         case 6:
             r << tg.qualifier;
             break;
         case 7:
-            r << "tableoid" << "::" << "regclass";
+            r << "tableoid"
+              << "::"
+              << "regclass";
             break;
         case 8:
-            r << "(" << "xmax" << "=" << "0" << ")" << "AS" << "inserted";
+            r << "("
+              << "xmax"
+              << "="
+              << "0"
+              << ")"
+              << "AS"
+              << "inserted";
             break;
         case 9:
-            r << "1" << "/" << "(" << col(g, tg, t.columns[0]) << "-" << col(g, tg, t.columns[0]) << ")";
+            r << "1"
+              << "/"
+              << "(" << col(g, tg, t.columns[0]) << "-" << col(g, tg, t.columns[0]) << ")";
             break;
         case 10:
-            r << "count" << "(" << "*" << ")";
+            r << "count"
+              << "("
+              << "*"
+              << ")";
             break;
         case 11:
-            r << "generate_series" << "(" << "1" << "," << "2" << ")";
+            r << "generate_series"
+              << "("
+              << "1"
+              << ","
+              << "2"
+              << ")";
             break;
         case 12:
-            r << "row_number" << "(" << ")" << "OVER" << "(" << ")";
+            r << "row_number"
+              << "("
+              << ")"
+              << "OVER"
+              << "("
+              << ")";
             break;
         default:
             r << from + "." + (g.rng.chance(50) ? "v" : "*");
@@ -150,9 +184,7 @@ Sql returning(Gen& g, const Target& tg, const std::string& from = "") {
     return r;
 }
 
-const Table& random_table(Gen& g) {
-    return g.tables[g.rng.below(g.tables.size())];
-}
+const Table& random_table(Gen& g) { return g.tables[g.rng.below(g.tables.size())]; }
 
 std::vector<const Column*> insert_columns(Gen& g, const Table& t) {
     std::vector<const Column*> cols;
@@ -186,7 +218,8 @@ Sql conflict_clause(Gen& g, const Target& tg) {
     std::vector<const Column*> cols = writable(t);
     const Column& c = *cols[g.rng.below(cols.size())];
     if (g.rng.chance(60)) {
-        s << ident(c.name, g.rng, g.on) << "=" << "EXCLUDED." + ident(c.name, g.rng, g.on);
+        s << ident(c.name, g.rng, g.on) << "="
+          << "EXCLUDED." + ident(c.name, g.rng, g.on);
     } else {
         s << ident(c.name, g.rng, g.on) << "=" << value(g, c);
     }
@@ -200,7 +233,8 @@ Sql insert_stmt(Gen& g, const Table& t) {
     if (g.rng.chance(20)) {
         tg.alias = "ins";
         tg.qualifier = "ins";
-        s << "AS" << "ins";
+        s << "AS"
+          << "ins";
     }
     std::vector<const Column*> cols = insert_columns(g, t);
     s << "(";
@@ -214,15 +248,25 @@ Sql insert_stmt(Gen& g, const Table& t) {
         for (std::size_t i = 0; i < cols.size(); ++i) {
             if (i > 0) s << ",";
             if (cols[i]->kind == ColKind::Int) {
-                s << "g" << "+" << std::to_string(g.rng.range(0, 5));
+                s << "g"
+                  << "+" << std::to_string(g.rng.range(0, 5));
             } else if (cols[i]->kind == ColKind::Text || cols[i]->kind == ColKind::Code) {
-                s << "'s'" << "||" << "g";
+                s << "'s'"
+                  << "||"
+                  << "g";
             } else {
-                s << "g" << "*" << "1.5";
+                s << "g"
+                  << "*"
+                  << "1.5";
             }
         }
-        s << "FROM" << "generate_series" << "(" << "1" << "," << std::to_string(g.rng.range(1, 4))
-          << ")" << "AS" << "g";
+        s << "FROM"
+          << "generate_series"
+          << "("
+          << "1"
+          << "," << std::to_string(g.rng.range(1, 4)) << ")"
+          << "AS"
+          << "g";
     } else {
         s << "VALUES";
         int rows = g.rng.range(1, 3);
@@ -248,7 +292,8 @@ Sql set_list(Gen& g, const Target& tg) {
         if (i > 0) s << ",";
         s << ident(c.name, g.rng, g.on) << "=";
         if (c.kind == ColKind::Int && g.rng.chance(40)) {
-            s << col(g, tg, c) << "+" << "1";
+            s << col(g, tg, c) << "+"
+              << "1";
         } else if (g.rng.chance(10)) {
             s << "DEFAULT";
         } else {
@@ -269,10 +314,14 @@ Sql update_stmt(Gen& g, const Table& t) {
     std::string from;
     if (g.on.on("update-from") && g.rng.chance(25)) {
         from = "p";
-        s << "FROM" << "plain" << "p";
+        s << "FROM"
+          << "plain"
+          << "p";
     }
     s << "WHERE" << predicate(g, tg);
-    if (!from.empty()) s << "AND" << tg.qualifier + "." + ident_plain(t.columns[0].name) << "=" << "p.id";
+    if (!from.empty())
+        s << "AND" << tg.qualifier + "." + ident_plain(t.columns[0].name) << "="
+          << "p.id";
     return s << returning(g, tg, from);
 }
 
@@ -283,24 +332,30 @@ Sql delete_stmt(Gen& g, const Table& t) {
     std::string from;
     if (g.on.on("delete-using") && g.rng.chance(25)) {
         from = "p";
-        s << "USING" << "plain" << "p";
+        s << "USING"
+          << "plain"
+          << "p";
     }
     s << "WHERE" << predicate(g, tg);
-    if (!from.empty()) s << "AND" << tg.qualifier + "." + ident_plain(t.columns[0].name) << "=" << "p.id";
+    if (!from.empty())
+        s << "AND" << tg.qualifier + "." + ident_plain(t.columns[0].name) << "="
+          << "p.id";
     return s << returning(g, tg, from);
 }
 
 Sql select_stmt(Gen& g, const Table& t) {
     Target tg = target(g, t, false);
     Sql s{"SELECT", "*", "FROM", tg.ref, "WHERE"};
-    s << predicate(g, tg) << "ORDER" << "BY" << "1";
-    if (g.rng.chance(20)) s << "FOR" << "UPDATE";
+    s << predicate(g, tg) << "ORDER"
+      << "BY"
+      << "1";
+    if (g.rng.chance(20))
+        s << "FOR"
+          << "UPDATE";
     return s;
 }
 
-const Table& table_for_write(Gen& g) {
-    return random_table(g);
-}
+const Table& table_for_write(Gen& g) { return random_table(g); }
 
 Sql dml_on(Gen& g, const Table& t) {
     int which = static_cast<int>(g.rng.below(10));
@@ -316,22 +371,49 @@ Sql cte_stmt(Gen& g) {
     switch (g.rng.below(3)) {
         case 0: {
             Sql inner = dml_on(g, t);
-            if (inner.plain().find("RETURNING") == std::string::npos) inner << "RETURNING" << "*";
-            s << "WITH" << "w" << "AS" << "(" << inner << ")" << "SELECT";
-            s << (g.rng.chance(50) ? Sql{"count", "(", "*", ")"} : Sql{"*"}) << "FROM" << "w";
+            if (inner.plain().find("RETURNING") == std::string::npos)
+                inner << "RETURNING"
+                      << "*";
+            s << "WITH"
+              << "w"
+              << "AS"
+              << "(" << inner << ")"
+              << "SELECT";
+            s << (g.rng.chance(50) ? Sql{"count", "(", "*", ")"} : Sql{"*"}) << "FROM"
+              << "w";
             break;
         }
         case 1: {
-            s << "WITH" << "s" << "AS" << "(" << "SELECT" << "g" << "AS" << "k" << "FROM"
-              << "generate_series" << "(" << "1" << "," << "3" << ")" << "g" << ")";
+            s << "WITH"
+              << "s"
+              << "AS"
+              << "("
+              << "SELECT"
+              << "g"
+              << "AS"
+              << "k"
+              << "FROM"
+              << "generate_series"
+              << "("
+              << "1"
+              << ","
+              << "3"
+              << ")"
+              << "g"
+              << ")";
             s << dml_on(g, t);
             break;
         }
         default: {
             const Table& other = random_table(g);
             Sql first = dml_on(g, t);
-            if (first.plain().find("RETURNING") == std::string::npos) first << "RETURNING" << "1";
-            s << "WITH" << "w" << "AS" << "(" << first << ")" << dml_on(g, other);
+            if (first.plain().find("RETURNING") == std::string::npos)
+                first << "RETURNING"
+                      << "1";
+            s << "WITH"
+              << "w"
+              << "AS"
+              << "(" << first << ")" << dml_on(g, other);
         }
     }
     return s;
@@ -339,13 +421,9 @@ Sql cte_stmt(Gen& g) {
 
 }  // namespace
 
-Sql random_dml_on(Gen& g, const Table& table) {
-    return dml_on(g, table);
-}
+Sql random_dml_on(Gen& g, const Table& table) { return dml_on(g, table); }
 
-Sql random_dml(Gen& g) {
-    return dml_on(g, table_for_write(g));
-}
+Sql random_dml(Gen& g) { return dml_on(g, table_for_write(g)); }
 
 Sql random_statement(Gen& g) {
     int which = static_cast<int>(g.rng.below(20));

@@ -8,12 +8,24 @@ std::string escape_text(const std::string& text) {
     std::string out;
     for (unsigned char ch : text) {
         switch (ch) {
-            case '\r': out += "\\r"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            case '\f': out += "\\f"; break;
-            case '\\': out += "\\\\"; break;
-            case '"': out += "\\\""; break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '"':
+                out += "\\\"";
+                break;
             default:
                 if (ch < 0x20 || ch == 0x7f) {
                     char buf[8];

@@ -44,7 +44,7 @@ struct Step {
     bool ddl = false;         // changes the schema: the next case needs fresh databases
 
     void set_pieces(std::vector<Rendered> rendered);  // and parts or sql from them
-    std::string query_text() const;  // parts joined by ';'
+    std::string query_text() const;                   // parts joined by ';'
     // Human-readable, with control characters escaped, as a C++-like literal.
     std::string describe() const;
 };
