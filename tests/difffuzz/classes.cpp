@@ -65,7 +65,6 @@ void Classes::disable(const std::string& name) {
 const std::vector<std::pair<std::string, std::string>>& ci_exclusions() {
     static const std::vector<std::pair<std::string, std::string>> exclusions = {
         {"cr-comments", "issue 7 item 1: -- comments ended by \\r"},
-        {"hidden-settings", "issue 7 item 2: settings changed out of pgrev's sight"},
         {"ddl-rename", "issue 7 item 6: revisions filled by position after renames"},
         {"ddl-type", "issue 7 item 7: column type changes not followed"},
         {"returning-agg", "issue 7 item 9: aggregates/SRFs/window functions in RETURNING"},

@@ -331,7 +331,20 @@ void add_settings(CaseState& cs, std::vector<Step>& steps, bool hidden) {
             "SET standard_conforming_strings TO on"})});
     }
     parts.push_back(backslash_trick(cs));
-    if (cs.rng.chance(50)) {
+    bool multi = parts[0].plain().find(';') != std::string::npos;
+    if (!multi && cs.rng.chance(40)) {
+        // In one pipeline: the second statement is sent before the first one's answer
+        // (and its ParameterStatus) is back.
+        Step pipeline;
+        pipeline.kind = StepKind::Pipeline;
+        for (const Sql& part : parts) {
+            Step item;
+            item.kind = StepKind::Params;
+            item.set_pieces({part.decorated(cs.rng, cs.on, true)});
+            pipeline.items.push_back(item);
+        }
+        steps.push_back(pipeline);
+    } else if (cs.rng.chance(50)) {
         steps.push_back(query(parts, cs));
     } else {
         steps.push_back(query({parts[0]}, cs));
