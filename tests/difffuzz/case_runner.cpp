@@ -74,30 +74,33 @@ std::string deferred_refusal(PgConn& proxied, const Step& step) {
         if (item.kind == StepKind::Prepare) names.push_back(item.name);
     if (names.empty() || PQstatus(proxied.get()) != CONNECTION_OK) return "";
     it::Deadline deadline = it::deadline_in(std::chrono::seconds(10));
-    bool wrap = idle(proxied);
-    if (wrap) {
-        // BEGIN as a named statement: a simple Query would drop the unnamed statement.
-        auto drain = [&] {
-            while (it::PgResult r = proxied.next_result(deadline)) {
-            }
-        };
-        if (PQsendPrepare(proxied.get(), "difffuzz_begin", "BEGIN", 0, nullptr)) drain();
-        if (PQsendQueryPrepared(proxied.get(), "difffuzz_begin", 0, nullptr, nullptr, nullptr, 0)) {
-            drain();
-        }
-    }
-    std::string refusal;
-    for (const std::string& name : names) {
-        if (!PQsendQueryPrepared(proxied.get(), name.c_str(), 0, nullptr, nullptr, nullptr, 0))
-            break;
+    auto results = [&] {
         std::string text;
         while (it::PgResult r = proxied.next_result(deadline))
             text += it::describe_result(r.get());
-        refusal = pgrev_refusal(text);
-        if (!refusal.empty()) break;
+        return text;
+    };
+    // BEGIN and ROLLBACK as named statements of their own: a simple Query, or a Parse of the
+    // unnamed statement, would drop the unnamed statement that is to be probed.
+    static int probes = 0;
+    auto run_named = [&](const char* sql) {
+        std::string name = "difffuzz_probe_" + std::to_string(++probes);
+        if (PQsendPrepare(proxied.get(), name.c_str(), sql, 0, nullptr)) results();
+        if (PQsendQueryPrepared(proxied.get(), name.c_str(), 0, nullptr, nullptr, nullptr, 0))
+            results();
+    };
+    for (const std::string& name : names) {
+        // Each in its own transaction: one that fails (wrong parameter count) must not hide
+        // the next.
+        if (idle(proxied)) run_named("BEGIN");
+        std::string text;
+        if (PQsendQueryPrepared(proxied.get(), name.c_str(), 0, nullptr, nullptr, nullptr, 0))
+            text = results();
+        if (!idle(proxied)) run_named("ROLLBACK");
+        std::string refusal = pgrev_refusal(text);
+        if (!refusal.empty()) return refusal;
     }
-    if (wrap || !idle(proxied)) proxied.run("ROLLBACK", deadline);
-    return refusal;
+    return "";
 }
 
 }  // namespace

@@ -66,6 +66,8 @@ const std::vector<std::pair<std::string, std::string>>& ci_exclusions() {
     static const std::vector<std::pair<std::string, std::string>> exclusions = {
         {"cr-comments", "issue 7 item 1: -- comments ended by \\r"},
         {"ddl-rename", "issue 7 item 6: revisions filled by position after renames"},
+        {"ddl-add", "issue 7 item 6: a write after ADD COLUMN in the same transaction fails "
+                    "with 42601 (stale catalog)"},
         {"ddl-type", "issue 7 item 7: column type changes not followed"},
         {"returning-agg", "issue 7 item 9: aggregates/SRFs/window functions in RETURNING"},
         {"name-reuse", "issue 7 item 10: names booked before the server confirms"},
