@@ -89,6 +89,8 @@ std::string deferred_refusal(PgConn& proxied, const Step& step) {
         if (PQsendQueryPrepared(proxied.get(), name.c_str(), 0, nullptr, nullptr, nullptr, 0))
             results();
     };
+    // In a failed transaction nothing can be executed; the case ends here either way.
+    if (PQtransactionStatus(proxied.get()) == PQTRANS_INERROR) run_named("ROLLBACK");
     for (const std::string& name : names) {
         // Each in its own transaction: one that fails (wrong parameter count) must not hide
         // the next.
