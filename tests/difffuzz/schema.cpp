@@ -96,12 +96,15 @@ BEGIN
         EXECUTE format('SELECT coalesce(string_agg(r::text, E''\n'' ORDER BY r::text), '''') '
                        'FROM %s r', t) INTO part;
         result := result || '== ' || t::text || E'\n' || part || E'\n';
-        -- A column the revision table does not have (yet) reads as NULL: pgrev may add it
-        -- only when the table is next written.
+        -- A column the revision table does not have (yet) reads as NULL, and one it has with
+        -- the table's former type reads as the table's type: pgrev adds or converts it only
+        -- when the table is next written.
         SELECT string_agg(CASE WHEN EXISTS (SELECT 1 FROM pg_attribute r
                                             WHERE r.attrelid = fuzz_rev_name(t)::regclass
                                             AND r.attname = a.attname AND NOT r.attisdropped)
-                               THEN quote_ident(a.attname) ELSE 'NULL' END, ', '
+                               THEN quote_ident(a.attname) || '::' ||
+                                    format_type(a.atttypid, a.atttypmod)
+                               ELSE 'NULL' END, ', '
                           ORDER BY a.attnum) INTO cols
         FROM pg_attribute a WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped;
         SELECT string_agg(quote_ident(a.attname), ', '
