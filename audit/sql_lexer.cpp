@@ -375,6 +375,23 @@ bool continues_string_across_comment(std::string_view text) {
     return scanner.continued_across_comment();
 }
 
+bool backslashes_read_the_same(std::string_view text) {
+    std::size_t at = text.find('\\');
+    if (at == std::string_view::npos) return true;
+    std::vector<Token> tokens = lex_sql(text);
+    for (; at != std::string_view::npos; at = text.find('\\', at + 1)) {
+        std::size_t i = token_at(tokens, at + 1);  // the first token after it
+        if (i == 0) return false;
+        const Token& t = tokens[i - 1];
+        if (at >= t.end) return false;  // between tokens: in a comment, or past the lexed text
+        char first = text[t.begin];
+        bool insensitive = t.kind == TokenKind::QuotedIdentifier ||
+                           (t.kind == TokenKind::String && first != '\'');
+        if (!insensitive) return false;
+    }
+    return true;
+}
+
 std::size_t token_at(const std::vector<Token>& tokens, std::size_t offset) {
     std::size_t lo = 0, hi = tokens.size();
     while (lo < hi) {

@@ -47,6 +47,14 @@ std::vector<Token> lex_sql(std::string_view text);
 // server: a syntax error for it may be a valid statement for the server.
 bool continues_string_across_comment(std::string_view text);
 
+// Whether `text` reads the same whatever standard_conforming_strings is: that setting only
+// changes what a backslash means inside a plain '...' string (and N'...', whose string is one),
+// and the two readings agree up to the first such backslash. A backslash in an E'' string, a
+// dollar quote or a quoted identifier means the same either way (a U&'' string is an error
+// with the setting off, so nothing runs); one anywhere else (a comment, unterminated text) is
+// taken to matter.
+bool backslashes_read_the_same(std::string_view text);
+
 // Index of the first token starting at or after `offset`, or tokens.size().
 std::size_t token_at(const std::vector<Token>& tokens, std::size_t offset);
 

@@ -6,6 +6,7 @@
 
 #include "audit/name_filter.h"
 #include "audit/rewriter.h"
+#include "audit/sql_lexer.h"
 #include "protocol/frontend_messages.h"
 #include "server/catalog_service.h"
 #include "server/client_session.h"
@@ -39,7 +40,7 @@ bool is_ascii(std::string_view sql) {
 
 // Reads the same under any standard_conforming_strings and client_encoding.
 bool is_plain(std::string_view sql) {
-    return is_ascii(sql) && sql.find('\\') == std::string_view::npos;
+    return is_ascii(sql) && audit::backslashes_read_the_same(sql);
 }
 
 // Statements whose answer changes the books: the plan waits on the Query's entry until then.
@@ -173,11 +174,11 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
     std::string load_error = std::move(load_error_);
     load_error_.clear();
 
-    if (!state_.standard_conforming_strings && sql.find('\\') != std::string_view::npos) {
+    if (!state_.standard_conforming_strings && !audit::backslashes_read_the_same(sql)) {
         return refusal("0A000",
-                       "pgrev: cannot audit a statement with a backslash while "
-                       "standard_conforming_strings is off: pgrev could misread it in string "
-                       "literals (turn it on)");
+                       "pgrev: cannot audit a statement with a backslash in a string literal "
+                       "while standard_conforming_strings is off: pgrev could misread the "
+                       "literal (turn it on)");
     }
     if (!encoding_is_safe(state_.client_encoding) && !is_ascii(sql)) {
         return refusal("0A000",
@@ -226,11 +227,11 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
         session_.request_catalog();
         return nullptr;
     }
-    if (!state_.standard_conforming_strings && plan->sql.find('\\') != std::string::npos) {
+    if (!state_.standard_conforming_strings && !audit::backslashes_read_the_same(plan->sql)) {
         // What pgrev adds must read the same as well.
         return refusal("0A000",
                        "pgrev: cannot audit this statement while standard_conforming_strings "
-                       "is off: its rewrite holds a backslash (turn it on)");
+                       "is off: its rewrite holds a backslash in a string literal (turn it on)");
     }
     // A refusal for a table that may yet be created is decided afresh each time.
     // Big texts (bulk INSERTs) are rarely sent twice: caching them would only hold memory.

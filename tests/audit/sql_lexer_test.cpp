@@ -256,4 +256,28 @@ TEST_SUITE("audit") {
         CHECK(quote_identifier("a\"b") == "\"a\"\"b\"");
         CHECK(quote_identifier("") == "\"\"");
     }
+
+    TEST_CASE("sql_lexer: where standard_conforming_strings cannot change a backslash") {
+        for (const char* same : {
+                 "UPDATE t SET a = 'plain'",
+                 "UPDATE t SET a = E'it\\'s' WHERE b = 'x'",
+                 "UPDATE t SET a = $$a\\b$$",
+                 "UPDATE t SET a = $q$\\'$q$",
+                 "UPDATE U&\"t\\0061\" SET a = 1",
+                 "UPDATE t SET a = U&'\\0061'",
+             }) {
+            CAPTURE(same);
+            CHECK(backslashes_read_the_same(same));
+        }
+        for (const char* differs : {
+                 "UPDATE t SET a = 'a\\' WHERE b = ' OR true --'",
+                 "UPDATE t SET a = N'a\\'",
+                 "UPDATE t SET a = 'x'\n'\\'",
+                 "UPDATE t SET a = 1 -- \\",
+                 "UPDATE t SET a = 'unterminated \\",
+             }) {
+            CAPTURE(differs);
+            CHECK_FALSE(backslashes_read_the_same(differs));
+        }
+    }
 }

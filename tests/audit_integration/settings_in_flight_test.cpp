@@ -176,6 +176,33 @@ TEST_CASE("texts that read the same under any settings are not held back") {
              t.query("SET standard_conforming_strings = on", soon());
          },
          1},
+        // A backslash outside a '...' literal means the same under either setting: in an E''
+        // string, a dollar quote, a U&"" name. Such a statement is read at once too, and with
+        // the setting off it is audited, not refused.
+        {"backslashes in E'', dollar quotes and U&\"\" names behind SET standard_conforming_strings",
+         [](PgConn& c, Transcript& t) {
+             REQUIRE(PQenterPipelineMode(c.get()) == 1);
+             PQsendQueryParams(c.get(), "SET standard_conforming_strings = off", 0, nullptr,
+                               nullptr, nullptr, nullptr, 0);
+             PQsendQueryParams(c.get(),
+                               "UPDATE U&\"\\0072eservation\" SET name = E'it\\'s' || $$\\$$ "
+                               "WHERE id = 100001 RETURNING id, name",
+                               0, nullptr, nullptr, nullptr, nullptr, 0);
+             PQpipelineSync(c.get());
+             for (int item = 0; item < 3; ++item) {
+                 PgResult r = c.next_result(soon());
+                 if (!r) {
+                     t.note("(no result)");
+                     continue;
+                 }
+                 t.result("item", r.get());
+                 if (PQresultStatus(r.get()) != PGRES_PIPELINE_SYNC) t.rest_of_command("", soon());
+             }
+             PQexitPipelineMode(c.get());
+             t.query("UPDATE reservation SET name = E'again\\\\' WHERE id = 100002", soon());
+             t.query("SET standard_conforming_strings = on", soon());
+         },
+         2},
     });
 }
 
