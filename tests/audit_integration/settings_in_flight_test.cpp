@@ -51,6 +51,26 @@ void reset_row() {
     exec(direct, "UPDATE reservation SET party = 3 WHERE id = 100002");
 }
 
+// One libpq pipeline: SET standard_conforming_strings = off, then `sql`, then Sync; every
+// result goes into the transcript.
+void pipelined_behind_scs_off(PgConn& c, Transcript& t, const char* sql) {
+    REQUIRE(PQenterPipelineMode(c.get()) == 1);
+    PQsendQueryParams(c.get(), "SET standard_conforming_strings = off", 0, nullptr, nullptr,
+                      nullptr, nullptr, 0);
+    PQsendQueryParams(c.get(), sql, 0, nullptr, nullptr, nullptr, nullptr, 0);
+    PQpipelineSync(c.get());
+    for (int item = 0; item < 3; ++item) {
+        PgResult r = c.next_result(soon());
+        if (!r) {
+            t.note("(no result)");
+            continue;
+        }
+        t.result("item", r.get());
+        if (PQresultStatus(r.get()) != PGRES_PIPELINE_SYNC) t.rest_of_command("", soon());
+    }
+    PQexitPipelineMode(c.get());
+}
+
 }  // namespace
 
 TEST_CASE("a settings change hidden from the text, pipelined as simple Queries") {
@@ -155,24 +175,9 @@ TEST_CASE("texts that read the same under any settings are not held back") {
                 0),
         {"a plain UPDATE pipelined behind SET standard_conforming_strings = off",
          [](PgConn& c, Transcript& t) {
-             REQUIRE(PQenterPipelineMode(c.get()) == 1);
-             PQsendQueryParams(c.get(), "SET standard_conforming_strings = off", 0, nullptr,
-                               nullptr, nullptr, nullptr, 0);
-             PQsendQueryParams(c.get(),
-                               "UPDATE reservation SET party = 9 WHERE id = 100001 "
-                               "RETURNING id, party",
-                               0, nullptr, nullptr, nullptr, nullptr, 0);
-             PQpipelineSync(c.get());
-             for (int item = 0; item < 3; ++item) {
-                 PgResult r = c.next_result(soon());
-                 if (!r) {
-                     t.note("(no result)");
-                     continue;
-                 }
-                 t.result("item", r.get());
-                 if (PQresultStatus(r.get()) != PGRES_PIPELINE_SYNC) t.rest_of_command("", soon());
-             }
-             PQexitPipelineMode(c.get());
+             pipelined_behind_scs_off(c, t,
+                                      "UPDATE reservation SET party = 9 WHERE id = 100001 "
+                                      "RETURNING id, party");
              t.query("SET standard_conforming_strings = on", soon());
          },
          1},
@@ -181,24 +186,9 @@ TEST_CASE("texts that read the same under any settings are not held back") {
         // the setting off it is audited, not refused.
         {"backslashes in E'', dollar quotes and U&\"\" names behind SET standard_conforming_strings",
          [](PgConn& c, Transcript& t) {
-             REQUIRE(PQenterPipelineMode(c.get()) == 1);
-             PQsendQueryParams(c.get(), "SET standard_conforming_strings = off", 0, nullptr,
-                               nullptr, nullptr, nullptr, 0);
-             PQsendQueryParams(c.get(),
-                               "UPDATE U&\"\\0072eservation\" SET name = E'it\\'s' || $$\\$$ "
-                               "WHERE id = 100001 RETURNING id, name",
-                               0, nullptr, nullptr, nullptr, nullptr, 0);
-             PQpipelineSync(c.get());
-             for (int item = 0; item < 3; ++item) {
-                 PgResult r = c.next_result(soon());
-                 if (!r) {
-                     t.note("(no result)");
-                     continue;
-                 }
-                 t.result("item", r.get());
-                 if (PQresultStatus(r.get()) != PGRES_PIPELINE_SYNC) t.rest_of_command("", soon());
-             }
-             PQexitPipelineMode(c.get());
+             pipelined_behind_scs_off(c, t,
+                                      "UPDATE U&\"\\0072eservation\" SET name = E'it\\'s' || "
+                                      "$$\\$$ WHERE id = 100001 RETURNING id, name");
              t.query("UPDATE reservation SET name = E'again\\\\' WHERE id = 100002", soon());
              t.query("SET standard_conforming_strings = on", soon());
          },
