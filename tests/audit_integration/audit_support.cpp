@@ -232,6 +232,30 @@ void seed_reservations() {
          "(100003, 'Ann', NULL, NULL, 2, '2015-04-20 10:00:00+00') ON CONFLICT (id) DO NOTHING");
 }
 
+std::string start_refused(const std::string& db, const std::string& schema_sql,
+                          const std::string& audit) {
+    TestEnv& env = TestEnv::get();
+    PgConn admin = connect_direct("postgres", "postgres");
+    // Its own database: while it exists, no pgrev auditing these tables can start.
+    std::string drop_db = "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)";
+    DirectCleanup drop(drop_db, "postgres");
+    exec(admin, drop_db);
+    exec(admin, "CREATE DATABASE " + db);
+    {
+        PgConn c = connect_direct("postgres", db);
+        exec(c, schema_sql);
+    }
+    PgrevOptions options = env.pgrev_options();
+    if (!audit.empty()) options.audit = audit;
+    std::string config_path = env.cluster().dir() + "/pgrev-" + db + ".yaml";
+    write_file(config_path, pgrev_config_yaml(options, free_tcp_port()));
+    CommandResult run =
+        run_command({pgrev_binary(), "--config", config_path}, {}, std::chrono::seconds(10));
+    CHECK_FALSE_MESSAGE(run.timed_out, "pgrev started anyway: " << run.describe());
+    CHECK(run.exit_status != 0);
+    return run.out + run.err;
+}
+
 DirectCleanup::~DirectCleanup() {
     try {
         PgConn c = connect_direct("postgres", db_);

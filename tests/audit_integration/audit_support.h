@@ -109,6 +109,12 @@ class DirectCleanup {
 
 namespace pgrev::it::audit_it {
 
+// Creates database `db` with `schema_sql` in it, runs a pgrev of the shared options (with
+// `audit`, when given, as its audit.tables) in front of the cluster, and returns what pgrev
+// said; checks that it refused to start. The database is dropped again before it returns.
+std::string start_refused(const std::string& db, const std::string& schema_sql,
+                          const std::string& audit = {});
+
 // A story of simple Queries, one Query message per element.
 AuditedStory queries(std::string story, std::vector<std::string> sqls, int expected_revs);
 // Runs every story, each in its own doctest subcase so that one failure does not hide the next.

@@ -96,28 +96,12 @@ TEST_CASE("at start pgrev creates the revision tables in every database") {
 
 TEST_CASE("pgrev refuses to start when an existing revision table lacks a column") {
     if (skip_without_pgrev()) return;
-    TestEnv& env = TestEnv::get();
-    PgConn admin = connect_direct("postgres", "postgres");
-    // Its own database: while it exists, no pgrev auditing reservation can start.
-    const char* drop_db = "DROP DATABASE IF EXISTS mismatch WITH (FORCE)";
-    DirectCleanup drop(drop_db, "postgres");
-    exec(admin, drop_db);
-    exec(admin, "CREATE DATABASE mismatch");
-    {
-        PgConn db = connect_direct("postgres", "mismatch");
-        exec(db,
-             "CREATE TABLE reservation (id serial PRIMARY KEY, name text NOT NULL, date date, "
-             "time time, party integer, last_modified timestamptz NOT NULL DEFAULT now());"
-             "CREATE TABLE reservation_rev (rev_id uuid, rev_created float8, rev_isdelete bool, "
-             "id int, name text, date date, time time, last_modified timestamptz)");
-    }
-    std::string config_path = env.cluster().dir() + "/pgrev-mismatch.yaml";
-    write_file(config_path, pgrev_config_yaml(env.pgrev_options(), free_tcp_port()));
-    CommandResult run =
-        run_command({pgrev_binary(), "--config", config_path}, {}, std::chrono::seconds(10));
-    CHECK_FALSE_MESSAGE(run.timed_out, "pgrev started anyway: " << run.describe());
-    CHECK(run.exit_status != 0);
-    std::string said = run.out + run.err;
+    std::string said = start_refused(
+        "mismatch",
+        "CREATE TABLE reservation (id serial PRIMARY KEY, name text NOT NULL, date date, "
+        "time time, party integer, last_modified timestamptz NOT NULL DEFAULT now());"
+        "CREATE TABLE reservation_rev (rev_id uuid, rev_created float8, rev_isdelete bool, "
+        "id int, name text, date date, time time, last_modified timestamptz)");
     CHECK_MESSAGE(contains(said, "reservation_rev"), said);
     CHECK_MESSAGE(contains(said, "party"), said);
     CHECK_MESSAGE(contains(said, "mismatch"), said);
@@ -188,28 +172,12 @@ TEST_CASE("a history that cannot follow its table stops only that table's writes
 
 TEST_CASE("pgrev refuses to start when a revision column has another type than its column") {
     if (skip_without_pgrev()) return;
-    TestEnv& env = TestEnv::get();
-    PgConn admin = connect_direct("postgres", "postgres");
-    const char* drop_db = "DROP DATABASE IF EXISTS mismatch_type WITH (FORCE)";
-    DirectCleanup drop(drop_db, "postgres");
-    exec(admin, drop_db);
-    exec(admin, "CREATE DATABASE mismatch_type");
-    {
-        PgConn db = connect_direct("postgres", "mismatch_type");
-        exec(db,
-             "CREATE TABLE reservation (id serial PRIMARY KEY, name text NOT NULL, date date, "
-             "time time, party numeric(10,3), last_modified timestamptz NOT NULL DEFAULT now());"
-             "CREATE TABLE reservation_rev (rev_id uuid, rev_created float8, rev_isdelete bool, "
-             "id int, name text, date date, time time, party integer, last_modified "
-             "timestamptz)");
-    }
-    std::string config_path = env.cluster().dir() + "/pgrev-mismatch-type.yaml";
-    write_file(config_path, pgrev_config_yaml(env.pgrev_options(), free_tcp_port()));
-    CommandResult run =
-        run_command({pgrev_binary(), "--config", config_path}, {}, std::chrono::seconds(10));
-    CHECK_FALSE_MESSAGE(run.timed_out, "pgrev started anyway: " << run.describe());
-    CHECK(run.exit_status != 0);
-    std::string said = run.out + run.err;
+    std::string said = start_refused(
+        "mismatch_type",
+        "CREATE TABLE reservation (id serial PRIMARY KEY, name text NOT NULL, date date, "
+        "time time, party numeric(10,3), last_modified timestamptz NOT NULL DEFAULT now());"
+        "CREATE TABLE reservation_rev (rev_id uuid, rev_created float8, rev_isdelete bool, "
+        "id int, name text, date date, time time, party integer, last_modified timestamptz)");
     for (const char* part : {"mismatch_type", "reservation_rev", "\"party\"", "numeric(10,3)",
                              "integer"}) {
         CHECK_MESSAGE(contains(said, part), part << " in " << said);

@@ -264,30 +264,12 @@ TEST_CASE("a revision table must be an ordinary table without triggers or rules"
 
 TEST_CASE("pgrev refuses to start when a history's name is taken by another kind of relation") {
     if (skip_without_pgrev()) return;
-    TestEnv& env = TestEnv::get();
-    PgConn admin = connect_direct("postgres", "postgres");
-    // Its own database: while it exists, no pgrev auditing lk_t can start.
-    const char* drop_db = "DROP DATABASE IF EXISTS lk_view_rev WITH (FORCE)";
-    DirectCleanup drop(drop_db, "postgres");
-    exec(admin, drop_db);
-    exec(admin, "CREATE DATABASE lk_view_rev");
-    {
-        PgConn db = connect_direct("postgres", "lk_view_rev");
-        exec(db,
-             "CREATE TABLE lk_t (id int PRIMARY KEY, v text);"
-             "CREATE TABLE lk_junk (rev_id uuid, rev_created float8, rev_isdelete bool, id int, "
-             "v text);"
-             "CREATE VIEW lk_t_rev AS SELECT * FROM lk_junk");
-    }
-    PgrevOptions options = env.pgrev_options();
-    options.audit = "{tables: [reservation, lk_t]}";
-    std::string config_path = env.cluster().dir() + "/pgrev-lk-view-rev.yaml";
-    write_file(config_path, pgrev_config_yaml(options, free_tcp_port()));
-    CommandResult run =
-        run_command({pgrev_binary(), "--config", config_path}, {}, std::chrono::seconds(10));
-    CHECK_FALSE_MESSAGE(run.timed_out, "pgrev started anyway: " << run.describe());
-    CHECK(run.exit_status != 0);
-    std::string said = run.out + run.err;
+    std::string said = start_refused("lk_view_rev",
+                                     "CREATE TABLE lk_t (id int PRIMARY KEY, v text);"
+                                     "CREATE TABLE lk_junk (rev_id uuid, rev_created float8, "
+                                     "rev_isdelete bool, id int, v text);"
+                                     "CREATE VIEW lk_t_rev AS SELECT * FROM lk_junk",
+                                     "{tables: [reservation, lk_t]}");
     CHECK_MESSAGE(contains(said, "lk_t_rev is not an ordinary table"), said);
     CHECK_MESSAGE(contains(said, "lk_view_rev"), said);
 }
