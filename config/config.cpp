@@ -173,3 +173,39 @@ Endpoint parse_endpoint(const std::string& text) {
 }
 
 }  // namespace pgrev::config
+
+namespace pgrev::config {
+
+const char* sslmode_name(ClientTlsMode mode) {
+    switch (mode) {
+        case ClientTlsMode::Disable:
+            return "disable";
+        case ClientTlsMode::Allow:
+            return "allow";
+        case ClientTlsMode::Prefer:
+            return "prefer";
+        case ClientTlsMode::Require:
+            return "require";
+    }
+    return "disable";
+}
+
+const char* sslmode_name(UpstreamTlsMode mode) {
+    switch (mode) {
+        case UpstreamTlsMode::Disable:
+            return "disable";
+        case UpstreamTlsMode::Allow:
+            return "allow";
+        case UpstreamTlsMode::Prefer:
+            return "prefer";
+        case UpstreamTlsMode::Require:
+            return "require";
+        case UpstreamTlsMode::VerifyCa:
+            return "verify-ca";
+        case UpstreamTlsMode::VerifyFull:
+            return "verify-full";
+    }
+    return "prefer";
+}
+
+}  // namespace pgrev::config

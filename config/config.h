@@ -70,12 +70,47 @@ struct Limits {
 
 enum class LogLevel { Trace, Debug, Info, Warn, Error };
 
+// tls.client.sslmode: what pgrev, as a TLS server, asks of its clients. A server cannot start
+// TLS itself, so allow and prefer mean the same here: TLS when the client asks for it.
+enum class ClientTlsMode { Disable, Allow, Prefer, Require };
+
+// tls.upstream.sslmode: pgrev as a TLS client of PostgreSQL, with libpq's meanings.
+enum class UpstreamTlsMode { Disable, Allow, Prefer, Require, VerifyCa, VerifyFull };
+
+// pgrev as TLS server to its clients. File names are absolute (the loader resolves names
+// relative to the configuration file's directory).
+struct ClientTls {
+    // Default: prefer when a certificate is configured, disable otherwise.
+    ClientTlsMode sslmode = ClientTlsMode::Disable;
+    std::string cert_file;  // required unless sslmode is disable
+    std::string key_file;   // required with cert_file
+    std::string ca_file;    // optional: ask for client certificates and verify them against it
+};
+
+// pgrev as TLS client of PostgreSQL: sessions, catalog connections and cancel requests.
+struct UpstreamTls {
+    UpstreamTlsMode sslmode = UpstreamTlsMode::Prefer;
+    std::string ca_file;    // required for verify-ca and verify-full; with require, verifies too
+    std::string cert_file;  // optional client certificate presented to PostgreSQL
+    std::string key_file;   // required with cert_file
+};
+
+struct Tls {
+    ClientTls client;
+    UpstreamTls upstream;
+};
+
+// The libpq spelling of a mode ("verify-full"), for conninfo strings and log lines.
+const char* sslmode_name(ClientTlsMode mode);
+const char* sslmode_name(UpstreamTlsMode mode);
+
 struct Config {
     Endpoint listen{"127.0.0.1", 6432};
     Endpoint upstream;  // required
     Admin admin;
     Audit audit;
     Limits limits;
+    Tls tls;
     LogLevel log_level = LogLevel::Info;
     unsigned workers = 0;  // I/O threads; 0 means one per core
 };
