@@ -90,8 +90,15 @@ std::string expect_transparent_at(std::uint16_t proxy_port, const std::string& s
                                   const Session& session, const std::string& user,
                                   const std::string& db) {
     TestEnv& env = TestEnv::get();
-    std::string direct = transcript_of(env.direct(user, db), session);
-    std::string proxied = transcript_of(env.via_port(proxy_port, user, db), session);
+    return expect_transparent_between(story, session, env.direct(user, db),
+                                      env.via_port(proxy_port, user, db));
+}
+
+std::string expect_transparent_between(const std::string& story, const Session& session,
+                                       const std::string& direct_conninfo,
+                                       const std::string& proxied_conninfo) {
+    std::string direct = transcript_of(direct_conninfo, session);
+    std::string proxied = transcript_of(proxied_conninfo, session);
     CHECK_MESSAGE(direct.find(kFailureMark) == std::string::npos,
                   story << ": the session fails even directly:\n"
                         << direct);

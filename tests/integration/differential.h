@@ -42,5 +42,9 @@ std::string expect_transparent(const std::string& story, const Session& session,
 std::string expect_transparent_at(std::uint16_t proxy_port, const std::string& story,
                                   const Session& session, const std::string& user = "postgres",
                                   const std::string& db = "app");
+// The same between any two connection strings (e.g. with sslmode and certificates of their own).
+std::string expect_transparent_between(const std::string& story, const Session& session,
+                                       const std::string& direct_conninfo,
+                                       const std::string& proxied_conninfo);
 
 }  // namespace pgrev::it

@@ -82,9 +82,10 @@ std::string TestRoles::password_for(const std::string& user) {
     return "";
 }
 
-std::unique_ptr<PgCluster> PgCluster::start() {
+std::unique_ptr<PgCluster> PgCluster::start(const PgClusterOptions& options) {
     remove_leftovers_of_killed_runs();
     std::unique_ptr<PgCluster> cluster(new PgCluster());
+    cluster->options_ = options;
     char dir_template[] = "/tmp/pgrev-it-XXXXXX";
     if (mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
     cluster->dir_ = dir_template;
@@ -97,6 +98,11 @@ std::unique_ptr<PgCluster> PgCluster::start() {
             if (chown(cluster->dir_.c_str(), cluster->run_as_->uid, cluster->run_as_->gid) != 0) {
                 throw std::runtime_error("chown " + cluster->dir_ + " failed");
             }
+        }
+        if (options.tls) {
+            // The role of the good client certificate: the SCRAM role the TLS tests log in as.
+            cluster->certificates_ = make_tls_certificates(
+                cluster->dir_ + "/tls", TestRoles::kScramUser, cluster->run_as_);
         }
         cluster->init_data_directory();
         cluster->start_server();
@@ -125,6 +131,11 @@ PgCluster::~PgCluster() {
 
 std::string PgCluster::log_text() const {
     return read_file(log_path_);
+}
+
+const TlsCertificates& PgCluster::certificates() const {
+    if (!certificates_) throw std::logic_error("the cluster was started without TLS");
+    return *certificates_;
 }
 
 std::string PgCluster::conninfo(const std::string& user, const std::string& database) const {
@@ -157,8 +168,18 @@ void PgCluster::init_data_directory() {
                     "full_page_writes = off\n"
                     "password_encryption = 'scram-sha-256'\n"
                     "lc_messages = 'C'\n");
+    if (certificates_) {
+        append_file(data_dir_ + "/postgresql.conf",
+                    "ssl = on\n"
+                    "ssl_cert_file = '" +
+                        certificates_->server.cert +
+                        "'\n"
+                        "ssl_key_file = '" +
+                        certificates_->server.key + "'\n");
+    }
     // Truncating keeps the file's owner, so the server (not root) can still read it.
-    write_file(data_dir_ + "/pg_hba.conf", kHbaConf);
+    write_file(data_dir_ + "/pg_hba.conf",
+               options_.hba_conf.empty() ? std::string(kHbaConf) : options_.hba_conf);
 }
 
 void PgCluster::start_server() {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "child_process.h"
+#include "tls_certs.h"
 
 namespace pgrev::it {
 
@@ -26,10 +27,18 @@ struct TestRoles {
     static std::string password_for(const std::string& user);
 };
 
+struct PgClusterOptions {
+    // ssl = on with certificates made for the run (tls_certs.h), in dir()/tls.
+    bool tls = false;
+    // The whole pg_hba.conf; empty: trust for postgres, md5 for md5user, SCRAM for the rest,
+    // all over TCP with or without TLS.
+    std::string hba_conf;
+};
+
 class PgCluster {
   public:
     // Throws std::runtime_error (with the server log) when the cluster cannot start.
-    static std::unique_ptr<PgCluster> start();
+    static std::unique_ptr<PgCluster> start(const PgClusterOptions& options = {});
     ~PgCluster();
     PgCluster(const PgCluster&) = delete;
     PgCluster& operator=(const PgCluster&) = delete;
@@ -41,6 +50,8 @@ class PgCluster {
     // "host=127.0.0.1 port=... user=... dbname=..." plus the role's password.
     std::string conninfo(const std::string& user, const std::string& database) const;
     const std::optional<RunAs>& run_as() const { return run_as_; }
+    // The certificates of a cluster started with options.tls (throws otherwise).
+    const TlsCertificates& certificates() const;
 
   private:
     PgCluster() = default;
@@ -54,6 +65,8 @@ class PgCluster {
     std::string log_path_;
     std::uint16_t port_ = 0;
     std::optional<RunAs> run_as_;
+    PgClusterOptions options_;
+    std::optional<TlsCertificates> certificates_;
     std::optional<ChildProcess> postmaster_;
 };
 

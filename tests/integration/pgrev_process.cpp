@@ -27,7 +27,8 @@ std::string pgrev_config_yaml(const PgrevOptions& options, std::uint16_t listen_
            "limits: {max_clients: " + options.limits.max_clients +
            ", max_message_size: " + options.limits.max_message_size +
            ", startup_timeout: " + options.limits.startup_timeout + "}\n" +
-           "log: {level: " + options.log_level + "}\n";
+           "log: {level: " + options.log_level + "}\n" +
+           (options.tls.empty() ? "" : "tls: " + options.tls + "\n");
 }
 
 PgrevProcess::PgrevProcess(const PgrevOptions& options) {
@@ -75,6 +76,10 @@ PgrevProcess::~PgrevProcess() {
 
 std::string PgrevProcess::log_text() const {
     return read_file(log_path_);
+}
+
+void PgrevProcess::reload() {
+    if (child_) child_->send_signal(SIGHUP);
 }
 
 int PgrevProcess::stop(std::chrono::milliseconds grace) {

@@ -24,6 +24,9 @@ struct PgrevOptions {
     std::string log_level = "info";
     // The value of the `audit:` key, as YAML (flow style is simplest).
     std::string audit = "{tables: [reservation]}";
+    // The value of the `tls:` key, as YAML (e.g. "{client: {sslmode: require, cert_file: ...}}");
+    // empty: no `tls` section.
+    std::string tls;
 };
 
 // The configuration file PgrevProcess writes for `options`, listening on `listen_port`; for
@@ -46,6 +49,8 @@ class PgrevProcess {
     const std::string& config_text() const { return config_text_; }
     bool running() { return child_ && child_->running(); }
     pid_t pid() const { return child_ ? child_->pid() : -1; }
+    // SIGHUP: pgrev re-reads its certificate files for new connections.
+    void reload();
     // SIGTERM, then SIGKILL after `grace`. Returns the exit status.
     int stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
     bool needed_sigkill() const { return child_ && child_->needed_sigkill(); }

@@ -14,7 +14,17 @@ namespace {
 std::unique_ptr<TestEnv> the_env;
 std::string start_failure;  // start once: a broken setup fails every test quickly
 
+TestEnvOptions& configured() {
+    static TestEnvOptions options;
+    return options;
+}
+
 }  // namespace
+
+void TestEnv::configure(const TestEnvOptions& options) {
+    if (the_env) throw std::logic_error("TestEnv::configure after the environment started");
+    configured() = options;
+}
 
 TestEnv& TestEnv::get() {
     if (!start_failure.empty()) throw std::runtime_error(start_failure);
@@ -36,8 +46,8 @@ TestEnv* TestEnv::if_started() {
 TestEnv::TestEnv() {
     const char* direct = std::getenv("PGREV_TEST_DIRECT");
     direct_mode_ = direct != nullptr && std::strcmp(direct, "0") != 0 && *direct != '\0';
-    cluster_ = PgCluster::start();
-    if (!direct_mode_) {
+    cluster_ = PgCluster::start(configured().cluster);
+    if (!direct_mode_ && configured().shared_pgrev) {
         PgrevOptions options;
         options.upstream_port = cluster_->port();
         options.work_dir = cluster_->dir();
@@ -105,6 +115,10 @@ std::unique_ptr<PgrevProcess> TestEnv::start_pgrev(const PgrevLimits& limits,
     PgrevOptions options = pgrev_options();
     options.limits = limits;
     options.audit = audit_yaml;
+    return start_pgrev(options);
+}
+
+std::unique_ptr<PgrevProcess> TestEnv::start_pgrev(const PgrevOptions& options) {
     auto pgrev = std::make_unique<PgrevProcess>(options);
     extra_pgrev_logs_.push_back(pgrev->log_path());
     return pgrev;

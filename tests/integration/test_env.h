@@ -14,8 +14,16 @@
 
 namespace pgrev::it {
 
+// What a test binary other than the default one (e.g. the TLS tests) wants of its environment;
+// set with TestEnv::configure before the first get().
+struct TestEnvOptions {
+    PgClusterOptions cluster;
+    bool shared_pgrev = true;  // false: only the instances the tests start (start_pgrev)
+};
+
 class TestEnv {
   public:
+    static void configure(const TestEnvOptions& options);
     static TestEnv& get();
     static TestEnv* if_started();  // nullptr until the first get()
 
@@ -39,6 +47,8 @@ class TestEnv {
     // ... with its own `audit:` section (YAML), e.g. "{tables: [reservation, t2]}".
     std::unique_ptr<PgrevProcess> start_pgrev(const PgrevLimits& limits,
                                               const std::string& audit_yaml);
+    // ... with options of the test's own (start from pgrev_options()).
+    std::unique_ptr<PgrevProcess> start_pgrev(const PgrevOptions& options);
     // Options for another pgrev in front of this cluster (upstream and work dir filled in).
     PgrevOptions pgrev_options() const;
     // Log files of every extra instance started so far, in order.
