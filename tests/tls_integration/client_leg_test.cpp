@@ -1,0 +1,157 @@
+// pgrev as a TLS server to its clients: tls.client.sslmode = require, client certificates
+// (tls.client.ca_file), certificates re-read on SIGHUP, channel_binding=require, and the
+// session log line naming each leg.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "tls_support.h"
+
+using namespace pgrev::it;
+using namespace pgrev::it::tls_it;
+
+namespace {
+
+const std::string kScram = TestRoles::kScramUser;
+
+// The line of pgrev's log that mentions `text`, or empty.
+std::string log_line_with(PgrevProcess& pgrev, const std::string& text) {
+    log_shows(pgrev, text);
+    std::istringstream log(pgrev.log_text());
+    for (std::string line; std::getline(log, line);) {
+        if (line.find(text) != std::string::npos) return line;
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("tls.client.sslmode = require refuses a clear client with FATAL 08P01 naming the setting") {
+    PgrevTls tls;
+    tls.client_mode = "require";
+    auto pgrev = start_pgrev(tls);
+    std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", "disable"));
+    CHECK_MESSAGE(error.find("08P01") != std::string::npos, error);
+    CHECK_MESSAGE(error.find("pgrev: this pgrev accepts only TLS connections "
+                             "(tls.client.sslmode = require)") != std::string::npos,
+                  error);
+    // ... and a client that asks for TLS gets in.
+    PgConn conn = PgConn::connect(conninfo(pgrev->port(), kScram, "app", "verify-full"), soon());
+    CHECK(client_ssl(conn));
+    CHECK(backend_ssl(conn) == "t");
+}
+
+TEST_CASE("tls.client.ca_file: a certificate of that CA gets in, another CA's or none does not") {
+    PgrevTls tls;
+    tls.client_mode = "require";
+    tls.client_ca = certs().client_ca;
+    auto pgrev = start_pgrev(tls);
+    auto with_cert = [&](const CertAndKey& files) {
+        return conninfo(pgrev->port(), kScram, "app", "verify-full",
+                        "sslcert=" + files.cert + " sslkey=" + files.key);
+    };
+    SUBCASE("good certificate") {
+        PgConn conn = PgConn::connect(with_cert(certs().good_client), soon());
+        CHECK(client_ssl(conn));
+        CHECK(conn.value("SELECT current_user", soon()) == kScram);
+    }
+    SUBCASE("certificate of another CA") {
+        std::string error = connect_error(with_cert(certs().bad_client));
+        CHECK_MESSAGE(error.find("unknown ca") != std::string::npos, error);
+    }
+    SUBCASE("no certificate") {
+        // No default one either: ~/.postgresql/postgresql.crt must not be picked up.
+        std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", "verify-full",
+                                                   "sslcert=/nonexistent/none.crt"));
+        CHECK_MESSAGE(error.find("certificate required") != std::string::npos, error);
+    }
+    // pgrev goes on serving after refusing handshakes.
+    PgConn conn = PgConn::connect(with_cert(certs().good_client), soon());
+    CHECK(conn.value("SELECT 'still serving'", soon()) == "still serving");
+}
+
+TEST_CASE("SIGHUP: a rotated certificate is presented to new connections; a broken one is not") {
+    std::string dir = env().cluster().dir() + "/rotation";
+    std::filesystem::create_directories(dir);
+    CertAndKey files{dir + "/pgrev.crt", dir + "/pgrev.key"};
+    using std::filesystem::copy_options;
+    std::filesystem::copy_file(certs().pgrev.cert, files.cert, copy_options::overwrite_existing);
+    std::filesystem::copy_file(certs().pgrev.key, files.key, copy_options::overwrite_existing);
+    PgrevTls tls;
+    tls.client_cert = files.cert;
+    tls.client_key = files.key;
+    auto pgrev = start_pgrev(tls);
+    const std::string first = certificate_serial(certs().pgrev.cert);
+    const std::string rotated = certificate_serial(certs().pgrev_rotated.cert);
+    REQUIRE(first != rotated);
+    CHECK(presented_serial(pgrev->port()) == first);
+    PgConn before = PgConn::connect(conninfo(pgrev->port(), kScram, "app", "verify-full"), soon());
+
+    // Overwritten in place, as a certificate manager does, then SIGHUP.
+    write_file(files.cert, read_file(certs().pgrev_rotated.cert));
+    write_file(files.key, read_file(certs().pgrev_rotated.key));
+    pgrev->reload();
+    Deadline deadline = soon();
+    std::string presented = presented_serial(pgrev->port());
+    while (presented != rotated && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        presented = presented_serial(pgrev->port());
+    }
+    CHECK_MESSAGE(presented == rotated, "a new connection after SIGHUP sees the new certificate");
+    PgConn after = PgConn::connect(conninfo(pgrev->port(), kScram, "app", "verify-full"), soon());
+    CHECK(after.value("SELECT 'after rotation'", soon()) == "after rotation");
+    CHECK_MESSAGE(before.value("SELECT 'opened before'", soon()) == "opened before",
+                  "a session opened before the rotation goes on");
+
+    // A file that does not load: pgrev says which, and keeps the certificate it has.
+    write_file(files.cert, "this is not a certificate\n");
+    pgrev->reload();
+    std::string error = log_line_with(*pgrev, files.cert);
+    CHECK_MESSAGE(!error.empty(), "no log line names " << files.cert << ":\n" << pgrev->log_text());
+    CHECK(presented_serial(pgrev->port()) == rotated);
+    PgConn still = PgConn::connect(conninfo(pgrev->port(), kScram, "app", "verify-full"), soon());
+    CHECK(still.value("SELECT 'old certificate kept'", soon()) == "old certificate kept");
+    CHECK(pgrev->running());
+}
+
+TEST_CASE("channel_binding=require through pgrev fails with libpq naming channel binding") {
+    PgrevTls tls;  // TLS both legs: pgrev terminates the client's TLS, it cannot bind for it
+    auto pgrev = start_pgrev(tls);
+    // Directly it works: the server binds the exchange to its own certificate.
+    PgConn direct = PgConn::connect(
+        direct_conninfo(kScram, "app", "verify-full", "channel_binding=require"), soon());
+    CHECK(direct.value("SELECT 'bound'", soon()) == "bound");
+    for (const char* client_mode : {"require", "verify-full", "disable"}) {
+        CAPTURE(client_mode);
+        std::string error = connect_error(
+            conninfo(pgrev->port(), kScram, "app", client_mode, "channel_binding=require"));
+        CHECK_MESSAGE(error.find("channel binding") != std::string::npos, error);
+    }
+    PgConn conn = PgConn::connect(conninfo(pgrev->port(), kScram, "app", "verify-full"), soon());
+    CHECK(conn.value("SELECT 'unbound still works'", soon()) == "unbound still works");
+}
+
+TEST_CASE("the session log line says whether each leg is TLS") {
+    PgrevTls tls;
+    tls.upstream_mode = "require";
+    auto pgrev = start_pgrev(tls);
+    {
+        PgConn tls_client = PgConn::connect(
+            conninfo(pgrev->port(), kScram, "app", "require", "application_name=tls-both-legs"),
+            soon());
+        PgConn clear_client = PgConn::connect(
+            conninfo(pgrev->port(), kScram, "app", "disable", "application_name=tls-upstream-only"),
+            soon());
+        CHECK(tls_client.value("SELECT 1", soon()) == "1");
+        CHECK(clear_client.value("SELECT 1", soon()) == "1");
+    }
+    std::string both = log_line_with(*pgrev, "application_name=tls-both-legs");
+    CHECK_MESSAGE(both.find("client TLS") != std::string::npos, both);
+    std::string upstream_only = log_line_with(*pgrev, "application_name=tls-upstream-only");
+    CHECK_MESSAGE(upstream_only.find("client clear") != std::string::npos, upstream_only);
+    CHECK_MESSAGE(log_shows(*pgrev, "upstream TLS"), pgrev->log_text());
+    CHECK_MESSAGE(pgrev->log_text().find("upstream clear") == std::string::npos,
+                  pgrev->log_text());
+}
