@@ -21,8 +21,8 @@ import time
 
 import asyncpg
 
-from driver_common import (check, check_equal, expect_equal, log, main, params, reset,
-                           rev_count, run_differential, sql, verify_history)
+from driver_common import (UPSTREAM_SSL, check, check_equal, check_legs, expect_equal, log, main,
+                           params, reset, rev_count, run_differential, sql, verify_history)
 
 INSERT = "INSERT INTO reservation (name, date, time, party) VALUES ($1, $2, $3, $4)"
 
@@ -238,7 +238,16 @@ async def cancel_scenario(run):
     await conn.close()
 
 
+async def legs():
+    conn = await asyncpg.connect(**connect_args("pgrev"))
+    # asyncpg has no public "is this TLS" call; its transport is the asyncio SSL one then.
+    ssl_object = conn._transport.get_extra_info("ssl_object")
+    check_legs("asyncpg", ssl_object is not None, await conn.fetchval(UPSTREAM_SSL))
+    await conn.close()
+
+
 def test():
+    asyncio.run(legs())
     run_differential(lambda run: asyncio.run(cancel_scenario(run)))
     run_differential(lambda run: asyncio.run(scenario(run)))
     expect_equal(rev_count(), 37, "revision rows written by the whole scenario")

@@ -90,6 +90,31 @@ def url(target, scheme="postgresql"):
 TARGETS = ("direct", "pgrev")
 
 
+# --- TLS (pgrev_test_stack --tls) --------------------------------------------------------
+
+# The upstream leg as the server sees it, asked through pgrev.
+UPSTREAM_SSL = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+
+
+def tls_expected():
+    """True under pgrev_test_stack --tls (TLS on both legs), False for the plain runs."""
+    return _env("PGREV_TLS") == "1"
+
+
+def check_legs(driver, client_tls, upstream_tls):
+    """Once per suite: the driver's connection to pgrev (client_tls, as the driver reports it)
+    and pgrev's to PostgreSQL (upstream_tls, from UPSTREAM_SSL through pgrev) are TLS under
+    --tls and clear otherwise."""
+    want = tls_expected()
+    name = {True: "TLS", False: "clear"}
+    check(bool(client_tls) is want,
+          f"{driver}: its connection to pgrev is {name[bool(client_tls)]}, expected {name[want]}")
+    check(bool(upstream_tls) is want,
+          f"{driver}: pgrev's connection to PostgreSQL is {name[bool(upstream_tls)]} "
+          f"(pg_stat_ssl), expected {name[want]}")
+    log(f"ok: {driver}: both legs {name[want]}")
+
+
 # --- the admin connection: direct, superuser, autocommit --------------------------------
 
 _admin = None

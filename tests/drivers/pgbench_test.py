@@ -17,8 +17,8 @@ import tempfile
 
 import psycopg2
 
-from driver_common import (check, check_equal, log, main, params, reset, rev_count, sql,
-                           verify_history)
+from driver_common import (UPSTREAM_SSL, check, check_equal, check_legs, log, main, params, reset,
+                           rev_count, sql, tls_expected, verify_history)
 
 SCRIPT = r"""
 \set id random(1, 100)
@@ -74,7 +74,29 @@ def seed(target):
     conn.close()
 
 
+def legs():
+    """pgbench has no way to say whether it used TLS: psycopg2 with the same libpq environment
+    (PGSSLMODE) shows what pgbench gets, and pgrev's session lines show pgbench's own."""
+    conn = psycopg2.connect(**params("pgrev"))
+    with conn.cursor() as cur:
+        cur.execute(UPSTREAM_SSL)
+        check_legs("libpq as pgbench runs it", conn.info.ssl_in_use, cur.fetchone()[0])
+    conn.close()
+
+
+def pgbench_sessions_legs():
+    """Every session pgbench opened through pgrev, as pgrev's log line describes it."""
+    want = "client TLS" if tls_expected() else "client clear"
+    with open(os.environ["PGREV_LOG"], errors="replace") as log_file:
+        lines = [line for line in log_file if "application_name=pgbench" in line]
+    check(lines, "pgrev logged no session of pgbench (application_name=pgbench)")
+    odd = [line for line in lines if want not in line]
+    check(not odd, f"pgbench sessions whose client leg is not '{want}': {odd[:3]!r}")
+    log(f"ok: {len(lines)} pgbench sessions, each '{want}'")
+
+
 def test():
+    legs()
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(SCRIPT)
         script_path = f.name
@@ -113,6 +135,7 @@ def test():
                         0, "revisions of rolled-back updates")
             verify_history()
             log(f"ok: -M {mode}: {tx} transactions, {REVS_PER_TX * tx} revision rows")
+        pgbench_sessions_legs()
     finally:
         os.unlink(script_path)
 

@@ -21,8 +21,8 @@ import psycopg2.errors
 import psycopg2.extras
 from psycopg2 import sql as pgsql
 
-from driver_common import (check, check_equal, dsn, expect_equal, log, main, params,
-                           rev_count, run_differential, sql, value)
+from driver_common import (UPSTREAM_SSL, check, check_equal, check_legs, dsn, expect_equal, log,
+                           main, params, rev_count, run_differential, sql, value)
 
 INSERT = "INSERT INTO reservation (name, date, time, party) VALUES (%s, %s, %s, %s)"
 
@@ -336,7 +336,16 @@ def trigger_scenario(run):
     conn.close()
 
 
+def legs():
+    conn = psycopg2.connect(**params("pgrev"))
+    with conn.cursor() as cur:
+        cur.execute(UPSTREAM_SSL)
+        check_legs("psycopg2", conn.info.ssl_in_use, cur.fetchone()[0])
+    conn.close()
+
+
 def test():
+    legs()
     sql(TRIGGERS)
     run_differential(trigger_scenario)
     sql("DROP TRIGGER stamp ON reservation; DROP TRIGGER keep ON reservation")

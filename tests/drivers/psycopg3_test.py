@@ -19,8 +19,8 @@ import psycopg
 import psycopg.errors
 import psycopg.types.composite
 
-from driver_common import (check_equal, expect_equal, log, main, normalize, params, reset,
-                           rev_count, run_differential, verify_history)
+from driver_common import (UPSTREAM_SSL, check_equal, check_legs, expect_equal, log, main,
+                           normalize, params, reset, rev_count, run_differential, verify_history)
 
 INSERT = "INSERT INTO reservation (name, date, time, party) VALUES (%s, %s, %s, %s)"
 
@@ -219,7 +219,13 @@ def scenario(run):
     conn.close()
 
 
+def legs():
+    with psycopg.connect(**params("pgrev")) as conn:
+        check_legs("psycopg 3", conn.pgconn.ssl_in_use, conn.execute(UPSTREAM_SSL).fetchone()[0])
+
+
 def test():
+    legs()
     run_differential(scenario)
     # 4 + 6 + 2 (prepared) + 7 (auto) + 2 (binary) + 5 + 2 + 2 (executemany)
     # + 3 (whole row) + 8 (pipeline) + 2 (transaction)

@@ -15,12 +15,13 @@ got are compared with the same scenario run directly.
 
 import datetime
 
-from sqlalchemy import Column, Date, DateTime, Integer, String, Time, create_engine, event, func
+from sqlalchemy import (Column, Date, DateTime, Integer, String, Time, create_engine, event,
+                        func, text)
 from sqlalchemy.orm import Session, declarative_base
 from sqlalchemy.orm.exc import StaleDataError
 
-from driver_common import (check, check_equal, log, main, normalize, reset, run_differential,
-                           sql, url)
+from driver_common import (UPSTREAM_SSL, check, check_equal, check_legs, log, main, normalize,
+                           reset, run_differential, sql, url)
 
 Base = declarative_base()
 
@@ -175,7 +176,16 @@ def scenario(run):
     more_orm(run)
 
 
+def legs():
+    engine = create_engine(url("pgrev", "postgresql+psycopg2"), future=True)
+    with engine.connect() as conn:
+        dbapi = conn.connection.dbapi_connection
+        check_legs("SQLAlchemy", dbapi.info.ssl_in_use, conn.execute(text(UPSTREAM_SSL)).scalar())
+    engine.dispose()
+
+
 def test():
+    legs()
     pgrev_run = run_differential(scenario)
     stale = [o for o in pgrev_run.observations if o[0] == "update of a deleted row"]
     check(stale and stale[0][1].get("error") == "StaleDataError",

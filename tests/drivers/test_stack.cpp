@@ -1,7 +1,7 @@
 // pgrev_test_stack: runs one driver test against a private PostgreSQL 15 behind the real
 // pgrev, then stops both and exits with the test's status.
 //
-//   pgrev_test_stack [--timeout SECONDS] COMMAND [ARG...]
+//   pgrev_test_stack [--timeout SECONDS] [--tls] COMMAND [ARG...]
 //
 // The command gets the usual libpq variables pointing at pgrev, so every driver finds the
 // server without options of its own:
@@ -17,6 +17,20 @@
 //
 // Every PG* variable this process inherited is dropped first (PGREV_* ones are kept), so a
 // developer's PGSSLMODE or PGSERVICE cannot change what the drivers do.
+//
+// --tls: TLS on both legs, as issue 8 asks of every driver: PostgreSQL runs with ssl = on and a
+// pg_hba.conf of hostssl lines only (SCRAM for the application role), pgrev with
+// tls.client.sslmode = require (its own certificate) and tls.upstream.sslmode = verify-full
+// against the cluster's CA; the command also gets
+//
+//   PGSSLMODE=verify-full  PGSSLROOTCERT=<the CA>   (libpq, asyncpg; pgjdbc's URL, see
+//                                                   PgjdbcTest.java)
+//   NODE_EXTRA_CA_CERTS=<the CA>                    (node-postgres, which reads PGSSLMODE)
+//   PGREV_TLS=1                                     (each suite checks once that both legs
+//                                                   are TLS; without it, that both are clear)
+//
+// The certificates (tests/integration/tls_certs.h) name localhost and 127.0.0.1, for both
+// PostgreSQL and pgrev, so verify-full holds on the direct connections too.
 //
 // The cluster is new for every run: database `app` holds the audited table `reservation`
 // (tests/integration/pg_cluster.cpp) and pgrev has created `reservation_rev` at start.
@@ -49,6 +63,15 @@ namespace {
 
 using namespace pgrev::it;
 
+// --tls: TCP connections to PostgreSQL only with TLS. postgres (trust) is PGREV_SUPERUSER, the
+// scripts' direct admin connection, and pgrev's admin.user; the application role, like every
+// other, logs in with SCRAM.
+const char* const kTlsOnlyHba =
+    "local all all trust\n"
+    "hostssl all postgres 127.0.0.1/32 trust\n"
+    "hostssl all md5user 127.0.0.1/32 md5\n"
+    "hostssl all all 127.0.0.1/32 scram-sha-256\n";
+
 volatile std::sig_atomic_t interrupted = 0;
 
 void on_signal(int) {
@@ -57,7 +80,7 @@ void on_signal(int) {
 
 [[noreturn]] void usage(const char* message) {
     std::cerr << "pgrev_test_stack: " << message << "\n"
-              << "usage: pgrev_test_stack [--timeout SECONDS] COMMAND [ARG...]\n";
+              << "usage: pgrev_test_stack [--timeout SECONDS] [--tls] COMMAND [ARG...]\n";
     std::exit(2);
 }
 
@@ -164,14 +187,35 @@ int run(int argc, char** argv) {
         if (timeout.count() <= 0) usage("--timeout needs a positive number of seconds");
         first = 3;
     }
+    bool tls = false;
+    if (first < argc && std::strcmp(argv[first], "--tls") == 0) {
+        tls = true;
+        ++first;
+    }
     if (first >= argc) usage("no command given");
     std::vector<std::string> command(argv + first, argv + argc);
 
-    std::unique_ptr<PgCluster> cluster = PgCluster::start();
+    PgClusterOptions cluster_options;
+    if (tls) {
+        cluster_options.tls = true;
+        cluster_options.hba_conf = kTlsOnlyHba;
+    }
+    std::unique_ptr<PgCluster> cluster = PgCluster::start(cluster_options);
     PgrevOptions options;
     options.upstream_port = cluster->port();
     options.work_dir = cluster->dir();
     options.log_level = env_or("PGREV_TEST_LOG_LEVEL", "info");
+    std::string client_ssl;  // what the readiness checks below add to their conninfo
+    std::vector<std::string> tls_env = {"PGREV_TLS=0"};
+    if (tls) {
+        const TlsCertificates& certs = cluster->certificates();
+        options.tls = "{client: {sslmode: require, cert_file: " + certs.pgrev.cert +
+                      ", key_file: " + certs.pgrev.key +
+                      "}, upstream: {sslmode: verify-full, ca_file: " + certs.ca + "}}";
+        client_ssl = " sslmode=verify-full sslrootcert=" + certs.ca;
+        tls_env = {"PGREV_TLS=1", "PGSSLMODE=verify-full", "PGSSLROOTCERT=" + certs.ca,
+                   "NODE_EXTRA_CA_CERTS=" + certs.ca};
+    }
     auto pgrev = std::make_unique<PgrevProcess>(options);
 
     // pgrev binds its port first and accepts once the revision tables are prepared, so a
@@ -179,10 +223,11 @@ int run(int argc, char** argv) {
     {
         Deadline deadline = deadline_in(std::chrono::seconds(20));
         std::string through_pgrev = "host=127.0.0.1 port=" + std::to_string(pgrev->port()) +
-                                    " user=" + TestRoles::kSuperuser + " dbname=app";
+                                    " user=" + TestRoles::kSuperuser + " dbname=app" + client_ssl;
         PgConn ready = PgConn::connect(through_pgrev, deadline);
         if (ready.value("SELECT 1", deadline) != "1") throw std::runtime_error("SELECT 1 failed");
-        PgConn admin = PgConn::connect(cluster->conninfo(TestRoles::kSuperuser, "app"), deadline);
+        PgConn admin = PgConn::connect(
+            cluster->conninfo(TestRoles::kSuperuser, "app") + client_ssl, deadline);
         if (admin.value("SELECT to_regclass('public.reservation_rev') IS NOT NULL", deadline) !=
             "t") {
             throw std::runtime_error(
@@ -201,6 +246,7 @@ int run(int argc, char** argv) {
         "PGREV_PG_BINDIR=" + pg_bindir(),
         "PGREV_LOG=" + pgrev->log_path(),
     });
+    env.insert(env.end(), tls_env.begin(), tls_env.end());
 
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

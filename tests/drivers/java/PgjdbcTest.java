@@ -1,6 +1,6 @@
 // pgjdbc (Debian libpostgresql-jdbc-java) through pgrev; run by pgrev_test_stack
 // (test_stack.cpp), which sets PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and
-// PGREV_DIRECT_PORT. pgjdbc speaks the extended protocol itself and pipelines: a batch is
+// PGREV_DIRECT_PORT (and with --tls PGSSLMODE, PGSSLROOTCERT: see sslProperties). pgjdbc speaks the extended protocol itself and pipelines: a batch is
 // every Parse/Bind/Execute sent before one Sync.
 //
 // The scenario runs in several connection modes: prepareThreshold=1 (PreparedStatements
@@ -62,7 +62,34 @@ public final class PgjdbcTest {
 
     static String url(String port, String mode) {
         return "jdbc:postgresql://" + env("PGHOST") + ":" + port + "/" + env("PGDATABASE") + "?"
-            + mode + "&ApplicationName=pgrev-driver-pgjdbc";
+            + mode + "&ApplicationName=pgrev-driver-pgjdbc" + sslProperties();
+    }
+
+    // pgjdbc does not read libpq's PGSSLMODE and PGSSLROOTCERT (pgrev_test_stack --tls sets
+    // them): they go into the URL, so both the direct and the pgrev connections use them.
+    static String sslProperties() {
+        String mode = System.getenv("PGSSLMODE");
+        if (mode == null || mode.isEmpty()) return "";
+        return "&sslmode=" + mode + "&sslrootcert=" + env("PGSSLROOTCERT");
+    }
+
+    // Once: under --tls (PGREV_TLS=1) both legs are TLS, in the plain run both are clear.
+    // pgjdbc does not tell whether its own connection is TLS, but under --tls pgrev refuses
+    // clear clients (tls.client.sslmode = require), so connecting is the proof; the URL asks
+    // for it. The upstream leg is what the server sees.
+    static void checkLegs() throws SQLException {
+        boolean want = env("PGREV_TLS").equals("1");
+        check(url(env("PGPORT"), "").contains("sslmode=verify-full") == want,
+            "the URL to pgrev asks for TLS: " + want);
+        try (Connection conn = DriverManager.getConnection(
+                 url(env("PGPORT"), "prepareThreshold=5"), env("PGUSER"), env("PGPASSWORD"));
+             Statement st = conn.createStatement();
+             ResultSet rs =
+                 st.executeQuery("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")) {
+            check(rs.next() && rs.getBoolean(1) == want,
+                "pgjdbc: pgrev's connection to PostgreSQL is TLS (pg_stat_ssl): expected " + want);
+        }
+        System.out.println("ok: pgjdbc: both legs " + (want ? "TLS" : "clear"));
     }
 
     // --- the admin side: direct, superuser, autocommit ------------------------------------
@@ -553,6 +580,7 @@ public final class PgjdbcTest {
         try {
             admin = DriverManager.getConnection(
                 url(env("PGREV_DIRECT_PORT"), "user=" + env("PGREV_SUPERUSER")));
+            checkLegs();
             for (String mode : MODES)
                 runMode(mode);
             largeBatches();

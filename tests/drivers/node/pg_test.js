@@ -1,6 +1,6 @@
 // node-postgres (npm `pg`) through pgrev; run by pgrev_test_stack (test_stack.cpp), which
-// sets PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE (read by pg itself) and
-// PGREV_DIRECT_PORT. node-postgres speaks the protocol in JavaScript: a query without
+// sets PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, with --tls PGSSLMODE (read by pg
+// itself) and PGREV_DIRECT_PORT. node-postgres speaks the protocol in JavaScript: a query without
 // values is a simple Query, one with values an unnamed Parse/Bind/Describe/Execute/Sync,
 // and {name, text, values} a named statement parsed once per connection.
 //
@@ -358,10 +358,30 @@ async function poolUpdates() {
     console.log('ok: concurrent updates through a pool, one revision each');
 }
 
+// Once: under pgrev_test_stack --tls (PGREV_TLS=1, PGSSLMODE=verify-full, NODE_EXTRA_CA_CERTS)
+// the connection to pgrev and pgrev's to PostgreSQL are TLS; in the plain run both are clear.
+async function checkLegs() {
+    const want = process.env.PGREV_TLS === '1';
+    const client = clientFor('pgrev');
+    await client.connect();
+    try {
+        // After the SSLRequest node-postgres replaces its socket with a tls.TLSSocket.
+        const clientTls = client.connection.stream.encrypted === true;
+        const {rows: [{ssl}]} =
+            await client.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+        check(clientTls === want, `node-postgres: TLS to pgrev is ${clientTls}, expected ${want}`);
+        check(ssl === want, `node-postgres: pgrev's TLS to PostgreSQL is ${ssl}, expected ${want}`);
+        console.log(`ok: node-postgres: both legs ${want ? 'TLS' : 'clear'}`);
+    } finally {
+        await client.end();
+    }
+}
+
 async function main() {
     admin = new Client({port: directPort, user: superuser, password: undefined});
     await admin.connect();
     try {
+        await checkLegs();
         const runs = {};
         for (const target of ['direct', 'pgrev']) {
             await reset();
