@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "server/proxy_server.h"
+#include "server/tls_contexts.h"
 
 namespace {
 
@@ -87,6 +88,12 @@ int main(int argc, char** argv) {
     try {
         config = pgrev::config::load_config_file(config_path);
     } catch (const pgrev::config::ConfigError& e) {
+        std::fprintf(stderr, "pgrev: configuration error: %s\n", e.what());
+        return 1;
+    }
+    try {
+        pgrev::server::load_tls_contexts(config.tls);  // OpenSSL's view of the files
+    } catch (const pgrev::server::TlsLoadError& e) {
         std::fprintf(stderr, "pgrev: configuration error: %s\n", e.what());
         return 1;
     }
