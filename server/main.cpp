@@ -29,6 +29,7 @@ Options:
 
 pgrev runs in the foreground and logs to standard error. SIGINT or SIGTERM stops it;
 open sessions are closed and PostgreSQL rolls back their open transactions.
+SIGHUP re-reads the TLS certificate and key files (tls.*) for new connections.
 
 Exit status: 0 after a clean stop, 1 for a configuration error, 2 for bad usage,
 3 when pgrev cannot listen.
@@ -98,9 +99,13 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (check_only) {
-        std::printf("%s: OK (listen %s, upstream %s, %zu audited tables)\n", config_path.c_str(),
-                    config.listen.to_string().c_str(), config.upstream.to_string().c_str(),
-                    config.audit.tables.size());
+        std::printf(
+            "%s: OK (listen %s, upstream %s, %zu audited tables, client TLS %s, upstream TLS "
+            "%s)\n",
+            config_path.c_str(), config.listen.to_string().c_str(),
+            config.upstream.to_string().c_str(), config.audit.tables.size(),
+            pgrev::config::sslmode_name(config.tls.client.sslmode),
+            pgrev::config::sslmode_name(config.tls.upstream.sslmode));
         return 0;
     }
 
