@@ -73,7 +73,8 @@ void AuthRelay::read_message(Connection& from, MessageHandler next) {
                                                     std::size_t) {
                             if (rec) return lost(side, rec);
                             try {
-                                next((*message)[0], std::move(*message));
+                                char type = (*message)[0];
+                                next(type, std::move(*message));
                             } catch (const std::exception& e) {
                                 fail("08P01",
                                      std::string("invalid authentication message from the ") +
