@@ -129,13 +129,23 @@ std::string admin_conninfo(const config::Config& config, const std::string& data
                        " port=" + std::to_string(config.upstream.port) +
                        " user=" + conninfo_value(config.admin.user) +
                        " dbname=" + conninfo_value(database) +
-                       " application_name=pgrev connect_timeout=10 sslmode=prefer"
+                       " application_name=pgrev connect_timeout=10"
                        // Catalog reads and CREATE TABLE must never hang a session for long.
                        // Only pg_catalog on the search_path: an operator, function or type
                        // of a user's schema cannot answer pgrev's catalog queries, and
                        // format_type names every other type with its schema.
                        " options='-c lock_timeout=5000 -c statement_timeout=30000"
                        " -c search_path=pg_catalog'";
+    // The same TLS as the sessions' upstream leg (tls.upstream), in libpq's words. Files only
+    // when configured (verify-* without ca_file was refused when the configuration loaded);
+    // with none, libpq still looks in ~/.postgresql/ of the user pgrev runs as (root.crt:
+    // under require it verifies against it if it exists; postgresql.crt/.key: sent as the
+    // client certificate): libpq's own defaults, left alone.
+    const config::UpstreamTls& tls = config.tls.upstream;
+    info += std::string(" sslmode=") + config::sslmode_name(tls.sslmode);
+    if (!tls.ca_file.empty()) info += " sslrootcert=" + conninfo_value(tls.ca_file);
+    if (!tls.cert_file.empty()) info += " sslcert=" + conninfo_value(tls.cert_file);
+    if (!tls.key_file.empty()) info += " sslkey=" + conninfo_value(tls.key_file);
     if (!config.admin.password_env.empty()) {
         if (const char* pw = std::getenv(config.admin.password_env.c_str()); pw != nullptr) {
             info += " password=" + conninfo_value(pw);

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/files.h"
 #include "config/text.h"
 
 namespace pgrev::config {
@@ -80,7 +82,9 @@ bool split_quantity(std::string_view text, std::uint64_t& number, std::string_vi
 
 class Loader {
   public:
-    explicit Loader(std::string source) : source_(std::move(source)) {}
+    // `base_dir`: where relative file names in the file (tls.*) point from.
+    Loader(std::string source, std::filesystem::path base_dir)
+        : source_(std::move(source)), base_dir_(std::move(base_dir)) {}
 
     Config load(const std::string& yaml) const {
         std::vector<YAML::Node> documents;
@@ -102,13 +106,15 @@ class Loader {
                  "expected a map of settings (\"key: value\" lines), got " + describe(root.value));
         }
         Config config;
-        walk_map(root, {"listen", "upstream", "admin", "audit", "limits", "log", "workers"},
+        walk_map(root,
+                 {"listen", "upstream", "admin", "audit", "limits", "tls", "log", "workers"},
                  [&](std::string_view key, const Field& f) {
                      if (key == "listen") config.listen = endpoint(f);
                      if (key == "upstream") config.upstream = endpoint(f);
                      if (key == "admin") admin(f, config.admin);
                      if (key == "audit") audit(f, config.audit);
                      if (key == "limits") limits(f, config.limits);
+                     if (key == "tls") tls(f, config.tls);
                      if (key == "log") log(f, config);
                      if (key == "workers") {
                          config.workers = static_cast<unsigned>(count(f, 0, 1024));
@@ -399,6 +405,126 @@ class Loader {
                  });
     }
 
+    // tls: {client: {...}, upstream: {...}}. The rules that join keys (a mode that needs a
+    // certificate, a certificate without its key) are checked after the section is read, so
+    // the message names the key that is missing wherever in the section the others are.
+    void tls(const Field& f, Tls& tls) const {
+        walk_map(f, {"client", "upstream"}, [&](std::string_view key, const Field& v) {
+            if (key == "client") client_tls(v, tls.client);
+            if (key == "upstream") upstream_tls(v, tls.upstream);
+        });
+    }
+
+    // The optional fields of one tls subsection, as found in the file.
+    struct TlsFields {
+        std::optional<Field> sslmode, cert_file, key_file, ca_file;
+    };
+
+    TlsFields tls_fields(const Field& f, Keys allowed) const {
+        TlsFields out;
+        walk_map(f, allowed, [&](std::string_view key, const Field& v) {
+            if (key == "sslmode") out.sslmode = v;
+            if (key == "cert_file") out.cert_file = v;
+            if (key == "key_file") out.key_file = v;
+            if (key == "ca_file") out.ca_file = v;
+        });
+        return out;
+    }
+
+    void client_tls(const Field& f, ClientTls& out) const {
+        static constexpr std::pair<std::string_view, ClientTlsMode> kModes[] = {
+            {"disable", ClientTlsMode::Disable},
+            {"allow", ClientTlsMode::Allow},
+            {"prefer", ClientTlsMode::Prefer},
+            {"require", ClientTlsMode::Require}};
+        const TlsFields t = tls_fields(f, {"sslmode", "cert_file", "key_file", "ca_file"});
+        certificate_pair(t, "tls.client");
+        if (t.sslmode) {
+            const std::string text = detail::lower_ascii(scalar(*t.sslmode, "an sslmode"));
+            if (text == "verify-ca" || text == "verify-full") {
+                fail(*t.sslmode, text +
+                                     " is a mode of tls.upstream.sslmode; here one of disable, "
+                                     "allow, prefer, require (to verify the certificates of "
+                                     "clients, set tls.client.ca_file)");
+            }
+            out.sslmode = mode(*t.sslmode, text, kModes, "disable, allow, prefer, require");
+        } else {
+            out.sslmode = t.cert_file ? ClientTlsMode::Prefer : ClientTlsMode::Disable;
+        }
+        // Without a certificate only "disable" can be in effect, and only when written.
+        if (out.sslmode != ClientTlsMode::Disable && !t.cert_file) {
+            fail(*t.sslmode, std::string(sslmode_name(out.sslmode)) +
+                                 " needs tls.client.cert_file and tls.client.key_file (pgrev's "
+                                 "certificate for its clients and its private key)");
+        }
+        if (t.ca_file && !t.cert_file) {
+            fail(*t.ca_file,
+                 "client certificates are checked only over TLS: set tls.client.cert_file and "
+                 "tls.client.key_file too");
+        }
+        out.cert_file = readable_file(t.cert_file);
+        out.key_file = readable_file(t.key_file);
+        out.ca_file = readable_file(t.ca_file);
+    }
+
+    void upstream_tls(const Field& f, UpstreamTls& out) const {
+        static constexpr std::pair<std::string_view, UpstreamTlsMode> kModes[] = {
+            {"disable", UpstreamTlsMode::Disable},   {"allow", UpstreamTlsMode::Allow},
+            {"prefer", UpstreamTlsMode::Prefer},     {"require", UpstreamTlsMode::Require},
+            {"verify-ca", UpstreamTlsMode::VerifyCa}, {"verify-full", UpstreamTlsMode::VerifyFull}};
+        const TlsFields t = tls_fields(f, {"sslmode", "ca_file", "cert_file", "key_file"});
+        certificate_pair(t, "tls.upstream");
+        if (t.sslmode) {
+            const std::string text = detail::lower_ascii(scalar(*t.sslmode, "an sslmode"));
+            out.sslmode = mode(*t.sslmode, text, kModes,
+                               "disable, allow, prefer, require, verify-ca, verify-full");
+        }
+        const bool verifies = out.sslmode == UpstreamTlsMode::VerifyCa ||
+                              out.sslmode == UpstreamTlsMode::VerifyFull;
+        if (verifies && !t.ca_file) {
+            fail(*t.sslmode, std::string(sslmode_name(out.sslmode)) +
+                                 " needs tls.upstream.ca_file (the CA certificates that signed "
+                                 "the server's certificate, e.g. the cloud provider's bundle)");
+        }
+        out.ca_file = readable_file(t.ca_file);
+        out.cert_file = readable_file(t.cert_file);
+        out.key_file = readable_file(t.key_file);
+    }
+
+    // A certificate is no use without its private key, and the reverse.
+    void certificate_pair(const TlsFields& t, const std::string& section) const {
+        if (t.cert_file && !t.key_file) {
+            fail(*t.cert_file, "needs " + section + ".key_file too (the certificate's private key)");
+        }
+        if (t.key_file && !t.cert_file) {
+            fail(*t.key_file,
+                 "needs " + section + ".cert_file too (the certificate that goes with this key)");
+        }
+    }
+
+    template <typename Mode, std::size_t N>
+    Mode mode(const Field& f, const std::string& text,
+              const std::pair<std::string_view, Mode> (&modes)[N], const char* allowed) const {
+        for (auto [name, value] : modes) {
+            if (text == name) return value;
+        }
+        fail(f, "expected one of " + std::string(allowed) + ", got " + describe(f.value));
+    }
+
+    // The absolute name of the file `f` names ("" when absent), after checking that pgrev
+    // can open it: a missing key file is a mistake to report at start, not at the first
+    // client's handshake.
+    std::string readable_file(const std::optional<Field>& f) const {
+        if (!f) return "";
+        const std::string name = scalar(*f, "a file name");
+        if (name.empty()) fail(*f, "must not be empty (leave the key out instead)");
+        const std::string path = detail::resolve_file_name(base_dir_, name);
+        if (const std::string why = detail::unreadable_reason(path); !why.empty()) {
+            fail(*f, "cannot read " + path + ": " + why);
+        }
+        return path;
+    }
+
     void log(const Field& f, Config& config) const {
         static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
             {"trace", LogLevel::Trace},
@@ -419,12 +545,16 @@ class Loader {
     }
 
     std::string source_;
+    std::filesystem::path base_dir_;
 };
 
 }  // namespace
 
 Config load_config_string(const std::string& yaml, const std::string& source_name) {
-    return Loader(source_name).load(yaml);
+    std::error_code ec;
+    std::filesystem::path cwd = std::filesystem::current_path(ec);
+    if (ec) throw ConfigError(source_name + ": cannot find the current directory: " + ec.message());
+    return Loader(source_name, cwd).load(yaml);
 }
 
 Config load_config_file(const std::string& path) {
@@ -439,7 +569,10 @@ Config load_config_file(const std::string& path) {
     const int read_errno = std::ferror(file) ? errno : 0;
     std::fclose(file);
     if (read_errno != 0) throw ConfigError(path + ": cannot read: " + std::strerror(read_errno));
-    return load_config_string(text, path);
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+    if (ec) throw ConfigError(path + ": cannot find the file's directory: " + ec.message());
+    return Loader(path, absolute.parent_path()).load(text);
 }
 
 }  // namespace pgrev::config

@@ -94,6 +94,13 @@ std::string encode_cancel_request(const CancelKey& key) {
     return out;
 }
 
+std::string encode_ssl_request() {
+    std::string out;
+    append_u32(out, 8);
+    append_u32(out, kSslRequestCode);
+    return out;
+}
+
 std::string encode_startup_message(
     const std::vector<std::pair<std::string, std::string>>& parameters,
     std::uint32_t protocol_version) {

@@ -63,8 +63,10 @@ class UnsupportedProtocol : public ProtocolError {
 // UnsupportedProtocol for a protocol version no PostgreSQL speaks.
 StartupPacket decode_startup_packet(std::span<const char> packet);
 
-// The packets in their wire form, for tests and for forwarding a cancel.
+// The packets in their wire form: for tests, for forwarding a cancel, for asking PostgreSQL
+// for TLS.
 std::string encode_cancel_request(const CancelKey& key);
+std::string encode_ssl_request();
 std::string encode_startup_message(
     const std::vector<std::pair<std::string, std::string>>& parameters,
     std::uint32_t protocol_version = kProtocolVersion3);

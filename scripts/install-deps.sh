@@ -29,6 +29,8 @@ packages=(
     # libraries (DESIGN.md §5)
     libboost-dev libpq-dev libspdlog-dev nlohmann-json3-dev doctest-dev
     libpg-query-dev libyaml-cpp-dev libssl-dev
+    # the TLS tests and bench/run.sh --tls make their certificates with the openssl tool
+    openssl
     # scripts/pg-roots.sh: Debian roots with PostgreSQL 17 and 18 for the tests (ctest pg_roots)
     debootstrap
     # the integration tests and scripts/try.sh start their own PostgreSQL 15

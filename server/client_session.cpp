@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 
 #include "protocol/byte_reader.h"
 #include "server/cancel_forwarder.h"
@@ -42,10 +40,12 @@ ClientSession::ClientSession(Socket client, ServerState& state)
       upstream_(client_.get_executor()),
       state_(state),
       config_(state.config),
+      tls_(state.tls->current()),
       id_(state.next_session_id.fetch_add(1)),
-      client_address_(endpoint_text(client_)),
+      client_address_(endpoint_text(client_.socket())),
       client_messages_(*this, query_state_, state),
       server_messages_(*this, query_state_),
+      auth_relay_(client_, upstream_),
       // Until authenticated, a client sends only small messages (PostgreSQL's own limit for
       // a password or SASL message is 64 kB); the configured limit applies after.
       client_to_server_(client_, upstream_,
@@ -75,7 +75,7 @@ std::string ClientSession::describe() const {
 }
 
 void ClientSession::start() {
-    tune_socket(client_);
+    tune_socket(client_.socket());
     arm_startup_timer();
     read_startup_packet();
 }
@@ -93,8 +93,7 @@ void ClientSession::arm_startup_timer() {
             // The pumps run: the server-to-client one writes the error between messages.
             return self->terminate(error, "startup timeout");
         }
-        boost::system::error_code ignored;
-        self->upstream_.close(ignored);
+        self->upstream_.close();
         self->refuse_startup(error, "startup timeout");
     });
 }
@@ -103,8 +102,8 @@ void ClientSession::arm_startup_timer() {
 
 void ClientSession::read_startup_packet() {
     startup_buffer_.resize(4);
-    asio::async_read(
-        client_, asio::buffer(startup_buffer_),
+    client_.async_read(
+        asio::buffer(startup_buffer_),
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             if (self->phase_ != State::Startup) return;  // timed out
             if (ec) return self->drop_startup(ec);
@@ -121,8 +120,8 @@ void ClientSession::read_startup_packet() {
 
 void ClientSession::on_startup_packet(std::size_t length) {
     startup_buffer_.resize(length);
-    asio::async_read(
-        client_, asio::buffer(startup_buffer_.data() + 4, length - 4),
+    client_.async_read(
+        asio::buffer(startup_buffer_.data() + 4, length - 4),
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             if (self->phase_ != State::Startup) return;
             if (ec) return self->drop_startup(ec);
@@ -138,15 +137,23 @@ void ClientSession::on_startup_packet(std::size_t length) {
             }
             switch (packet.kind) {
                 case protocol::StartupKind::SslRequest:
-                    // TLS is not offered yet; 'N' lets sslmode=prefer clients go on in clear.
-                    return self->answer_negotiation('N');
+                    if (self->client_.tls()) {
+                        spdlog::warn("{}: closed: SSLRequest on a TLS connection",
+                                     self->describe());
+                        return self->refuse_startup(
+                            fatal("08P01", "SSLRequest on a connection that already uses TLS"),
+                            "protocol violation by client");
+                    }
+                    // 'N' without TLS configured lets sslmode=prefer clients go on in clear.
+                    if (!self->tls_->for_clients) return self->answer_negotiation('N');
+                    return self->start_client_tls();
                 case protocol::StartupKind::GssEncRequest:
                     return self->answer_negotiation('N');
                 case protocol::StartupKind::CancelRequest:
                     self->close_reason_ = "cancel request";
                     forward_cancel_request(
                         static_cast<asio::io_context&>(self->client_.get_executor().context()),
-                        self->config_.upstream, packet.cancel, self->describe());
+                        self->config_, self->tls_->for_upstream, packet.cancel, self->describe());
                     self->phase_ = State::Closing;
                     self->startup_timer_.cancel();
                     return;  // dropping the last reference closes the client socket
@@ -154,6 +161,16 @@ void ClientSession::on_startup_packet(std::size_t length) {
                     break;
             }
             self->startup_ = std::move(packet);
+            if (!self->client_.tls() &&
+                self->config_.tls.client.sslmode == config::ClientTlsMode::Require) {
+                spdlog::warn("{}: refused: client did not ask for TLS (tls.client.sslmode = "
+                             "require)",
+                             self->describe());
+                return self->refuse_startup(fatal("08P01",
+                                                  "this pgrev accepts only TLS connections "
+                                                  "(tls.client.sslmode = require)"),
+                                            "client without TLS");
+            }
             std::size_t sessions = self->state_.active_sessions.fetch_add(1) + 1;
             self->counted_ = true;
             if (sessions > self->config_.limits.max_clients) {
@@ -165,8 +182,6 @@ void ClientSession::on_startup_packet(std::size_t length) {
                                                self->config_.limits.max_clients)),
                     "too many clients");
             }
-            spdlog::info("{}: connected, application_name={}", self->describe(),
-                         self->startup_.parameter("application_name"));
             self->client_messages_.set_database(self->startup_.database());
             self->open_upstream();
         });
@@ -174,12 +189,39 @@ void ClientSession::on_startup_packet(std::size_t length) {
 
 void ClientSession::answer_negotiation(char answer) {
     startup_buffer_.assign(1, answer);
-    asio::async_write(
-        client_, asio::buffer(startup_buffer_),
+    client_.async_write(
+        asio::buffer(startup_buffer_),
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             if (self->phase_ != State::Startup) return;
             if (ec) return self->drop_startup(ec);
             self->read_startup_packet();
+        });
+}
+
+void ClientSession::start_client_tls() {
+    startup_buffer_.assign(1, 'S');
+    client_.async_write(
+        asio::buffer(startup_buffer_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+            if (self->phase_ != State::Startup) return;
+            if (ec) return self->drop_startup(ec);
+            self->client_.async_start_tls(
+                Connection::Role::Server, self->tls_->for_clients, {}, false,
+                [self](const boost::system::error_code& hec) {
+                    if (self->phase_ != State::Startup) return;
+                    if (!hec) return self->read_startup_packet();
+                    std::string reason = self->client_.verify_failure();
+                    if (reason.empty()) reason = hec.message();
+                    spdlog::warn("{}: closed: TLS handshake with the client failed: {}{}",
+                                 self->describe(), reason,
+                                 self->config_.tls.client.ca_file.empty()
+                                     ? ""
+                                     : " (tls.client.ca_file)");
+                    self->close_reason_ = "TLS handshake failed";
+                    self->phase_ = State::Closing;
+                    self->startup_timer_.cancel();
+                    self->client_.close();
+                });
         });
 }
 
@@ -191,8 +233,7 @@ void ClientSession::drop_startup(const boost::system::error_code& ec) {
     close_reason_ = "client disconnected during startup";
     phase_ = State::Closing;
     startup_timer_.cancel();
-    boost::system::error_code ignored;
-    client_.close(ignored);
+    client_.close();
 }
 
 void ClientSession::refuse_startup(const PgrevError& error, const std::string& reason) {
@@ -200,11 +241,10 @@ void ClientSession::refuse_startup(const PgrevError& error, const std::string& r
     phase_ = State::Closing;
     startup_timer_.cancel();
     auto bytes = std::make_shared<std::string>(protocol::encode_error_response(error));
-    asio::async_write(
-        client_, asio::buffer(*bytes),
+    client_.async_write(
+        asio::buffer(*bytes),
         [self = shared_from_this(), bytes](const boost::system::error_code&, std::size_t) {
-            boost::system::error_code ignored;
-            self->client_.shutdown(Socket::shutdown_both, ignored);
+            self->client_.shutdown();
         });
 }
 
@@ -223,30 +263,84 @@ void ClientSession::open_upstream() {
                                                self->config_.upstream.to_string(), ec.message())),
                     "upstream unreachable");
             }
-            self->start_proxying();
+            self->negotiate_upstream();
         });
 }
 
-void ClientSession::start_proxying() {
+void ClientSession::negotiate_upstream() {
+    negotiate_upstream_tls(
+        upstream_, config_.tls.upstream, tls_->for_upstream, config_.upstream,
+        upstream_tls_retried_, [self = shared_from_this()](const std::string& failure) {
+            if (self->phase_ != State::Connecting) return;
+            if (!failure.empty()) {
+                spdlog::error("{}: {}", self->describe(), failure);
+                self->upstream_.close();
+                return self->refuse_startup(fatal("08006", failure), "upstream TLS failed");
+            }
+            spdlog::info("{}: connected, application_name={}, client {}, upstream {}",
+                         self->describe(), self->startup_.parameter("application_name"),
+                         self->client_.tls() ? "TLS" : "clear",
+                         self->upstream_.tls() ? "TLS" : "clear");
+            spdlog::debug("{}: client leg {}; upstream leg {}", self->describe(),
+                          self->client_.tls_description(), self->upstream_.tls_description());
+            self->send_startup();
+        });
+}
+
+void ClientSession::send_startup() {
     phase_ = State::Authenticating;
-    // The StartupMessage goes on byte for byte; authentication is between client and server.
-    asio::async_write(
-        upstream_, asio::buffer(startup_buffer_),
+    // The StartupMessage goes on byte for byte; authentication is between client and server,
+    // with pgrev in it only where TLS needs it (AuthRelay).
+    upstream_.async_write(
+        asio::buffer(startup_buffer_),
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             if (self->phase_ == State::Closing) return;
             if (ec) {
+                self->upstream_.close();
                 return self->refuse_startup(fatal("08006",
                                                   "lost the connection to the PostgreSQL server "
                                                   "during startup: " +
                                                       ec.message()),
                                             "upstream failed during startup");
             }
-            self->startup_buffer_ = {};
-            self->client_to_server_.start(
-                self, [self](const PumpResult& r) { self->on_client_pump_end(r); });
-            self->server_to_client_.start(
-                self, [self](const PumpResult& r) { self->on_server_pump_end(r); });
+            bool may_retry = self->config_.tls.upstream.sslmode == config::UpstreamTlsMode::Allow &&
+                             !self->upstream_tls_retried_ && self->tls_->for_upstream != nullptr;
+            self->auth_relay_.start(may_retry, self, [self](AuthRelayResult result) {
+                self->on_auth_relay_done(std::move(result));
+            });
         });
+}
+
+void ClientSession::on_auth_relay_done(AuthRelayResult result) {
+    if (phase_ == State::Closing) return;
+    switch (result.next) {
+        case AuthRelayResult::Next::RetryWithTls:
+            spdlog::info("{}: PostgreSQL refused the connection in clear; trying TLS "
+                         "(tls.upstream.sslmode = allow)",
+                         describe());
+            upstream_tls_retried_ = true;
+            upstream_.reset();
+            return open_upstream();
+        case AuthRelayResult::Next::Fail:
+            spdlog::warn("{}: closed during authentication: {}", describe(), result.reason);
+            upstream_.close();
+            if (result.error) return refuse_startup(*result.error, result.reason);
+            close_reason_ = result.reason;
+            phase_ = State::Closing;
+            startup_timer_.cancel();
+            client_.close();
+            return;
+        case AuthRelayResult::Next::Proxy:
+            return start_proxying(result.server_bytes);
+    }
+}
+
+void ClientSession::start_proxying(const std::string& first_server_bytes) {
+    startup_buffer_ = {};
+    auto self = shared_from_this();
+    client_to_server_.start(self, [self](const PumpResult& r) { self->on_client_pump_end(r); });
+    server_to_client_.start(
+        self, [self](const PumpResult& r) { self->on_server_pump_end(r); }, first_server_bytes);
 }
 
 // --- Proxying ---
@@ -387,27 +481,24 @@ void ClientSession::terminate(std::optional<PgrevError> error, std::string reaso
     pending_error_ = std::move(error);
     startup_timer_.cancel();
     idle_timer_.cancel();
-    boost::system::error_code ignored;
-    upstream_.close(ignored);  // ends the server-to-client pump, which then closes the client
+    upstream_.close();  // ends the server-to-client pump, which then closes the client
     // A client pump waiting for the catalog has nothing pending that would end it.
     client_to_server_.abandon_if_suspended();
     if (!server_to_client_.running()) close_client_after_error();
 }
 
 void ClientSession::close_client_after_error() {
-    boost::system::error_code ignored;
     // An error of pgrev's own may only go between messages, never inside a streamed one.
     if (!pending_error_ || !server_to_client_.at_message_boundary() || !client_.is_open()) {
-        client_.close(ignored);
+        client_.close();
         return;
     }
     auto bytes = std::make_shared<std::string>(protocol::encode_error_response(*pending_error_));
     pending_error_.reset();
-    asio::async_write(
-        client_, asio::buffer(*bytes),
+    client_.async_write(
+        asio::buffer(*bytes),
         [self = shared_from_this(), bytes](const boost::system::error_code&, std::size_t) {
-            boost::system::error_code ignored;
-            self->client_.close(ignored);
+            self->client_.close();
         });
 }
 

@@ -1,9 +1,11 @@
 // One client connection and its own upstream connection (session mode).
 //
 // States, named after where the session is:
-//   Startup        reading SSLRequest / GSSENCRequest / CancelRequest / StartupMessage
-//   Connecting     opening the connection to PostgreSQL
+//   Startup        reading SSLRequest (then the TLS handshake) / GSSENCRequest / CancelRequest /
+//                  StartupMessage
+//   Connecting     opening the connection to PostgreSQL, TLS as tls.upstream.sslmode says
 //   Authenticating startup forwarded; client and server talk authentication through pgrev
+//                  (AuthRelay first, where TLS needs pgrev to take part; then the pumps)
 //   Ready          first ReadyForQuery seen; queries flow
 //   Closing        one side ended or pgrev ended it; the other side is being wound down
 // Everything of one session runs on one io_context thread, so there are no locks.
@@ -18,11 +20,14 @@
 
 #include "protocol/backend_messages.h"
 #include "protocol/startup_packet.h"
+#include "server/auth_relay.h"
 #include "server/client_messages.h"
+#include "server/connection.h"
 #include "server/pump.h"
 #include "server/query_state.h"
 #include "server/server_messages.h"
 #include "server/server_state.h"
+#include "server/tls_contexts.h"
 
 namespace pgrev::server {
 
@@ -55,10 +60,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void read_startup_packet();
     void on_startup_packet(std::size_t length);
     void answer_negotiation(char answer);
+    void start_client_tls();
     void drop_startup(const boost::system::error_code& ec);
     void refuse_startup(const protocol::PgrevError& error, const std::string& reason);
     void open_upstream();
-    void start_proxying();
+    void negotiate_upstream();
+    void send_startup();
+    void on_auth_relay_done(AuthRelayResult result);
+    void start_proxying(const std::string& first_server_bytes);
 
     void on_client_pump_end(const PumpResult& result);
     void on_server_pump_end(const PumpResult& result);
@@ -71,20 +80,23 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void arm_startup_timer();
     void arm_idle_timer();
 
-    Socket client_;
-    Socket upstream_;
+    Connection client_;
+    Connection upstream_;
     ServerState& state_;
     const config::Config& config_;
+    std::shared_ptr<const TlsContexts> tls_;  // as loaded when the session began
     State phase_ = State::Startup;
     std::uint64_t id_;
     std::string client_address_;
     protocol::StartupPacket startup_;
     bool counted_ = false;  // holds one of limits.max_clients
     std::vector<char> startup_buffer_;
+    bool upstream_tls_retried_ = false;  // tls.upstream.sslmode allow: the second attempt
 
     QueryState query_state_;
     ClientMessages client_messages_;
     ServerMessages server_messages_;
+    AuthRelay auth_relay_;
     Pump client_to_server_;
     Pump server_to_client_;
 

@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "server/proxy_server.h"
+#include "server/tls_contexts.h"
 
 namespace {
 
@@ -28,6 +29,7 @@ Options:
 
 pgrev runs in the foreground and logs to standard error. SIGINT or SIGTERM stops it;
 open sessions are closed and PostgreSQL rolls back their open transactions.
+SIGHUP re-reads the TLS certificate and key files (tls.*) for new connections.
 
 Exit status: 0 after a clean stop, 1 for a configuration error, 2 for bad usage,
 3 when pgrev cannot listen.
@@ -90,10 +92,20 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "pgrev: configuration error: %s\n", e.what());
         return 1;
     }
+    try {
+        pgrev::server::load_tls_contexts(config.tls);  // OpenSSL's view of the files
+    } catch (const pgrev::server::TlsLoadError& e) {
+        std::fprintf(stderr, "pgrev: configuration error: %s\n", e.what());
+        return 1;
+    }
     if (check_only) {
-        std::printf("%s: OK (listen %s, upstream %s, %zu audited tables)\n", config_path.c_str(),
-                    config.listen.to_string().c_str(), config.upstream.to_string().c_str(),
-                    config.audit.tables.size());
+        std::printf(
+            "%s: OK (listen %s, upstream %s, %zu audited tables, client TLS %s, upstream TLS "
+            "%s)\n",
+            config_path.c_str(), config.listen.to_string().c_str(),
+            config.upstream.to_string().c_str(), config.audit.tables.size(),
+            pgrev::config::sslmode_name(config.tls.client.sslmode),
+            pgrev::config::sslmode_name(config.tls.upstream.sslmode));
         return 0;
     }
 

@@ -40,7 +40,8 @@ std::size_t connection_cap(const config::Config& config) {
 ProxyServer::ProxyServer(const config::Config& config)
     : config_(config),
       catalogs_(config),
-      state_(config, catalogs_),
+      tls_(config.tls),
+      state_(config, catalogs_, tls_),
       acceptor_(acceptor_io_),
       signals_(acceptor_io_) {
     unsigned count = config.workers != 0 ? config.workers : std::thread::hardware_concurrency();
@@ -94,6 +95,30 @@ void ProxyServer::accept_next() {
     });
 }
 
+void ProxyServer::wait_for_signal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        if (signal == SIGHUP) {
+            reload_tls();
+            return wait_for_signal();
+        }
+        spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+    });
+}
+
+void ProxyServer::reload_tls() {
+    std::string failure = tls_.reload();
+    if (failure.empty()) {
+        spdlog::info("received SIGHUP: TLS certificates and keys re-read; new connections use them");
+    } else {
+        spdlog::error("received SIGHUP: cannot load {}; new connections keep using the "
+                      "certificates loaded before",
+                      failure);
+    }
+}
+
 void ProxyServer::run() {
     std::vector<std::thread> threads;
     for (auto& io : workers_)
@@ -101,12 +126,8 @@ void ProxyServer::run() {
 
     signals_.add(SIGINT);
     signals_.add(SIGTERM);
-    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
-        if (ec) return;
-        spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
-        boost::system::error_code ignored;
-        acceptor_.close(ignored);
-    });
+    signals_.add(SIGHUP);
+    wait_for_signal();
     spdlog::info("pgrev listening on {}, forwarding to {}, {} worker threads, {} audited tables",
                  config_.listen.to_string(), config_.upstream.to_string(), workers_.size(),
                  config_.audit.tables.size());

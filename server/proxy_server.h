@@ -12,11 +12,13 @@
 #include "config/config.h"
 #include "server/catalog_service.h"
 #include "server/server_state.h"
+#include "server/tls_contexts.h"
 
 namespace pgrev::server {
 
 class ProxyServer {
   public:
+    // Throws TlsLoadError when a file of tls.* cannot be loaded.
     explicit ProxyServer(const config::Config& config);
     ~ProxyServer();
 
@@ -27,17 +29,20 @@ class ProxyServer {
     // Called after prepare_revision_tables(), so that a client that can connect finds them.
     void listen();
 
-    // Serves until SIGINT or SIGTERM.
+    // Serves until SIGINT or SIGTERM; SIGHUP re-reads the TLS files.
     void run();
 
   private:
     using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
 
     void accept_next();
+    void wait_for_signal();
+    void reload_tls();
     boost::asio::io_context& next_worker();
 
     const config::Config& config_;
     CatalogService catalogs_;
+    TlsStore tls_;
     ServerState state_;
     std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
     std::vector<WorkGuard> work_guards_;

@@ -2,10 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/write.hpp>
-#include <cerrno>
 #include <cstring>
-#include <sys/socket.h>
 
 #include "protocol/byte_reader.h"
 
@@ -22,16 +19,21 @@ constexpr std::size_t kDefaultBufferSize = 32 * 1024;
 constexpr std::size_t kMaxHeldBuffer = 1024 * 1024;
 }  // namespace
 
-Pump::Pump(Socket& source, Socket& sink, std::size_t max_message_size,
+Pump::Pump(Connection& source, Connection& sink, std::size_t max_message_size,
            protocol::MessageHandler& handler)
     : source_(source), sink_(sink), handler_(handler), stream_(max_message_size) {}
 
-void Pump::start(std::shared_ptr<void> owner, std::function<void(PumpResult)> done) {
+void Pump::start(std::shared_ptr<void> owner, std::function<void(PumpResult)> done,
+                 std::string_view first_bytes) {
     owner_ = std::move(owner);
     done_ = std::move(done);
     running_ = true;
-    buffer_.resize(kDefaultBufferSize);
-    read_more();
+    buffer_.resize(std::max(kDefaultBufferSize, first_bytes.size()));
+    if (first_bytes.empty()) return read_more();
+    std::memcpy(buffer_.data(), first_bytes.data(), first_bytes.size());
+    filled_ = first_bytes.size();
+    bytes_read_ += filled_;
+    process();
 }
 
 void Pump::read_more() {
@@ -45,18 +47,30 @@ void Pump::read_more() {
         buffer_.resize(kDefaultBufferSize);
         buffer_.shrink_to_fit();
     }
+    reading_ = true;
     source_.async_read_some(asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_),
                             [this, keep = owner_](const boost::system::error_code& ec,
                                                   std::size_t n) { on_read(ec, n); });
 }
 
 void Pump::on_read(const boost::system::error_code& ec, std::size_t n) {
+    reading_ = false;
+    if (!running_) return;  // abandoned while this read was in flight
     if (ec) {
-        if (ec == asio::error::eof) return finish(PumpEnd::SourceClosed, "end of stream");
+        if (is_end_of_stream(ec)) {
+            return finish(PumpEnd::SourceClosed,
+                          suspended_ ? "end of stream while a message was held" : "end of stream");
+        }
         return finish(PumpEnd::SourceFailed, ec.message());
     }
     filled_ += n;
     bytes_read_ += n;
+    if (writing_) {
+        // Resumed and writing, or suspended: after_write goes on from here.
+        if (!suspended_) rescan_ = true;
+        return;
+    }
+    if (suspended_) return hold_more();
     process();
 }
 
@@ -71,6 +85,7 @@ void Pump::resume() {
 }
 
 void Pump::abandon_if_suspended() {
+    // A read in flight ends when the session closes the source; on_read then does nothing.
     if (!running_ || !suspended_ || writing_) return;
     running_ = false;
     done_ = nullptr;
@@ -80,7 +95,9 @@ void Pump::abandon_if_suspended() {
 void Pump::process() {
     protocol::MessageStream::Result result;
     try {
-        result = stream_.scan({buffer_.data(), filled_}, handler_, out_);
+        // Bytes before consumed_ were dealt with by a scan whose buffer could not be compacted
+        // yet (a read was in flight).
+        result = stream_.scan({buffer_.data() + consumed_, filled_ - consumed_}, handler_, out_);
     } catch (const protocol::ProtocolError& e) {
         return finish(PumpEnd::ProtocolViolation, e.what());
     } catch (const OutOfStep& e) {
@@ -92,7 +109,7 @@ void Pump::process() {
         // A bug of pgrev's own ends this session, never the process.
         return finish(PumpEnd::InternalError, e.what());
     }
-    consumed_ = result.consumed;
+    consumed_ += result.consumed;
     needed_ = 0;
     switch (result.status) {
         case protocol::MessageStream::Status::Done:
@@ -121,9 +138,10 @@ void Pump::write_output() {
     for (const auto& s : out_.segments())
         buffers.emplace_back(s.data(), s.size());
     writing_ = true;
-    asio::async_write(sink_, buffers,
+    sink_.async_write(std::move(buffers),
                       [this, keep = owner_](const boost::system::error_code& ec, std::size_t) {
                           writing_ = false;
+                          if (!running_) return;
                           if (ec) return finish(PumpEnd::SinkFailed, ec.message());
                           after_write();
                       });
@@ -136,44 +154,29 @@ void Pump::after_write() {
         ending_.reset();
         return finish(end.end, std::move(end.detail));
     }
-    compact();
+    if (!reading_) compact();
     if (!running_) return;
-    if (suspended_) return watch_source();
+    if (suspended_) return hold_more();
     if (rescan_) {
         rescan_ = false;
         return process();
     }
-    read_more();
+    if (!reading_) read_more();  // else the read in flight goes on when it completes
 }
 
-void Pump::watch_source() {
-    if (watching_) return;
-    watching_ = true;
-    source_.async_wait(Socket::wait_read,
-                       [this, keep = owner_](const boost::system::error_code& ec) {
-                           watching_ = false;
-                           on_source_ready(ec);
-                       });
-}
-
-void Pump::on_source_ready(const boost::system::error_code& ec) {
-    // Resumed meanwhile: the ordinary read sees what comes. Writing: after_write watches again.
-    if (!running_ || !suspended_ || writing_) return;
-    if (ec) return finish(PumpEnd::SourceFailed, ec.message());
+void Pump::hold_more() {
+    // Suspended: bytes that arrive are kept, so that the source's end (EOF, reset) behind them
+    // is seen at once, but none is handled until resume().
+    if (!running_ || reading_ || writing_) return;
+    compact();
     if (filled_ == buffer_.size()) {
         if (buffer_.size() >= kMaxHeldBuffer) return;
         buffer_.resize(std::min(kMaxHeldBuffer, buffer_.size() * 2));
     }
-    ssize_t n = ::recv(source_.native_handle(), buffer_.data() + filled_,
-                       buffer_.size() - filled_, MSG_DONTWAIT);
-    if (n == 0) return finish(PumpEnd::SourceClosed, "end of stream while a message was held");
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return watch_source();
-        return finish(PumpEnd::SourceFailed, std::strerror(errno));
-    }
-    filled_ += static_cast<std::size_t>(n);
-    bytes_read_ += static_cast<std::uint64_t>(n);
-    watch_source();
+    reading_ = true;
+    source_.async_read_some(asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_),
+                            [this, keep = owner_](const boost::system::error_code& ec,
+                                                  std::size_t n) { on_read(ec, n); });
 }
 
 void Pump::compact() {

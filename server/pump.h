@@ -2,10 +2,11 @@
 //
 // Reading and writing alternate through one buffer: bytes are read, framed, and the forwarded
 // ranges are written straight out of that buffer (no copy) before the next read. A pump is the
-// only writer to its sink while it runs.
+// only writer to its sink while it runs. The one overlap: while suspended, a read into the
+// free end of the buffer may be in flight next to a write of its front; the buffer is then
+// neither moved nor resized until both are done.
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -13,9 +14,11 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/message_stream.h"
+#include "server/connection.h"
 
 namespace pgrev::server {
 
@@ -43,14 +46,14 @@ struct PumpResult {
 
 class Pump {
   public:
-    using Socket = boost::asio::ip::tcp::socket;
-
-    Pump(Socket& source, Socket& sink, std::size_t max_message_size,
+    Pump(Connection& source, Connection& sink, std::size_t max_message_size,
          protocol::MessageHandler& handler);
 
     // Runs until the source ends or something fails, then calls `done` once. `owner` is kept
     // alive by every pending operation (the session that holds the sockets and this pump).
-    void start(std::shared_ptr<void> owner, std::function<void(PumpResult)> done);
+    // `first_bytes` were read from the source before (by the AuthRelay) and are handled first.
+    void start(std::shared_ptr<void> owner, std::function<void(PumpResult)> done,
+               std::string_view first_bytes = {});
 
     // The handler stopped the scan (it waits for something): no messages are handled until
     // resume(). The source is still watched: its end (EOF, reset) ends the pump at once, since
@@ -74,12 +77,11 @@ class Pump {
     void write_output();
     void after_write();
     void compact();
-    void watch_source();
-    void on_source_ready(const boost::system::error_code& ec);
+    void hold_more();
     void finish(PumpEnd end, std::string detail);
 
-    Socket& source_;
-    Socket& sink_;
+    Connection& source_;
+    Connection& sink_;
     protocol::MessageHandler& handler_;
     protocol::MessageStream stream_;
     protocol::Output out_;
@@ -90,9 +92,9 @@ class Pump {
     std::uint64_t bytes_read_ = 0;
     bool running_ = false;
     bool writing_ = false;
+    bool reading_ = false;
     bool suspended_ = false;
     bool rescan_ = false;  // resumed while writing: scan the buffer before reading more
-    bool watching_ = false;  // suspended: waiting for the source to be readable (watch_source)
     std::optional<PumpResult> ending_;  // write what is collected, then end with this
     std::shared_ptr<void> owner_;
     std::function<void(PumpResult)> done_;

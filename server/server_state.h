@@ -11,10 +11,11 @@
 namespace pgrev::server {
 
 class CatalogService;
+class TlsStore;
 
 struct ServerState {
-    ServerState(const config::Config& c, CatalogService& catalog_service)
-        : config(c), name_filter(audited_names(c)), catalogs(&catalog_service) {}
+    ServerState(const config::Config& c, CatalogService& catalog_service, TlsStore& tls_store)
+        : config(c), name_filter(audited_names(c)), catalogs(&catalog_service), tls(&tls_store) {}
 
     static std::vector<std::string> audited_names(const config::Config& c) {
         std::vector<std::string> names;
@@ -29,6 +30,7 @@ struct ServerState {
     // DROP OWNED): analysed too.
     const audit::NameFilter ddl_filter{{"owned", "schema"}, false};
     CatalogService* catalogs;
+    TlsStore* tls;  // the certificates new sessions use (re-read on SIGHUP)
     // Sessions past their StartupMessage; limited by limits.max_clients.
     std::atomic<std::size_t> active_sessions{0};
     // Every accepted socket, to bound file descriptors against floods of half-open connections.

@@ -1,0 +1,141 @@
+#include "server/connection.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+
+namespace pgrev::server {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+
+Connection::Connection(Socket socket) : socket_(std::move(socket)) {}
+Connection::Connection(const Socket::executor_type& executor) : socket_(executor) {}
+Connection::~Connection() = default;
+
+bool is_end_of_stream(const boost::system::error_code& ec) {
+    return ec == asio::error::eof || ec == ssl::error::stream_truncated;
+}
+
+void Connection::async_start_tls(Role role, std::shared_ptr<ssl::context> context,
+                                 const std::string& host, bool verify_host, DoneHandler done) {
+    context_ = std::move(context);
+    tls_ = std::make_unique<TlsStream>(socket_, *context_);
+    SSL* handle = tls_->native_handle();
+    if (role == Role::Client) {
+        boost::system::error_code not_ip;
+        asio::ip::make_address(host, not_ip);
+        if (not_ip) SSL_set_tlsext_host_name(handle, host.c_str());
+        if (verify_host) {
+            // libpq's verify-full: a host name matches a DNS name of the certificate (its
+            // common name only when it has none); an IP address matches an IP address entry.
+            X509_VERIFY_PARAM* param = SSL_get0_param(handle);
+            X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            if (not_ip) {
+                X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+            } else {
+                X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+            }
+        }
+    }
+    auto type = role == Role::Server ? ssl::stream_base::server : ssl::stream_base::client;
+    // On failure the connection is useless (it must not be read in clear either): the caller
+    // closes it.
+    tls_->async_handshake(type, std::move(done));
+}
+
+std::string Connection::verify_failure() const {
+    if (!tls_) return {};
+    long result = SSL_get_verify_result(tls_->native_handle());
+    if (result == X509_V_OK) return {};
+    return X509_verify_cert_error_string(result);
+}
+
+std::string Connection::tls_description() const {
+    if (!tls_) return "clear";
+    SSL* handle = tls_->native_handle();
+    const char* cipher = SSL_get_cipher_name(handle);
+    return std::string(SSL_get_version(handle)) + " " + (cipher ? cipher : "");
+}
+
+std::string Connection::peer_certificate_der() const {
+    if (!tls_) return {};
+    X509* cert = SSL_get1_peer_certificate(tls_->native_handle());
+    if (cert == nullptr) return {};
+    unsigned char* der = nullptr;
+    int length = i2d_X509(cert, &der);
+    std::string out;
+    if (length > 0) out.assign(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
+    OPENSSL_free(der);
+    X509_free(cert);
+    return out;
+}
+
+void Connection::async_read_some(asio::mutable_buffer buffer, IoHandler done) {
+    if (tls_) {
+        tls_->async_read_some(buffer, std::move(done));
+    } else {
+        socket_.async_read_some(buffer, std::move(done));
+    }
+}
+
+void Connection::async_read(asio::mutable_buffer buffer, IoHandler done) {
+    if (tls_) {
+        asio::async_read(*tls_, buffer, std::move(done));
+    } else {
+        asio::async_read(socket_, buffer, std::move(done));
+    }
+}
+
+void Connection::async_write(std::vector<asio::const_buffer> buffers, IoHandler done) {
+    if (!tls_) {
+        asio::async_write(socket_, std::move(buffers), std::move(done));
+        return;
+    }
+    if (buffers.size() == 1) return async_write(buffers.front(), std::move(done));
+    // OpenSSL makes one record (and Asio one send) per buffer: gathered, a batch of small
+    // messages goes out as few records as its size allows.
+    std::size_t total = 0;
+    for (const auto& b : buffers)
+        total += b.size();
+    gathered_.resize(total);
+    std::size_t at = 0;
+    for (const auto& b : buffers) {
+        std::memcpy(gathered_.data() + at, b.data(), b.size());
+        at += b.size();
+    }
+    asio::async_write(*tls_, asio::buffer(gathered_), std::move(done));
+}
+
+void Connection::async_write(asio::const_buffer buffer, IoHandler done) {
+    if (tls_) {
+        asio::async_write(*tls_, buffer, std::move(done));
+    } else {
+        asio::async_write(socket_, buffer, std::move(done));
+    }
+}
+
+void Connection::close() {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+}
+
+void Connection::reset() {
+    close();
+    tls_.reset();
+    context_.reset();
+}
+
+void Connection::shutdown() {
+    boost::system::error_code ignored;
+    socket_.shutdown(Socket::shutdown_both, ignored);
+}
+
+}  // namespace pgrev::server
