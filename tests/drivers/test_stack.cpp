@@ -101,12 +101,22 @@ std::string tail(const std::string& text, std::size_t lines) {
     return text;
 }
 
-// The child's environment: ours without PG* (but with PGREV_*), plus `extra`.
+// The child's environment: ours without PG* (but with PGREV_*), plus `extra`, which replaces
+// what we have of the same names (a NODE_EXTRA_CA_CERTS of the machine's, say: the first of
+// two entries wins).
 std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
+    auto name_of = [](const std::string& item) { return item.substr(0, item.find('=')); };
+    auto replaced = [&](const std::string& item) {
+        for (const std::string& e : extra) {
+            if (name_of(e) == name_of(item)) return true;
+        }
+        return false;
+    };
     std::vector<std::string> env;
     for (char** entry = environ; *entry != nullptr; ++entry) {
         std::string item = *entry;
         if (item.rfind("PG", 0) == 0 && item.rfind("PGREV_", 0) != 0) continue;
+        if (replaced(item)) continue;
         env.push_back(item);
     }
     env.insert(env.end(), extra.begin(), extra.end());
@@ -235,7 +245,7 @@ int run(int argc, char** argv) {
         }
     }
 
-    std::vector<std::string> env = child_environment({
+    std::vector<std::string> vars = {
         "PGHOST=127.0.0.1",
         "PGPORT=" + std::to_string(pgrev->port()),
         std::string("PGUSER=") + TestRoles::kScramUser,
@@ -245,8 +255,9 @@ int run(int argc, char** argv) {
         std::string("PGREV_SUPERUSER=") + TestRoles::kSuperuser,
         "PGREV_PG_BINDIR=" + pg_bindir(),
         "PGREV_LOG=" + pgrev->log_path(),
-    });
-    env.insert(env.end(), tls_env.begin(), tls_env.end());
+    };
+    vars.insert(vars.end(), tls_env.begin(), tls_env.end());
+    std::vector<std::string> env = child_environment(vars);
 
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "tls_support.h"
 
@@ -123,11 +124,17 @@ TEST_CASE("channel_binding=require through pgrev fails with libpq naming channel
     PgConn direct = PgConn::connect(
         direct_conninfo(kScram, "app", "verify-full", "channel_binding=require"), soon());
     CHECK(direct.value("SELECT 'bound'", soon()) == "bound");
-    for (const char* client_mode : {"require", "verify-full", "disable"}) {
+    // libpq (15) refuses pgrev's request for the password on a TLS leg, and a clear leg at once.
+    const std::string on_tls = "channel binding required but not supported by server's "
+                               "authentication request";
+    const std::string on_clear = "channel binding required, but SSL not in use";
+    for (const std::string& client_mode : std::vector<std::string>{"require", "verify-full",
+                                                                   "disable"}) {
         CAPTURE(client_mode);
         std::string error = connect_error(
             conninfo(pgrev->port(), kScram, "app", client_mode, "channel_binding=require"));
-        CHECK_MESSAGE(error.find("channel binding") != std::string::npos, error);
+        CHECK_MESSAGE(error.find(client_mode == "disable" ? on_clear : on_tls) != std::string::npos,
+                      error);
     }
     PgConn conn = PgConn::connect(conninfo(pgrev->port(), kScram, "app", "verify-full"), soon());
     CHECK(conn.value("SELECT 'unbound still works'", soon()) == "unbound still works");

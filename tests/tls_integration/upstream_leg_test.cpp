@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 #include "tls_support.h"
 
@@ -56,7 +57,7 @@ Digest digest_of(PgConn& conn, const std::string& sql) {
     while (PgResult result = conn.next_result(long_soon())) {
         ExecStatusType status = PQresultStatus(result.get());
         if (status == PGRES_TUPLES_OK) continue;  // the end of the rows
-        REQUIRE_MESSAGE(status == PGRES_SINGLE_TUPLE, PQresultErrorMessage(result.get()));
+        if (status != PGRES_SINGLE_TUPLE) FAIL(PQresultErrorMessage(result.get()));
         for (int c = 0; c < PQnfields(result.get()); ++c)
             digest.add(PQgetvalue(result.get(), 0, c), PQgetlength(result.get(), 0, c));
         ++digest.rows;
@@ -111,7 +112,7 @@ TEST_CASE("a wrong upstream CA under verify-full: FATAL naming tls.upstream.sslm
     PgrevTls tls;
     tls.upstream_ca = certs().wrong_ca;
     auto pgrev = start_pgrev(tls);
-    for (const char* client_mode : {"disable", "verify-full"}) {
+    for (const std::string& client_mode : std::vector<std::string>{"disable", "verify-full"}) {
         CAPTURE(client_mode);
         std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", client_mode));
         CHECK_MESSAGE(error.find("08006") != std::string::npos, error);
@@ -120,11 +121,53 @@ TEST_CASE("a wrong upstream CA under verify-full: FATAL naming tls.upstream.sslm
                                  " failed (tls.upstream.sslmode = verify-full): ") !=
                           std::string::npos,
                       error);
-        // OpenSSL's reason for a chain that does not end at the configured CA.
-        CHECK_MESSAGE(error.find("certificate verify failed") != std::string::npos, error);
+        // OpenSSL's reason (X509_verify_cert_error_string) for a chain that does not end at
+        // the configured CA.
+        CHECK_MESSAGE(error.find("unable to get local issuer certificate") != std::string::npos,
+                      error);
     }
-    CHECK_MESSAGE(log_shows(*pgrev, "tls.upstream.sslmode"), pgrev->log_text());
-    CHECK_MESSAGE(log_shows(*pgrev, "certificate verify failed"), pgrev->log_text());
+    CHECK_MESSAGE(log_shows(*pgrev, "(tls.upstream.sslmode = verify-full): unable to get local "
+                                    "issuer certificate"),
+                  pgrev->log_text());
+}
+
+TEST_CASE("tls.upstream.sslmode = require and a server that answers N: FATAL naming the setting") {
+    // The server that does not accept TLS is a real one: a second pgrev (tls.client.sslmode =
+    // disable answers an SSLRequest with N) in front of the cluster.
+    PgrevOptions clear_front = env().pgrev_options();
+    clear_front.tls = "{client: {sslmode: disable}, upstream: {sslmode: verify-full, ca_file: " +
+                      certs().ca + "}}";
+    auto no_tls = env().start_pgrev(clear_front);
+    PgrevTls tls;
+    tls.upstream_mode = "require";
+    PgrevOptions options = env().pgrev_options();
+    options.upstream_port = no_tls->port();
+    options.tls = tls_yaml(tls);
+    auto pgrev = env().start_pgrev(options);
+    std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", "verify-full"));
+    CHECK_MESSAGE(error.find("08006") != std::string::npos, error);
+    CHECK_MESSAGE(error.find("pgrev: the PostgreSQL server at 127.0.0.1:" +
+                             std::to_string(no_tls->port()) +
+                             " does not accept TLS (tls.upstream.sslmode = require)") !=
+                      std::string::npos,
+                  error);
+    // Through the clear pgrev alone the same client gets in (it asks for no TLS there).
+    PgConn conn = PgConn::connect(conninfo(no_tls->port(), kScram, "app", "disable"), soon());
+    CHECK(backend_ssl(conn) == "t");
+}
+
+TEST_CASE("without a tls section pgrev reaches a TLS-only server (upstream prefer, like libpq)") {
+    auto pgrev = env().start_pgrev(env().pgrev_options());
+    for (const std::string& user : std::vector<std::string>{kScram, TestRoles::kMd5User}) {
+        CAPTURE(user);
+        PgConn conn = PgConn::connect(conninfo(pgrev->port(), user, "app", "prefer"), soon());
+        CHECK_FALSE(client_ssl(conn));  // no certificate: the SSLRequest is answered N
+        CHECK(backend_ssl(conn) == "t");
+    }
+    std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", "require"));
+    CHECK_MESSAGE(error.find("server does not support SSL, but SSL was required") !=
+                      std::string::npos,
+                  error);
 }
 
 TEST_CASE("PQcancel through a TLS client leg and a required-TLS upstream stops the query") {
