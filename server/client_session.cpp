@@ -101,6 +101,7 @@ void ClientSession::arm_startup_timer() {
 // --- Startup: untyped packets, read exactly so that nothing after them is consumed. ---
 
 void ClientSession::read_startup_packet() {
+    if (tls_->for_clients && !client_.tls() && !direct_tls_checked_) return detect_direct_tls();
     startup_buffer_.resize(4);
     client_.async_read(
         asio::buffer(startup_buffer_),
@@ -205,23 +206,56 @@ void ClientSession::start_client_tls() {
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             if (self->phase_ != State::Startup) return;
             if (ec) return self->drop_startup(ec);
-            self->client_.async_start_tls(
-                Connection::Role::Server, self->tls_->for_clients, {}, false,
-                [self](const boost::system::error_code& hec) {
-                    if (self->phase_ != State::Startup) return;
-                    if (!hec) return self->read_startup_packet();
-                    std::string reason = self->client_.verify_failure();
-                    if (reason.empty()) reason = hec.message();
-                    spdlog::warn("{}: closed: TLS handshake with the client failed: {}{}",
-                                 self->describe(), reason,
-                                 self->config_.tls.client.ca_file.empty()
-                                     ? ""
-                                     : " (tls.client.ca_file)");
-                    self->close_reason_ = "TLS handshake failed";
-                    self->phase_ = State::Closing;
-                    self->startup_timer_.cancel();
-                    self->client_.close();
-                });
+            self->client_tls_handshake(false);
+        });
+}
+
+void ClientSession::detect_direct_tls() {
+    // PostgreSQL 17 clients with sslnegotiation=direct open with the TLS handshake itself,
+    // no SSLRequest: its first byte is a TLS record type (22), which no startup packet
+    // starts with (their length would be over 350 MB). Looked at without reading it.
+    direct_tls_checked_ = true;
+    client_.socket().async_wait(
+        Socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+            if (self->phase_ != State::Startup) return;
+            if (ec) return self->drop_startup(ec);
+            char first = 0;
+            boost::system::error_code peek_error;
+            std::size_t n = self->client_.socket().receive(
+                asio::buffer(&first, 1), Socket::message_peek, peek_error);
+            constexpr char kTlsHandshakeRecord = 0x16;
+            if (!peek_error && n == 1 && first == kTlsHandshakeRecord) {
+                return self->client_tls_handshake(true);
+            }
+            self->read_startup_packet();  // sees the EOF or error too, if that is what came
+        });
+}
+
+void ClientSession::client_tls_handshake(bool direct) {
+    client_.async_start_tls(
+        Connection::Role::Server, tls_->for_clients, {}, false,
+        [self = shared_from_this(), direct](const boost::system::error_code& ec) {
+            if (self->phase_ != State::Startup) return;
+            if (!ec && direct && !self->client_.alpn_is_postgresql()) {
+                // As PostgreSQL: direct TLS must say it is for PostgreSQL (ALPN), so that a
+                // TLS connection meant for another protocol is not taken for one.
+                spdlog::warn("{}: closed: direct TLS connection without ALPN \"postgresql\"",
+                             self->describe());
+                return self->refuse_startup(fatal("08P01",
+                                                  "received direct SSL connection request "
+                                                  "without ALPN protocol negotiation extension"),
+                                            "direct TLS without ALPN");
+            }
+            if (!ec) return self->read_startup_packet();
+            std::string reason = self->client_.verify_failure();
+            if (reason.empty()) reason = ec.message();
+            spdlog::warn("{}: closed: TLS handshake with the client failed: {}{}",
+                         self->describe(), reason,
+                         self->config_.tls.client.ca_file.empty() ? "" : " (tls.client.ca_file)");
+            self->close_reason_ = "TLS handshake failed";
+            self->phase_ = State::Closing;
+            self->startup_timer_.cancel();
+            self->client_.close();
         });
 }
 

@@ -61,6 +61,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void on_startup_packet(std::size_t length);
     void answer_negotiation(char answer);
     void start_client_tls();
+    void detect_direct_tls();
+    void client_tls_handshake(bool direct);
     void drop_startup(const boost::system::error_code& ec);
     void refuse_startup(const protocol::PgrevError& error, const std::string& reason);
     void open_upstream();
@@ -92,6 +94,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool counted_ = false;  // holds one of limits.max_clients
     std::vector<char> startup_buffer_;
     bool upstream_tls_retried_ = false;  // tls.upstream.sslmode allow: the second attempt
+    bool direct_tls_checked_ = false;    // the first byte was looked at (detect_direct_tls)
 
     QueryState query_state_;
     ClientMessages client_messages_;

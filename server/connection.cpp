@@ -10,6 +10,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
+#include <string_view>
 
 namespace pgrev::server {
 
@@ -63,6 +64,14 @@ std::string Connection::tls_description() const {
     SSL* handle = tls_->native_handle();
     const char* cipher = SSL_get_cipher_name(handle);
     return std::string(SSL_get_version(handle)) + " " + (cipher ? cipher : "");
+}
+
+bool Connection::alpn_is_postgresql() const {
+    if (!tls_) return false;
+    const unsigned char* selected = nullptr;
+    unsigned int length = 0;
+    SSL_get0_alpn_selected(tls_->native_handle(), &selected, &length);
+    return std::string_view(reinterpret_cast<const char*>(selected), length) == "postgresql";
 }
 
 std::string Connection::peer_certificate_der() const {

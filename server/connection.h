@@ -53,6 +53,8 @@ class Connection {
     std::string verify_failure() const;
     // "TLSv1.3 TLS_AES_256_GCM_SHA384", or "clear".
     std::string tls_description() const;
+    // The TLS handshake agreed on ALPN "postgresql" (PostgreSQL 17's direct TLS).
+    bool alpn_is_postgresql() const;
     // The peer's certificate, DER-encoded; empty when there is none.
     std::string peer_certificate_der() const;
 

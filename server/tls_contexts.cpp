@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/ssl/context.hpp>
 
 namespace pgrev::server {
@@ -43,6 +45,17 @@ void use_certificate(ssl::context& context, const char* cert_key, const std::str
         ERR_clear_error();
         fail(key_key, key_file, "the key does not belong to the certificate in " + cert_file);
     }
+    // OpenSSL loads a certificate outside its validity; every peer that checks it will refuse
+    // it, so say so now rather than at each handshake.
+    if (X509* cert = SSL_CTX_get0_certificate(context.native_handle()); cert != nullptr) {
+        if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
+            spdlog::warn("{} ({}): the certificate has expired; peers that verify it refuse it",
+                         cert_key, cert_file);
+        } else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
+            spdlog::warn("{} ({}): the certificate is not valid yet; peers that verify it refuse it",
+                         cert_key, cert_file);
+        }
+    }
 }
 
 void trust(ssl::context& context, const char* key, const std::string& ca_file) {
@@ -51,11 +64,26 @@ void trust(ssl::context& context, const char* key, const std::string& ca_file) {
     if (ec) fail(key, ca_file, openssl_reason(ec));
 }
 
+// ALPN: a client that offers "postgresql" (libpq 17 and later) gets it; one that offers
+// something else is not refused on the SSLRequest path, where ALPN is optional.
+int select_postgresql(SSL*, const unsigned char** out, unsigned char* out_length,
+                      const unsigned char* offered, unsigned int offered_length, void*) {
+    static const unsigned char kPostgresql[] = "\x0apostgresql";
+    unsigned char* selected = nullptr;
+    if (SSL_select_next_proto(&selected, out_length, kPostgresql, sizeof kPostgresql - 1, offered,
+                              offered_length) != OPENSSL_NPN_NEGOTIATED) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
 std::shared_ptr<ssl::context> client_facing(const config::ClientTls& tls) {
     if (tls.sslmode == ClientTlsMode::Disable) return nullptr;
     auto context = new_context(ssl::context::tls_server);
     use_certificate(*context, "tls.client.cert_file", tls.cert_file, "tls.client.key_file",
                     tls.key_file);
+    SSL_CTX_set_alpn_select_cb(context->native_handle(), select_postgresql, nullptr);
     if (!tls.ca_file.empty()) {
         trust(*context, "tls.client.ca_file", tls.ca_file);
         // The CA names tell a client which of its certificates to send.

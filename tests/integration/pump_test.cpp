@@ -18,6 +18,7 @@
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+using pgrev::server::Connection;
 using pgrev::server::Pump;
 using pgrev::server::PumpEnd;
 using pgrev::server::PumpResult;
@@ -65,8 +66,10 @@ struct Rig {
     asio::io_context io;
     Pair in = connected(io);   // in.writer: the peer; in.reader: the pump's source
     Pair out = connected(io);  // out.writer: the pump's sink; out.reader: what went on
+    Connection source{std::move(in.reader)};
+    Connection sink{std::move(out.writer)};
     EdgeHandler handler;
-    Pump pump{in.reader, out.writer, 1 << 20, handler};
+    Pump pump{source, sink, 1 << 20, handler};
     std::optional<PumpResult> result;
 
     Rig() {
@@ -79,7 +82,7 @@ struct Rig {
             io.run_for(std::chrono::milliseconds(20));
     }
     std::string forwarded() {
-        out.writer.close();
+        sink.close();
         std::string bytes;
         boost::system::error_code ec;
         asio::read(out.reader, asio::dynamic_buffer(bytes), ec);
