@@ -28,6 +28,11 @@ const char* const kOpensslConf =
     "subjectAltName = DNS:localhost, IP:127.0.0.1\n"
     "subjectKeyIdentifier = hash\n"
     "authorityKeyIdentifier = keyid\n"
+    "[wrong_name]\n"
+    "basicConstraints = critical, CA:FALSE\n"
+    "keyUsage = critical, digitalSignature\n"
+    "extendedKeyUsage = serverAuth\n"
+    "subjectAltName = DNS:other.example\n"
     "[client]\n"
     "basicConstraints = critical, CA:FALSE\n"
     "keyUsage = critical, digitalSignature\n"
@@ -82,6 +87,34 @@ class Maker {
         return files;
     }
 
+    // A server certificate of the CA `ca_name` valid only in 2020: `openssl x509` cannot
+    // backdate (before OpenSSL 3.4), `openssl ca` can, with a database of its own.
+    CertAndKey expired_leaf(const std::string& name, const std::string& ca_name) {
+        CertAndKey files{path(name + ".crt"), path(name + ".key")};
+        std::string csr = path(name + ".csr");
+        openssl({"req", "-config", conf_, "-new", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", files.key, "-out", csr,
+                 "-subj", "/CN=localhost"});
+        private_key(files.key);
+        std::string ca_dir = path(name + "-ca");
+        std::filesystem::create_directories(ca_dir);
+        write_file(ca_dir + "/index.txt", "");
+        write_file(ca_dir + "/serial", std::to_string(++serial_) + "\n");
+        write_file(ca_dir + "/ca.cnf", "[ca]\ndefault_ca = backdating\n[backdating]\n"
+                                       "database = " + ca_dir + "/index.txt\n"
+                                       "new_certs_dir = " + ca_dir + "\n"
+                                       "serial = " + ca_dir + "/serial\n"
+                                       "default_md = sha256\npolicy = any\nunique_subject = no\n"
+                                       "[any]\ncommonName = supplied\n");
+        openssl({"ca", "-batch", "-config", ca_dir + "/ca.cnf", "-cert", path(ca_name + ".crt"),
+                 "-keyfile", path(ca_name + ".key"), "-in", csr, "-out", files.cert, "-notext",
+                 "-startdate", "20200101000000Z", "-enddate", "20201231000000Z", "-extfile",
+                 conf_, "-extensions", "server"});
+        std::filesystem::remove(csr);
+        std::filesystem::remove_all(ca_dir);
+        return files;
+    }
+
   private:
     static void private_key(const std::string& key) {
         if (chmod(key.c_str(), 0600) != 0) throw std::runtime_error("chmod 0600 " + key);
@@ -121,6 +154,8 @@ TlsCertificates make_tls_certificates(const std::string& dir, const std::string&
     certs.server = make.leaf("server", "localhost", "ca", "server");
     certs.pgrev = make.leaf("pgrev", "localhost", "ca", "server");
     certs.pgrev_rotated = make.leaf("pgrev-rotated", "localhost", "ca", "server");
+    certs.wrong_name = make.leaf("wrong-name", "other.example", "ca", "wrong_name");
+    certs.expired = make.expired_leaf("expired", "ca");
     certs.good_client = make.leaf("good-client", client_role, "client-ca", "client");
     certs.bad_client = make.leaf("bad-client", client_role, "wrong-ca", "client");
     // PostgreSQL refuses a key that others can read and needs to own it (or root with 0640).

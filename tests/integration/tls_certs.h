@@ -3,7 +3,8 @@
 // PostgreSQL and pgrev (SAN DNS:localhost and IP:127.0.0.1, so verify-full passes against both
 // names), a second pgrev certificate for rotation on SIGHUP, a CA for client certificates with
 // a good client certificate and a bad one (signed by another CA), and a CA that signed nothing
-// here (the "wrong CA" of tls.upstream.ca_file). Keys are EC P-256 (fast to make) and readable
+// here (the "wrong CA" of tls.upstream.ca_file), and certificates of the right CA that fail
+// verification for another reason: one that names another host, one that has expired. Keys are EC P-256 (fast to make) and readable
 // only by their owner: PostgreSQL's belongs to the account it runs as.
 #pragma once
 
@@ -26,6 +27,8 @@ struct TlsCertificates {
     CertAndKey server;     // PostgreSQL's (owned by the account PostgreSQL runs as)
     CertAndKey pgrev;
     CertAndKey pgrev_rotated;  // same CA and names, another serial
+    CertAndKey wrong_name;     // same CA, but it names only other.example
+    CertAndKey expired;        // same CA and names, valid in 2020 only
     std::string client_ca;     // for tls.client.ca_file
     CertAndKey good_client;    // signed by client_ca, CN = the role
     CertAndKey bad_client;     // CN = the role, but signed by wrong_ca

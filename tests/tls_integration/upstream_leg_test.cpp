@@ -1,5 +1,4 @@
-// pgrev as a TLS client of PostgreSQL, and what streams through two TLS legs: a wrong CA
-// under verify-full, cancel, COPY both ways, a 100 MB result.
+// What goes through two TLS legs: cancel (forwarded over TLS), COPY both ways, a 100 MB result.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -107,68 +106,6 @@ std::string copy_in(PgConn& conn, const std::string& sql, const std::string& dat
 }
 
 }  // namespace
-
-TEST_CASE("a wrong upstream CA under verify-full: FATAL naming tls.upstream.sslmode and why") {
-    PgrevTls tls;
-    tls.upstream_ca = certs().wrong_ca;
-    auto pgrev = start_pgrev(tls);
-    for (const std::string& client_mode : std::vector<std::string>{"disable", "verify-full"}) {
-        CAPTURE(client_mode);
-        std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", client_mode));
-        CHECK_MESSAGE(error.find("08006") != std::string::npos, error);
-        CHECK_MESSAGE(error.find("pgrev: TLS connection to the PostgreSQL server at 127.0.0.1:" +
-                                 std::to_string(env().cluster().port()) +
-                                 " failed (tls.upstream.sslmode = verify-full): ") !=
-                          std::string::npos,
-                      error);
-        // OpenSSL's reason (X509_verify_cert_error_string) for a chain that does not end at
-        // the configured CA.
-        CHECK_MESSAGE(error.find("unable to get local issuer certificate") != std::string::npos,
-                      error);
-    }
-    CHECK_MESSAGE(log_shows(*pgrev, "(tls.upstream.sslmode = verify-full): unable to get local "
-                                    "issuer certificate"),
-                  pgrev->log_text());
-}
-
-TEST_CASE("tls.upstream.sslmode = require and a server that answers N: FATAL naming the setting") {
-    // The server that does not accept TLS is a real one: a second pgrev (tls.client.sslmode =
-    // disable answers an SSLRequest with N) in front of the cluster.
-    PgrevOptions clear_front = env().pgrev_options();
-    clear_front.tls = "{client: {sslmode: disable}, upstream: {sslmode: verify-full, ca_file: " +
-                      certs().ca + "}}";
-    auto no_tls = env().start_pgrev(clear_front);
-    PgrevTls tls;
-    tls.upstream_mode = "require";
-    PgrevOptions options = env().pgrev_options();
-    options.upstream_port = no_tls->port();
-    options.tls = tls_yaml(tls);
-    auto pgrev = env().start_pgrev(options);
-    std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", "verify-full"));
-    CHECK_MESSAGE(error.find("08006") != std::string::npos, error);
-    CHECK_MESSAGE(error.find("pgrev: the PostgreSQL server at 127.0.0.1:" +
-                             std::to_string(no_tls->port()) +
-                             " does not accept TLS (tls.upstream.sslmode = require)") !=
-                      std::string::npos,
-                  error);
-    // Through the clear pgrev alone the same client gets in (it asks for no TLS there).
-    PgConn conn = PgConn::connect(conninfo(no_tls->port(), kScram, "app", "disable"), soon());
-    CHECK(backend_ssl(conn) == "t");
-}
-
-TEST_CASE("without a tls section pgrev reaches a TLS-only server (upstream prefer, like libpq)") {
-    auto pgrev = env().start_pgrev(env().pgrev_options());
-    for (const std::string& user : std::vector<std::string>{kScram, TestRoles::kMd5User}) {
-        CAPTURE(user);
-        PgConn conn = PgConn::connect(conninfo(pgrev->port(), user, "app", "prefer"), soon());
-        CHECK_FALSE(client_ssl(conn));  // no certificate: the SSLRequest is answered N
-        CHECK(backend_ssl(conn) == "t");
-    }
-    std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", "require"));
-    CHECK_MESSAGE(error.find("server does not support SSL, but SSL was required") !=
-                      std::string::npos,
-                  error);
-}
 
 TEST_CASE("PQcancel through a TLS client leg and a required-TLS upstream stops the query") {
     PgrevTls tls;
