@@ -236,8 +236,8 @@ int run(int argc, char** argv) {
                                     " user=" + TestRoles::kSuperuser + " dbname=app" + client_ssl;
         PgConn ready = PgConn::connect(through_pgrev, deadline);
         if (ready.value("SELECT 1", deadline) != "1") throw std::runtime_error("SELECT 1 failed");
-        PgConn admin = PgConn::connect(
-            cluster->conninfo(TestRoles::kSuperuser, "app") + client_ssl, deadline);
+        PgConn admin =
+            PgConn::connect(cluster->conninfo(TestRoles::kSuperuser, "app") + client_ssl, deadline);
         if (admin.value("SELECT to_regclass('public.reservation_rev') IS NOT NULL", deadline) !=
             "t") {
             throw std::runtime_error(

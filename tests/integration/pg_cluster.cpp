@@ -101,8 +101,8 @@ std::unique_ptr<PgCluster> PgCluster::start(const PgClusterOptions& options) {
         }
         if (options.tls) {
             // The role of the good client certificate: the SCRAM role the TLS tests log in as.
-            cluster->certificates_ = make_tls_certificates(
-                cluster->dir_ + "/tls", TestRoles::kScramUser, cluster->run_as_);
+            cluster->certificates_ = make_tls_certificates(cluster->dir_ + "/tls",
+                                                           TestRoles::kScramUser, cluster->run_as_);
         }
         cluster->init_data_directory();
         cluster->start_server();

@@ -40,33 +40,43 @@ const char* const kOpensslConf =
     "subjectKeyIdentifier = hash\n"
     "authorityKeyIdentifier = keyid\n";
 
-CommandResult openssl(const std::vector<std::string>& args) {
+// Runs openssl with `args` split at spaces (the files are in a temp dir of ours, whose names
+// have none: Maker checks).
+CommandResult openssl(const std::string& args) {
     std::vector<std::string> argv{kOpenssl};
-    argv.insert(argv.end(), args.begin(), args.end());
+    for (std::size_t at = 0; at < args.size();) {
+        std::size_t next = args.find(' ', at);
+        if (next == std::string::npos) next = args.size();
+        if (next > at) argv.push_back(args.substr(at, next - at));
+        at = next + 1;
+    }
     CommandResult result = run_command(argv, {}, std::chrono::seconds(30));
     if (result.exit_status != 0) {
-        std::string line;
-        for (const std::string& a : argv)
-            line += a + " ";
-        throw std::runtime_error("openssl failed: " + line + "\n" + result.describe());
+        throw std::runtime_error("openssl failed: openssl " + args + "\n" + result.describe());
     }
     return result;
 }
 
+// EC P-256 keys: a fraction of the time RSA keys take to make.
+const std::string kNewKey = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+
 class Maker {
   public:
     explicit Maker(std::string dir) : dir_(std::move(dir)), conf_(dir_ + "/openssl.cnf") {
+        if (dir_.find(' ') != std::string::npos) {
+            throw std::invalid_argument("certificate dir with a space: " + dir_);
+        }
         write_file(conf_, kOpensslConf);
     }
 
     std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
-    // A self-signed CA certificate; its key stays next to it for signing.
+    // A self-signed CA certificate; its key stays next to it for signing. Names here (like
+    // every argument of openssl()) have no spaces.
     std::string ca(const std::string& name, const std::string& common_name) {
-        openssl({"req", "-config", conf_, "-x509", "-new", "-newkey", "ec", "-pkeyopt",
-                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", path(name + ".key"), "-out",
-                 path(name + ".crt"), "-days", "3650", "-subj", "/CN=" + common_name,
-                 "-extensions", "ca", "-set_serial", std::to_string(++serial_)});
+        openssl("req -config " + conf_ + " -x509 -new " + kNewKey + " -keyout " +
+                path(name + ".key") + " -out " + path(name + ".crt") + " -days 3650 -subj /CN=" +
+                common_name + " -extensions ca -set_serial " + std::to_string(++serial_));
         private_key(path(name + ".key"));
         return path(name + ".crt");
     }
@@ -74,15 +84,12 @@ class Maker {
     // A certificate signed by the CA `ca_name` with the extensions of `section` (server|client).
     CertAndKey leaf(const std::string& name, const std::string& common_name,
                     const std::string& ca_name, const std::string& section) {
-        CertAndKey files{path(name + ".crt"), path(name + ".key")};
+        CertAndKey files = request(name, common_name);
         std::string csr = path(name + ".csr");
-        openssl({"req", "-config", conf_, "-new", "-newkey", "ec", "-pkeyopt",
-                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", files.key, "-out", csr,
-                 "-subj", "/CN=" + common_name});
-        private_key(files.key);
-        openssl({"x509", "-req", "-in", csr, "-CA", path(ca_name + ".crt"), "-CAkey",
-                 path(ca_name + ".key"), "-set_serial", std::to_string(++serial_), "-days", "3650",
-                 "-extfile", conf_, "-extensions", section, "-out", files.cert});
+        openssl("x509 -req -in " + csr + " -CA " + path(ca_name + ".crt") + " -CAkey " +
+                path(ca_name + ".key") + " -set_serial " + std::to_string(++serial_) +
+                " -days 3650 -extfile " + conf_ + " -extensions " + section + " -out " +
+                files.cert);
         std::filesystem::remove(csr);
         return files;
     }
@@ -90,32 +97,35 @@ class Maker {
     // A server certificate of the CA `ca_name` valid only in 2020: `openssl x509` cannot
     // backdate (before OpenSSL 3.4), `openssl ca` can, with a database of its own.
     CertAndKey expired_leaf(const std::string& name, const std::string& ca_name) {
-        CertAndKey files{path(name + ".crt"), path(name + ".key")};
+        CertAndKey files = request(name, "localhost");
         std::string csr = path(name + ".csr");
-        openssl({"req", "-config", conf_, "-new", "-newkey", "ec", "-pkeyopt",
-                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", files.key, "-out", csr,
-                 "-subj", "/CN=localhost"});
-        private_key(files.key);
-        std::string ca_dir = path(name + "-ca");
-        std::filesystem::create_directories(ca_dir);
-        write_file(ca_dir + "/index.txt", "");
-        write_file(ca_dir + "/serial", std::to_string(++serial_) + "\n");
-        write_file(ca_dir + "/ca.cnf", "[ca]\ndefault_ca = backdating\n[backdating]\n"
-                                       "database = " + ca_dir + "/index.txt\n"
-                                       "new_certs_dir = " + ca_dir + "\n"
-                                       "serial = " + ca_dir + "/serial\n"
-                                       "default_md = sha256\npolicy = any\nunique_subject = no\n"
-                                       "[any]\ncommonName = supplied\n");
-        openssl({"ca", "-batch", "-config", ca_dir + "/ca.cnf", "-cert", path(ca_name + ".crt"),
-                 "-keyfile", path(ca_name + ".key"), "-in", csr, "-out", files.cert, "-notext",
-                 "-startdate", "20200101000000Z", "-enddate", "20201231000000Z", "-extfile",
-                 conf_, "-extensions", "server"});
+        std::string db = path(name + "-ca");
+        std::filesystem::create_directories(db);
+        write_file(db + "/index.txt", "");
+        write_file(db + "/serial", std::to_string(++serial_) + "\n");  // read as hex
+        write_file(db + "/ca.cnf", "[ca]\ndefault_ca = backdating\n[backdating]\ndatabase = " + db +
+                                       "/index.txt\nnew_certs_dir = " + db + "\nserial = " + db +
+                                       "/serial\ndefault_md = sha256\npolicy = any\n"
+                                       "unique_subject = no\n[any]\ncommonName = supplied\n");
+        openssl("ca -batch -config " + db + "/ca.cnf -cert " + path(ca_name + ".crt") +
+                " -keyfile " + path(ca_name + ".key") + " -in " + csr + " -out " + files.cert +
+                " -notext -startdate 20200101000000Z -enddate 20201231000000Z -extfile " + conf_ +
+                " -extensions server");
         std::filesystem::remove(csr);
-        std::filesystem::remove_all(ca_dir);
+        std::filesystem::remove_all(db);
         return files;
     }
 
   private:
+    // A new key (mode 0600) and a certificate request for it in `name`.csr.
+    CertAndKey request(const std::string& name, const std::string& common_name) {
+        CertAndKey files{path(name + ".crt"), path(name + ".key")};
+        openssl("req -config " + conf_ + " -new " + kNewKey + " -keyout " + files.key + " -out " +
+                path(name + ".csr") + " -subj /CN=" + common_name);
+        private_key(files.key);
+        return files;
+    }
+
     static void private_key(const std::string& key) {
         if (chmod(key.c_str(), 0600) != 0) throw std::runtime_error("chmod 0600 " + key);
     }
@@ -148,9 +158,9 @@ TlsCertificates make_tls_certificates(const std::string& dir, const std::string&
     Maker make(dir);
     TlsCertificates certs;
     certs.dir = dir;
-    certs.ca = make.ca("ca", "pgrev test CA");
-    certs.wrong_ca = make.ca("wrong-ca", "pgrev test CA that signed nothing here");
-    certs.client_ca = make.ca("client-ca", "pgrev test client CA");
+    certs.ca = make.ca("ca", "pgrev-test-CA");
+    certs.wrong_ca = make.ca("wrong-ca", "pgrev-test-CA-that-signed-nothing-here");
+    certs.client_ca = make.ca("client-ca", "pgrev-test-client-CA");
     certs.server = make.leaf("server", "localhost", "ca", "server");
     certs.pgrev = make.leaf("pgrev", "localhost", "ca", "server");
     certs.pgrev_rotated = make.leaf("pgrev-rotated", "localhost", "ca", "server");
@@ -166,7 +176,7 @@ TlsCertificates make_tls_certificates(const std::string& dir, const std::string&
 }
 
 std::string certificate_serial(const std::string& cert_file) {
-    return serial_of(openssl({"x509", "-in", cert_file, "-noout", "-serial"}).out);
+    return serial_of(openssl("x509 -in " + cert_file + " -noout -serial").out);
 }
 
 std::string presented_serial(std::uint16_t port) {

@@ -4,8 +4,9 @@
 // names), a second pgrev certificate for rotation on SIGHUP, a CA for client certificates with
 // a good client certificate and a bad one (signed by another CA), and a CA that signed nothing
 // here (the "wrong CA" of tls.upstream.ca_file), and certificates of the right CA that fail
-// verification for another reason: one that names another host, one that has expired. Keys are EC P-256 (fast to make) and readable
-// only by their owner: PostgreSQL's belongs to the account it runs as.
+// verification for another reason: one that names another host, one that has expired. Keys are EC
+// P-256 (fast to make) and readable only by their owner: PostgreSQL's belongs to the account it
+// runs as.
 #pragma once
 
 #include <optional>

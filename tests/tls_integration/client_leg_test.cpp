@@ -4,10 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "raw_client.h"
 #include "tls_support.h"
 
 using namespace pgrev::it;
@@ -29,7 +31,8 @@ std::string log_line_with(PgrevProcess& pgrev, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("tls.client.sslmode = require refuses a clear client with FATAL 08P01 naming the setting") {
+TEST_CASE(
+    "tls.client.sslmode = require refuses a clear client with FATAL 08P01 naming the setting") {
     PgrevTls tls;
     tls.client_mode = "require";
     auto pgrev = start_pgrev(tls);
@@ -42,6 +45,24 @@ TEST_CASE("tls.client.sslmode = require refuses a clear client with FATAL 08P01 
     PgConn conn = PgConn::connect(conninfo(pgrev->port(), kScram, "app", "verify-full"), soon());
     CHECK(client_ssl(conn));
     CHECK(backend_ssl(conn) == "t");
+}
+
+TEST_CASE("a clear client is never asked for its password in clear: SCRAM without -PLUS") {
+    // Upstream TLS: the server offers SCRAM-SHA-256-PLUS, which a clear client cannot use;
+    // pgrev strips it, and must not fall back to asking for the password itself (it does that
+    // only over the client's TLS connection).
+    PgrevTls tls;
+    auto pgrev = start_pgrev(tls);
+    RawClient raw = RawClient::connect(pgrev->port(), soon());
+    REQUIRE(raw.send_all(startup_packet(kScram, "app")));
+    std::optional<BackendMessage> request = raw.read_message(soon());
+    REQUIRE(request.has_value());
+    REQUIRE(request->type == 'R');
+    REQUIRE(request->body.size() >= 4);
+    CHECK_MESSAGE(request->body.substr(0, 4) == be32(10),
+                  "AuthenticationSASL (10) expected, not 3 (cleartext password)");
+    // The mechanism names, each NUL-terminated, then an empty one.
+    CHECK(request->body.substr(4) == std::string("SCRAM-SHA-256\0\0", 15));
 }
 
 TEST_CASE("tls.client.ca_file: a certificate of that CA gets in, another CA's or none does not") {
@@ -64,8 +85,8 @@ TEST_CASE("tls.client.ca_file: a certificate of that CA gets in, another CA's or
     }
     SUBCASE("no certificate") {
         // No default one either: ~/.postgresql/postgresql.crt must not be picked up.
-        std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", "verify-full",
-                                                   "sslcert=/nonexistent/none.crt"));
+        std::string error = connect_error(
+            conninfo(pgrev->port(), kScram, "app", "verify-full", "sslcert=/nonexistent/none.crt"));
         CHECK_MESSAGE(error.find("certificate required") != std::string::npos, error);
     }
     // pgrev goes on serving after refusing handshakes.
@@ -125,11 +146,12 @@ TEST_CASE("channel_binding=require through pgrev fails with libpq naming channel
         direct_conninfo(kScram, "app", "verify-full", "channel_binding=require"), soon());
     CHECK(direct.value("SELECT 'bound'", soon()) == "bound");
     // libpq (15) refuses pgrev's request for the password on a TLS leg, and a clear leg at once.
-    const std::string on_tls = "channel binding required but not supported by server's "
-                               "authentication request";
+    const std::string on_tls =
+        "channel binding required but not supported by server's "
+        "authentication request";
     const std::string on_clear = "channel binding required, but SSL not in use";
-    for (const std::string& client_mode : std::vector<std::string>{"require", "verify-full",
-                                                                   "disable"}) {
+    for (const std::string& client_mode :
+         std::vector<std::string>{"require", "verify-full", "disable"}) {
         CAPTURE(client_mode);
         std::string error = connect_error(
             conninfo(pgrev->port(), kScram, "app", client_mode, "channel_binding=require"));
@@ -159,6 +181,5 @@ TEST_CASE("the session log line says whether each leg is TLS") {
     std::string upstream_only = log_line_with(*pgrev, "application_name=tls-upstream-only");
     CHECK_MESSAGE(upstream_only.find("client clear") != std::string::npos, upstream_only);
     CHECK_MESSAGE(log_shows(*pgrev, "upstream TLS"), pgrev->log_text());
-    CHECK_MESSAGE(pgrev->log_text().find("upstream clear") == std::string::npos,
-                  pgrev->log_text());
+    CHECK_MESSAGE(pgrev->log_text().find("upstream clear") == std::string::npos, pgrev->log_text());
 }

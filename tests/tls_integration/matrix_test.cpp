@@ -63,8 +63,9 @@ void check_cell(const std::string& client_mode, const std::string& upstream_mode
         t.query("SELECT current_user, session_user, current_database()", soon());
         t.query("SELECT 1/0", soon());
         t.query("BEGIN", soon());
-        t.query("INSERT INTO reservation (name, party) VALUES (" + name + ", 2) RETURNING name, party",
-                soon());
+        t.query(
+            "INSERT INTO reservation (name, party) VALUES (" + name + ", 2) RETURNING name, party",
+            soon());
         if (via_pgrev) revisions_inside = c.value(kRevisions + name, soon());
         t.query("ROLLBACK", soon());
         if (via_pgrev) upstream_tls = backend_ssl(c);

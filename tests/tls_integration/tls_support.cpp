@@ -55,8 +55,8 @@ Deadline soon() {
 std::string tls_yaml(const PgrevTls& tls) {
     std::string cert = tls.client_cert.empty() ? certs().pgrev.cert : tls.client_cert;
     std::string key = tls.client_key.empty() ? certs().pgrev.key : tls.client_key;
-    std::string yaml = "{client: {sslmode: " + tls.client_mode + ", cert_file: " + cert +
-                       ", key_file: " + key;
+    std::string yaml =
+        "{client: {sslmode: " + tls.client_mode + ", cert_file: " + cert + ", key_file: " + key;
     if (!tls.client_ca.empty()) yaml += ", ca_file: " + tls.client_ca;
     yaml += "}, upstream: {sslmode: " + tls.upstream_mode;
     std::string upstream_ca = tls.upstream_ca;
@@ -89,8 +89,8 @@ std::string ssl_part(const std::string& sslmode) {
 
 std::string conninfo(std::uint16_t port, const std::string& user, const std::string& db,
                      const std::string& sslmode, const std::string& extra) {
-    std::string host = sslmode.rfind("verify-", 0) == 0 ? "host=localhost hostaddr=127.0.0.1"
-                                                        : "host=127.0.0.1";
+    std::string host =
+        sslmode.rfind("verify-", 0) == 0 ? "host=localhost hostaddr=127.0.0.1" : "host=127.0.0.1";
     std::string text = with_password(
         host + " port=" + std::to_string(port) + " user=" + user + " dbname=" + db, user);
     text += ssl_part(sslmode);
@@ -99,10 +99,10 @@ std::string conninfo(std::uint16_t port, const std::string& user, const std::str
 
 std::string direct_conninfo(const std::string& user, const std::string& db,
                             const std::string& sslmode, const std::string& extra) {
-    std::string text = with_password("host=127.0.0.1 port=" +
-                                         std::to_string(env().cluster().port()) +
-                                         " user=" + user + " dbname=" + db,
-                                     user);
+    std::string text =
+        with_password("host=127.0.0.1 port=" + std::to_string(env().cluster().port()) +
+                          " user=" + user + " dbname=" + db,
+                      user);
     text += ssl_part(sslmode);
     return extra.empty() ? text : text + " " + extra;
 }

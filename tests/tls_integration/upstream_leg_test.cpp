@@ -157,7 +157,8 @@ TEST_CASE("COPY both ways over TLS on both legs gives what it gives directly") {
     PgConn direct = PgConn::connect(direct_conninfo(kScram, "app", "verify-full"), soon());
     CHECK(copy_out(direct, out_sql) == data);
     // An audited table refuses COPY FROM (audit.allow.copy_from is off) over TLS as in clear.
-    PgResult refused = conn.run_one("COPY reservation (name) FROM STDIN", soon(), PGRES_FATAL_ERROR);
+    PgResult refused =
+        conn.run_one("COPY reservation (name) FROM STDIN", soon(), PGRES_FATAL_ERROR);
     CHECK(std::string(PQresultErrorField(refused.get(), PG_DIAG_SQLSTATE)) == "0A000");
     CHECK(conn.value("SELECT count(*) FROM tls_copy", soon()) == "20000");
     admin.run_one("DROP TABLE tls_copy", soon(), PGRES_COMMAND_OK);
@@ -166,7 +167,8 @@ TEST_CASE("COPY both ways over TLS on both legs gives what it gives directly") {
 TEST_CASE("a 100 MB result over TLS on both legs arrives intact") {
     auto pgrev = start_verifying_pgrev();
     const std::string sql =
-        "SELECT g, md5(g::text) || repeat(chr(65 + g % 26), 1000) FROM generate_series(1, 100000) g";
+        "SELECT g, md5(g::text) || repeat(chr(65 + g % 26), 1000) FROM generate_series(1, 100000) "
+        "g";
     PgConn conn = connect_both_legs_tls(*pgrev);
     Digest through_pgrev = digest_of(conn, sql);
     PgConn direct = PgConn::connect(direct_conninfo(kScram, "app", "verify-full"), soon());

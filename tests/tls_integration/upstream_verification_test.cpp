@@ -25,13 +25,14 @@ std::unique_ptr<PgrevProcess> start_front(const CertAndKey* cert) {
     std::string client = cert == nullptr ? "{sslmode: disable}"
                                          : "{sslmode: require, cert_file: " + cert->cert +
                                                ", key_file: " + cert->key + "}";
-    options.tls = "{client: " + client + ", upstream: {sslmode: verify-full, ca_file: " +
-                  certs().ca + "}}";
+    options.tls =
+        "{client: " + client + ", upstream: {sslmode: verify-full, ca_file: " + certs().ca + "}}";
     return env().start_pgrev(options);
 }
 
 // A pgrev whose upstream is `upstream_port`, with tls.upstream.sslmode = `mode` against the CA.
-std::unique_ptr<PgrevProcess> start_client_of(std::uint16_t upstream_port, const std::string& mode) {
+std::unique_ptr<PgrevProcess> start_client_of(std::uint16_t upstream_port,
+                                              const std::string& mode) {
     PgrevTls tls;
     tls.upstream_mode = mode;
     tls.upstream_ca = certs().ca;
@@ -64,8 +65,9 @@ TEST_CASE("a wrong upstream CA under verify-full: FATAL naming tls.upstream.sslm
                                                "unable to get local issuer certificate");
         CHECK_MESSAGE(error.find(expected) != std::string::npos, error);
     }
-    CHECK_MESSAGE(log_shows(*pgrev, "(tls.upstream.sslmode = verify-full): unable to get local "
-                                    "issuer certificate"),
+    CHECK_MESSAGE(log_shows(*pgrev,
+                            "(tls.upstream.sslmode = verify-full): unable to get local "
+                            "issuer certificate"),
                   pgrev->log_text());
 }
 
@@ -74,11 +76,10 @@ TEST_CASE("tls.upstream.sslmode = require and a server that answers N: FATAL nam
     auto pgrev = start_client_of(no_tls->port(), "require");
     std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", "verify-full"));
     CHECK_MESSAGE(error.find("08006") != std::string::npos, error);
-    CHECK_MESSAGE(error.find("pgrev: the PostgreSQL server at 127.0.0.1:" +
-                             std::to_string(no_tls->port()) +
-                             " does not accept TLS (tls.upstream.sslmode = require)") !=
-                      std::string::npos,
-                  error);
+    CHECK_MESSAGE(
+        error.find("pgrev: the PostgreSQL server at 127.0.0.1:" + std::to_string(no_tls->port()) +
+                   " does not accept TLS (tls.upstream.sslmode = require)") != std::string::npos,
+        error);
     // Through the clear pgrev alone the same client gets in (it asks for no TLS there).
     PgConn conn = PgConn::connect(conninfo(no_tls->port(), kScram, "app", "disable"), soon());
     CHECK(backend_ssl(conn) == "t");
@@ -93,9 +94,9 @@ TEST_CASE("without a tls section pgrev reaches a TLS-only server (upstream prefe
         CHECK(backend_ssl(conn) == "t");
     }
     std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", "require"));
-    CHECK_MESSAGE(error.find("server does not support SSL, but SSL was required") !=
-                      std::string::npos,
-                  error);
+    CHECK_MESSAGE(
+        error.find("server does not support SSL, but SSL was required") != std::string::npos,
+        error);
 }
 
 TEST_CASE("an expired upstream certificate: FATAL naming the setting and OpenSSL's reason") {
@@ -122,9 +123,9 @@ TEST_CASE("an upstream certificate for another host: refused under verify-full, 
         std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", "verify-full"));
         CHECK_MESSAGE(error.find("08006") != std::string::npos, error);
         // The certificate names other.example; pgrev connects to 127.0.0.1.
-        CHECK_MESSAGE(error.find(failed_upstream(misnamed->port(), "verify-full", "")) !=
-                          std::string::npos,
-                      error);
+        CHECK_MESSAGE(
+            error.find(failed_upstream(misnamed->port(), "verify-full", "")) != std::string::npos,
+            error);
         CHECK_MESSAGE(error.find("IP address mismatch") != std::string::npos, error);
     }
     // verify-ca checks the chain only, like libpq.
