@@ -593,4 +593,29 @@ audit:
                               "    ca_file: ../ca.crt\n");
         CHECK(c.tls.upstream.ca_file == certs / "ca.crt");
     }
+
+    TEST_CASE("the example file's tls section, uncommented, loads") {
+        const auto root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+        std::ifstream example(root / "examples" / "pgrev.yaml");
+        REQUIRE(example);
+        std::string text;
+        bool in_tls = false;
+        for (std::string line; std::getline(example, line);) {
+            in_tls = in_tls || line == "# tls:";
+            if (in_tls && line.rfind("# ", 0) == 0) line = line.substr(2);
+            text += line + "\n";
+        }
+        REQUIRE(in_tls);
+        const CertDir certs;
+        for (const char* name : {"clients-ca.crt", "root.crt", "client.crt", "client.key"}) {
+            std::ofstream(certs.dir_ / name) << "-----BEGIN STAND-IN-----\n";
+        }
+        std::ofstream(certs.dir_ / "pgrev.yaml") << text;
+        const Config c = load_config_file(certs / "pgrev.yaml");
+        CHECK(c.tls.client.sslmode == ClientTlsMode::Require);
+        CHECK(c.tls.client.ca_file == certs / "clients-ca.crt");
+        CHECK(c.tls.upstream.sslmode == UpstreamTlsMode::VerifyFull);
+        CHECK(c.tls.upstream.ca_file == certs / "root.crt");
+        CHECK(c.tls.upstream.key_file == certs / "client.key");
+    }
 }
