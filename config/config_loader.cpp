@@ -56,7 +56,7 @@ class Loader : private detail::FieldReader {
                      if (key == "admin") admin(f, config.admin);
                      if (key == "audit") audit(f, config.audit);
                      if (key == "limits") limits(f, config.limits);
-                     if (key == "tls") read_tls(*this, f, config.tls);
+                     if (key == "tls") detail::read_tls(*this, f, config.tls);
                      if (key == "log") log(f, config);
                      if (key == "workers") {
                          config.workers = static_cast<unsigned>(count(f, 0, 1024));
