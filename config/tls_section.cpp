@@ -45,8 +45,17 @@ class TlsSection {
                                              "certificates of clients, set tls.client.ca_file)");
             }
             out.sslmode = mode(*t.sslmode, text, kModes, "disable, allow, prefer, require");
+        } else if (t.ca_file) {
+            // Client certificates are asked for over TLS only: a clear client would skip the
+            // check that the CA file is there for.
+            out.sslmode = ClientTlsMode::Require;
         } else {
             out.sslmode = t.cert_file ? ClientTlsMode::Prefer : ClientTlsMode::Disable;
+        }
+        if (t.ca_file && !t.cert_file) {
+            reader_.fail(*t.ca_file,
+                         "client certificates are checked only over TLS: set "
+                         "tls.client.cert_file and tls.client.key_file too");
         }
         // Without a certificate only "disable" can be in effect, and only when written.
         if (out.sslmode != ClientTlsMode::Disable && !t.cert_file) {
@@ -55,10 +64,10 @@ class TlsSection {
                                          "(pgrev's certificate for its clients and its private "
                                          "key)");
         }
-        if (t.ca_file && !t.cert_file) {
-            reader_.fail(*t.ca_file,
-                         "client certificates are checked only over TLS: set "
-                         "tls.client.cert_file and tls.client.key_file too");
+        if (t.ca_file && out.sslmode != ClientTlsMode::Require) {
+            reader_.fail(*t.sslmode, std::string(sslmode_name(out.sslmode)) +
+                                         " lets a client in without TLS, and so without the "
+                                         "certificate tls.client.ca_file asks for: use require");
         }
         out.cert_file = file(t.cert_file);
         out.key_file = file(t.key_file);

@@ -50,6 +50,22 @@ TEST_SUITE("config") {
         CHECK(c.tls.upstream.key_file == certs / "sub/client.key");
     }
 
+    TEST_CASE("tls.client.ca_file: client certificates are required of every client") {
+        const CertDir certs;
+        const std::string files = "    cert_file: " + (certs / "server.crt") +
+                                  "\n    key_file: " + (certs / "server.key") +
+                                  "\n    ca_file: " + (certs / "ca.crt") + "\n";
+        // Without sslmode, a CA file means require: a clear client would skip the check.
+        CHECK(load("upstream: h:1\ntls:\n  client:\n" + files).tls.client.sslmode ==
+              ClientTlsMode::Require);
+        for (const char* m : {"allow", "prefer", "disable"}) {
+            INFO(m);
+            check_error("upstream: h:1\ntls:\n  client:\n    sslmode: " + std::string(m) + "\n" +
+                            files,
+                        "pgrev.yaml:4: tls.client.sslmode: ", "use require");
+        }
+    }
+
     TEST_CASE("tls: every sslmode reads, with libpq's names") {
         const CertDir certs;
         const std::string client_files = "    cert_file: " + (certs / "server.crt") +
