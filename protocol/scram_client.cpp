@@ -267,8 +267,12 @@ void ScramClient::verify_server_final(std::string_view server_final) {
     if (state_ != State::SentFinal) throw ScramError("SCRAM server-final-message out of order");
     state_ = State::Done;
     if (server_final.starts_with("e=")) {
-        throw ScramError("the server rejected the SCRAM exchange: " +
-                         std::string(server_final.substr(2, 200)));
+        // The server's words go into a log line and an error: printable ASCII only, bounded.
+        std::string reason(server_final.substr(2, 200));
+        for (char& c : reason) {
+            if (c < 0x20 || c > 0x7e) c = '?';
+        }
+        throw ScramError("the server rejected the SCRAM exchange: " + reason);
     }
     auto fields = split_fields(server_final);
     if (fields.size() != 1) {

@@ -48,9 +48,18 @@ void Pump::read_more() {
         buffer_.shrink_to_fit();
     }
     reading_ = true;
+    start_read();
+}
+
+void Pump::start_read() {
+    // The owner is kept alive by the pump while the read is in flight, not by the handler:
+    // a handler of one pointer fits std::function without an allocation per read.
+    read_keep_ = owner_;
     source_.async_read_some(asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_),
-                            [this, keep = owner_](const boost::system::error_code& ec,
-                                                  std::size_t n) { on_read(ec, n); });
+                            [this](const boost::system::error_code& ec, std::size_t n) {
+                                auto keep = std::move(read_keep_);
+                                on_read(ec, n);
+                            });
 }
 
 void Pump::on_read(const boost::system::error_code& ec, std::size_t n) {
@@ -138,8 +147,10 @@ void Pump::write_output() {
     for (const auto& s : out_.segments())
         buffers.emplace_back(s.data(), s.size());
     writing_ = true;
+    write_keep_ = owner_;
     sink_.async_write(std::move(buffers),
-                      [this, keep = owner_](const boost::system::error_code& ec, std::size_t) {
+                      [this](const boost::system::error_code& ec, std::size_t) {
+                          auto keep = std::move(write_keep_);
                           writing_ = false;
                           if (!running_) return;
                           if (ec) return finish(PumpEnd::SinkFailed, ec.message());
@@ -174,9 +185,7 @@ void Pump::hold_more() {
         buffer_.resize(std::min(kMaxHeldBuffer, buffer_.size() * 2));
     }
     reading_ = true;
-    source_.async_read_some(asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_),
-                            [this, keep = owner_](const boost::system::error_code& ec,
-                                                  std::size_t n) { on_read(ec, n); });
+    start_read();
 }
 
 void Pump::compact() {

@@ -72,6 +72,7 @@ class Pump {
 
   private:
     void read_more();
+    void start_read();
     void on_read(const boost::system::error_code& ec, std::size_t n);
     void process();
     void write_output();
@@ -97,6 +98,8 @@ class Pump {
     bool rescan_ = false;  // resumed while writing: scan the buffer before reading more
     std::optional<PumpResult> ending_;  // write what is collected, then end with this
     std::shared_ptr<void> owner_;
+    std::shared_ptr<void> read_keep_;   // the owner, while a read is in flight
+    std::shared_ptr<void> write_keep_;  // the owner, while a write is in flight
     std::function<void(PumpResult)> done_;
 };
 

@@ -215,6 +215,12 @@ TEST_SUITE("protocol") {
         final_refused("v=3HO6Qt1M4MKJrmlKaoOqLAI0");                     // too short
         final_refused("v=3HO6Qt1M4MKJrmlKaoOqLAI0/0TV0HZe7J9H3MBtSOg=,x=1");
         final_refused("e=invalid-proof");
+        ScramClient rejected("pencil", "");
+        start(rejected);
+        (void)rejected.client_final_message(kServerFirst);
+        CHECK_THROWS_WITH_AS(rejected.verify_server_final("e=invalid-proof\n\x1b[2J"),
+                             "the server rejected the SCRAM exchange: invalid-proof??[2J",
+                             ScramError);
         final_refused("");
         // A right signature under another password's exchange is still wrong.
         ScramClient other("pencils", "");
