@@ -138,6 +138,8 @@ TEST_CASE("PQcancel through a TLS client leg and a required-TLS upstream stops t
     while (conn.next_result(soon())) {
     }
     CHECK(conn.value("SELECT 'after the cancel'", soon()) == "after the cancel");
+    // libpq sends its CancelRequest in clear (to pgrev); pgrev forwards it over TLS.
+    CHECK_MESSAGE(log_shows(*pgrev, "cancel request forwarded (TLS)"), pgrev->log_text());
 }
 
 TEST_CASE("COPY both ways over TLS on both legs gives what it gives directly") {
