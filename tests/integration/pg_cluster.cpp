@@ -176,6 +176,10 @@ void PgCluster::init_data_directory() {
                         "'\n"
                         "ssl_key_file = '" +
                         certificates_->server.key + "'\n");
+        if (options_.client_certificates) {
+            append_file(data_dir_ + "/postgresql.conf",
+                        "ssl_ca_file = '" + certificates_->client_ca + "'\n");
+        }
     }
     // Truncating keeps the file's owner, so the server (not root) can still read it.
     write_file(data_dir_ + "/pg_hba.conf",

@@ -30,6 +30,8 @@ struct TestRoles {
 struct PgClusterOptions {
     // ssl = on with certificates made for the run (tls_certs.h), in dir()/tls.
     bool tls = false;
+    // With tls: ssl_ca_file = the client CA, so hba method `cert` can check client certificates.
+    bool client_certificates = false;
     // The whole pg_hba.conf; empty: trust for postgres, md5 for md5user, SCRAM for the rest,
     // all over TCP with or without TLS.
     std::string hba_conf;

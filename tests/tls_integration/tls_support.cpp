@@ -9,6 +9,8 @@ namespace pgrev::it::tls_it {
 // - hostssl postgres trust: the harness's own setup and pgrev's admin role (admin.user), and
 //   the "trust" column of the matrix.
 // - hostssl md5user md5: the "md5" column of the matrix.
+// - hostssl app_cert scramuser cert: database app_cert takes a client certificate instead of a
+//   password (CN = the role), for tls.upstream.cert_file.
 // - hostssl all scram-sha-256: everyone else, SCRAM over TLS only: what the issue asks of the
 //   server (pgrev cannot talk to it in clear).
 // - host app_clear ...: the same three methods without TLS, for database app_clear only: the
@@ -18,6 +20,7 @@ const char* const kTlsHba =
     "local all all trust\n"
     "hostssl all postgres 127.0.0.1/32 trust\n"
     "hostssl all md5user 127.0.0.1/32 md5\n"
+    "hostssl app_cert scramuser 127.0.0.1/32 cert\n"
     "hostssl all all 127.0.0.1/32 scram-sha-256\n"
     "host app_clear postgres 127.0.0.1/32 trust\n"
     "host app_clear md5user 127.0.0.1/32 md5\n"
@@ -26,6 +29,7 @@ const char* const kTlsHba =
 TestEnvOptions tls_env_options() {
     TestEnvOptions options;
     options.cluster.tls = true;
+    options.cluster.client_certificates = true;
     options.cluster.hba_conf = kTlsHba;
     options.shared_pgrev = false;  // every test starts the pgrev whose `tls:` it needs
     return options;
@@ -37,8 +41,10 @@ TestEnv& env() {
     if (!prepared) {
         // Before any pgrev runs: CREATE DATABASE ... TEMPLATE needs `app` without sessions.
         PgConn admin = PgConn::connect(the_env.direct("postgres", "postgres"), soon());
-        admin.run_one(std::string("CREATE DATABASE ") + kClearDatabase + " TEMPLATE app", soon(),
-                      PGRES_COMMAND_OK);
+        for (const char* db : {kClearDatabase, kCertDatabase}) {
+            admin.run_one(std::string("CREATE DATABASE ") + db + " TEMPLATE app", soon(),
+                          PGRES_COMMAND_OK);
+        }
         prepared = true;
     }
     return the_env;
@@ -62,6 +68,9 @@ std::string tls_yaml(const PgrevTls& tls) {
     std::string upstream_ca = tls.upstream_ca;
     if (upstream_ca.empty() && tls.upstream_mode.rfind("verify-", 0) == 0) upstream_ca = certs().ca;
     if (!upstream_ca.empty()) yaml += ", ca_file: " + upstream_ca;
+    if (!tls.upstream_cert.empty()) {
+        yaml += ", cert_file: " + tls.upstream_cert + ", key_file: " + tls.upstream_key;
+    }
     return yaml + "}}";
 }
 

@@ -19,10 +19,12 @@ namespace pgrev::it::tls_it {
 extern const char* const kTlsHba;
 // The database the clear lines of kTlsHba admit; a copy of `app` (table reservation).
 constexpr const char* kClearDatabase = "app_clear";
+// The database where kTlsHba wants a client certificate of scramuser; also a copy of `app`.
+constexpr const char* kCertDatabase = "app_cert";
 
 TestEnvOptions tls_env_options();  // set by main() before any test runs
 
-// TestEnv::get(), after making kClearDatabase on first use.
+// TestEnv::get(), after making kClearDatabase and kCertDatabase on first use.
 TestEnv& env();
 const TlsCertificates& certs();
 Deadline soon();  // 10 s
@@ -34,7 +36,9 @@ struct PgrevTls {
     std::string client_key;
     std::string client_ca;  // tls.client.ca_file; empty: no client certificates
     std::string upstream_mode = "verify-full";
-    std::string upstream_ca;  // default for verify-ca/verify-full: certs().ca
+    std::string upstream_ca;    // default for verify-ca/verify-full: certs().ca
+    std::string upstream_cert;  // tls.upstream.cert_file: presented to PostgreSQL
+    std::string upstream_key;
 };
 std::string tls_yaml(const PgrevTls& tls);
 std::unique_ptr<PgrevProcess> start_pgrev(const PgrevTls& tls);

@@ -133,3 +133,30 @@ TEST_CASE("an upstream certificate for another host: refused under verify-full, 
     PgConn conn = PgConn::connect(conninfo(pgrev->port(), kScram, "app", "verify-full"), soon());
     CHECK(conn.value("SELECT current_user", soon()) == kScram);
 }
+
+TEST_CASE("tls.upstream.cert_file: pgrev presents its client certificate to PostgreSQL") {
+    // Database app_cert authenticates scramuser by certificate (hba method cert), directly and
+    // through pgrev alike; the server sees the same subject.
+    const std::string client_dn = "SELECT client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    const CertAndKey& cert = certs().good_client;
+    PgConn direct = PgConn::connect(direct_conninfo(kScram, kCertDatabase, "verify-full",
+                                                    "sslcert=" + cert.cert + " sslkey=" + cert.key),
+                                    soon());
+    CHECK(direct.value(client_dn, soon()) == "/CN=" + kScram);
+    PgrevTls tls;
+    tls.upstream_cert = cert.cert;
+    tls.upstream_key = cert.key;
+    auto pgrev = start_pgrev(tls);
+    PgConn conn =
+        PgConn::connect(conninfo(pgrev->port(), kScram, kCertDatabase, "verify-full"), soon());
+    CHECK(conn.value(client_dn, soon()) == "/CN=" + kScram);
+    CHECK(conn.value("SELECT current_user", soon()) == kScram);
+
+    // Without one the server refuses, and the client sees its FATAL.
+    auto without = start_pgrev(PgrevTls{});
+    std::string error =
+        connect_error(conninfo(without->port(), kScram, kCertDatabase, "verify-full"));
+    CHECK_MESSAGE(error.find("28000") != std::string::npos, error);
+    CHECK_MESSAGE(error.find("connection requires a valid client certificate") != std::string::npos,
+                  error);
+}
