@@ -1,12 +1,14 @@
 // How pgrev as a TLS client of PostgreSQL checks the server, and what the client sees when the
 // check fails: a FATAL 08006 naming tls.upstream.sslmode and OpenSSL's reason (wrong CA,
 // expired certificate, another host's name; a server that does not accept TLS), and a log
-// line saying the same; and upstream prefer, the default. The servers that present the odd
-// certificates are real ones: a second pgrev in front of the cluster, with that certificate as
-// its tls.client.cert_file.
+// line saying the same; upstream prefer (the default) and allow; the CA file re-read on SIGHUP;
+// pgrev's own client certificate. The servers that present the odd certificates are real
+// ones: a second pgrev in front of the cluster, with that certificate as its
+// tls.client.cert_file.
 #include <doctest/doctest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tls_support.h"
@@ -159,4 +161,39 @@ TEST_CASE("tls.upstream.cert_file: pgrev presents its client certificate to Post
     CHECK_MESSAGE(error.find("28000") != std::string::npos, error);
     CHECK_MESSAGE(error.find("connection requires a valid client certificate") != std::string::npos,
                   error);
+}
+
+TEST_CASE("tls.upstream.sslmode = allow: clear where the server takes it, else TLS") {
+    PgrevTls tls;
+    tls.upstream_mode = "allow";
+    auto pgrev = start_pgrev(tls);
+    // app_clear has host lines: the clear attempt is accepted.
+    PgConn clear =
+        PgConn::connect(conninfo(pgrev->port(), kScram, kClearDatabase, "require"), soon());
+    CHECK(backend_ssl(clear) == "f");
+    // app has hostssl lines only: the server refuses the clear attempt, pgrev tries TLS.
+    PgConn tls_leg = PgConn::connect(conninfo(pgrev->port(), kScram, "app", "require"), soon());
+    CHECK(backend_ssl(tls_leg) == "t");
+    CHECK(tls_leg.value("SELECT current_user", soon()) == kScram);
+}
+
+TEST_CASE("SIGHUP re-reads tls.upstream.ca_file: the right CA, once in place, lets sessions in") {
+    std::string ca_file = env().cluster().dir() + "/upstream-ca.crt";
+    write_file(ca_file, read_file(certs().wrong_ca));
+    PgrevTls tls;
+    tls.upstream_ca = ca_file;
+    auto pgrev = start_pgrev(tls);
+    std::string error = connect_error(conninfo(pgrev->port(), kScram, "app", "verify-full"));
+    CHECK_MESSAGE(error.find("unable to get local issuer certificate") != std::string::npos, error);
+    write_file(ca_file, read_file(certs().ca));
+    pgrev->reload();
+    Deadline deadline = soon();
+    PgConn::Attempt attempt;
+    do {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        attempt =
+            PgConn::try_connect(conninfo(pgrev->port(), kScram, "app", "verify-full"), soon());
+    } while (!attempt.conn && Clock::now() < deadline);
+    REQUIRE_MESSAGE(attempt.conn, "still refused after SIGHUP: " << attempt.error);
+    CHECK(backend_ssl(*attempt.conn) == "t");
 }
