@@ -1,6 +1,7 @@
 // pgrev as a TLS server to its clients: tls.client.sslmode = require, client certificates
-// (tls.client.ca_file), certificates re-read on SIGHUP, channel_binding=require, and the
-// session log line naming each leg.
+// (tls.client.ca_file), certificates re-read on SIGHUP, passwords (SCRAM run by pgrev when both
+// legs are TLS; never asked for in clear), channel_binding=require, direct TLS with ALPN, and
+// the session log line naming each leg.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -182,4 +183,62 @@ TEST_CASE("the session log line says whether each leg is TLS") {
     CHECK_MESSAGE(upstream_only.find("client clear") != std::string::npos, upstream_only);
     CHECK_MESSAGE(log_shows(*pgrev, "upstream TLS"), pgrev->log_text());
     CHECK_MESSAGE(pgrev->log_text().find("upstream clear") == std::string::npos, pgrev->log_text());
+}
+
+TEST_CASE("a wrong password through two TLS legs gets PostgreSQL's own 28P01, as directly") {
+    auto pgrev = start_pgrev(PgrevTls{});
+    const std::string wrong = "password=not-the-password";
+    const std::string expected =
+        "28P01: password authentication failed for user \"" + kScram + "\"";
+    std::string direct = connect_error(direct_conninfo(kScram, "app", "verify-full", wrong));
+    CHECK_MESSAGE(direct.find(expected) != std::string::npos, direct);
+    std::string proxied =
+        connect_error(conninfo(pgrev->port(), kScram, "app", "verify-full", wrong));
+    CHECK_MESSAGE(proxied.find(expected) != std::string::npos, proxied);
+}
+
+TEST_CASE("a UTF-8 password SASLprep leaves as it is works through two TLS legs") {
+    // pgrev runs SCRAM with the password's bytes; NFC text without mapped characters is what
+    // SASLprep gives back unchanged.
+    PgConn admin = PgConn::connect(direct_conninfo("postgres", "app", "require"), soon());
+    admin.run_one("CREATE ROLE utf8user LOGIN PASSWORD 'p\u00e4ssw\u00f6rd-\u00df'", soon(),
+                  PGRES_COMMAND_OK);
+    const std::string password = "password='p\u00e4ssw\u00f6rd-\u00df'";
+    auto pgrev = start_pgrev(PgrevTls{});
+    {
+        PgConn direct =
+            PgConn::connect(direct_conninfo("utf8user", "app", "verify-full", password), soon());
+        CHECK(direct.value("SELECT current_user", soon()) == "utf8user");
+        PgConn conn = PgConn::connect(
+            conninfo(pgrev->port(), "utf8user", "app", "verify-full", password), soon());
+        CHECK(conn.value("SELECT current_user", soon()) == "utf8user");
+        CHECK(client_ssl(conn));
+        CHECK(backend_ssl(conn) == "t");
+    }
+    admin.run_one("DROP ROLE utf8user", soon(), PGRES_COMMAND_OK);
+}
+
+TEST_CASE("a client that opens with the TLS handshake must offer ALPN postgresql") {
+    // PostgreSQL 17's sslnegotiation=direct; openssl s_client stands in for the client here
+    // (libpq 15 cannot do it; psql 18 does in psql18_test.cpp).
+    auto pgrev = start_pgrev(PgrevTls{});
+    auto s_client = [&](const std::vector<std::string>& extra) {
+        std::vector<std::string> argv = {"/usr/bin/openssl",
+                                         "s_client",
+                                         "-connect",
+                                         "127.0.0.1:" + std::to_string(pgrev->port()),
+                                         "-CAfile",
+                                         certs().ca,
+                                         "-verify_return_error"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return run_command(argv, {}, std::chrono::seconds(10));
+    };
+    CommandResult with_alpn = s_client({"-alpn", "postgresql"});
+    CHECK_MESSAGE(with_alpn.out.find("ALPN protocol: postgresql") != std::string::npos,
+                  with_alpn.describe());
+    CHECK_MESSAGE(with_alpn.out.find("Verify return code: 0 (ok)") != std::string::npos,
+                  with_alpn.describe());
+    CommandResult without = s_client({});
+    CHECK_MESSAGE(log_shows(*pgrev, "closed: direct TLS connection without ALPN \"postgresql\""),
+                  pgrev->log_text() << without.describe());
 }
