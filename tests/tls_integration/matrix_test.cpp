@@ -2,8 +2,9 @@
 // certificate) x upstream sslmode (disable where the server allows it, require, verify-full) x
 // authentication (scram-sha-256, md5, trust), with libpq's defaults otherwise (channel_binding
 // unset, i.e. prefer). Every cell connects and runs the same session directly and through pgrev
-// (same rows, tags, errors; an audited write makes its revision), and checks which legs are
-// TLS: the client's with PQsslInUse, the upstream's with pg_stat_ssl as the server sees it.
+// (same rows, tags, errors, notices, simple and extended protocol; an audited write makes its
+// revision), and checks which legs are TLS: the client's with PQsslInUse, the upstream's with
+// pg_stat_ssl as the server sees it.
 // Where the server does not allow the upstream leg (clear, to a hostssl-only database) the
 // cell fails with the server's own error, as it does directly.
 #include <doctest/doctest.h>
@@ -62,6 +63,12 @@ void check_cell(const std::string& client_mode, const std::string& upstream_mode
         t.query("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()", soon());
         t.query("SELECT current_user, session_user, current_database()", soon());
         t.query("SELECT 1/0", soon());
+        t.query("DO $$BEGIN RAISE NOTICE 'a notice through %', 'TLS'; END$$", soon());
+        const char* values[] = {"41"};  // the extended protocol, with a parameter
+        if (PQsendQueryParams(c.get(), "SELECT $1::int + 1 AS answer", 1, nullptr, values, nullptr,
+                              nullptr, 0) == 1) {
+            t.rest_of_command("params", soon());
+        }
         t.query("BEGIN", soon());
         t.query(
             "INSERT INTO reservation (name, party) VALUES (" + name + ", 2) RETURNING name, party",
