@@ -242,3 +242,20 @@ TEST_CASE("a client that opens with the TLS handshake must offer ALPN postgresql
     CHECK_MESSAGE(log_shows(*pgrev, "closed: direct TLS connection without ALPN \"postgresql\""),
                   pgrev->log_text() << without.describe());
 }
+
+TEST_CASE("the password pgrev asks for when both legs are TLS never reaches its log") {
+    PgrevOptions options = env().pgrev_options();
+    options.tls = tls_yaml(PgrevTls{});
+    options.log_level = "trace";  // the most pgrev ever says
+    auto pgrev = env().start_pgrev(options);
+    {
+        PgConn conn =
+            PgConn::connect(conninfo(pgrev->port(), kScram, "app", "verify-full"), soon());
+        CHECK(conn.value("SELECT 'in'", soon()) == "in");
+    }
+    connect_error(conninfo(pgrev->port(), kScram, "app", "verify-full", "password=wrong-secret-x"));
+    CHECK(log_shows(*pgrev, "password authentication failed"));
+    std::string log = pgrev->log_text();
+    CHECK_MESSAGE(log.find(TestRoles::kScramPassword) == std::string::npos, log);
+    CHECK_MESSAGE(log.find("wrong-secret-x") == std::string::npos, log);
+}
