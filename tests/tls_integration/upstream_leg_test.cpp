@@ -1,7 +1,11 @@
-// What goes through two TLS legs: cancel (forwarded over TLS), COPY both ways, a 100 MB result.
+// What goes through two TLS legs: cancel (forwarded over TLS), COPY both ways, a 100 MB result,
+// 60 clients at once.
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <latch>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -179,4 +183,52 @@ TEST_CASE("a 100 MB result over TLS on both legs arrives intact") {
     CHECK(through_pgrev.bytes > 100u * 1000 * 1000);
     CHECK_MESSAGE(through_pgrev == straight, "the digest through pgrev equals the direct one");
     CHECK(conn.value("SELECT 'after 100 MB'", soon()) == "after 100 MB");
+}
+
+TEST_CASE("60 clients at once through two TLS legs, each with its own audited write") {
+    // SCRAM-PLUS run by pgrev, md5 and trust side by side; all sessions open at the same time.
+    auto pgrev = start_verifying_pgrev();
+    constexpr int kClients = 60;
+    const std::vector<std::string> users = {kScram, TestRoles::kMd5User, TestRoles::kSuperuser};
+    std::latch connected(kClients);
+    std::mutex mutex;
+    std::vector<std::string> failures;
+    std::vector<std::thread> threads;
+    for (int id = 0; id < kClients; ++id) {
+        threads.emplace_back([&, id] {
+            std::string failure;
+            std::optional<PgConn> conn;
+            try {
+                conn.emplace(PgConn::connect(
+                    conninfo(pgrev->port(), users[id % 3], "app", "verify-full"), long_soon()));
+            } catch (const std::exception& error) {
+                failure = error.what();
+            }
+            connected.arrive_and_wait();
+            try {
+                if (conn) {
+                    std::string name = "'tls client " + std::to_string(id) + "'";
+                    conn->run_one("BEGIN", long_soon(), PGRES_COMMAND_OK);
+                    conn->run_one("INSERT INTO reservation (name, party) VALUES (" + name + ", 1)",
+                                  long_soon(), PGRES_COMMAND_OK);
+                    std::string revs = conn->value(
+                        "SELECT count(*) FROM reservation_rev WHERE name = " + name, long_soon());
+                    if (revs != "1") failure = "revisions: " + revs;
+                    conn->run_one("ROLLBACK", long_soon(), PGRES_COMMAND_OK);
+                    if (!client_ssl(*conn) || backend_ssl(*conn) != "t") failure = "not TLS";
+                }
+            } catch (const std::exception& error) {
+                failure = error.what();
+            }
+            if (!failure.empty()) {
+                std::lock_guard lock(mutex);
+                failures.push_back(users[id % 3] + " #" + std::to_string(id) + ": " + failure);
+            }
+        });
+    }
+    for (std::thread& thread : threads)
+        thread.join();
+    CHECK_MESSAGE(failures.empty(), failures.size() << " failed, the first: "
+                                                    << (failures.empty() ? "" : failures[0]));
+    CHECK(pgrev->running());
 }
