@@ -152,7 +152,7 @@ std::chrono::milliseconds FieldReader::duration(const Field& f, bool zero_means_
 std::string FieldReader::readable_file(const Field& f) const {
     const std::string name = scalar(f, "a file name");
     if (name.empty()) fail(f, "must not be empty (leave the key out instead)");
-    const std::string path = resolve_file_name(base_dir_, name);
+    std::string path = resolve_file_name(base_dir_, name);
     if (const std::string why = unreadable_reason(path); !why.empty()) {
         fail(f, "cannot read " + path + ": " + why);
     }

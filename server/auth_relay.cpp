@@ -51,7 +51,7 @@ void AuthRelay::start(bool may_retry_with_tls, std::shared_ptr<void> keep, Done 
     keep_ = std::move(keep);
     done_ = std::move(done);
     before_request_.clear();
-    read_message(upstream_, [this](char type, std::string m) { on_server_message(type, std::move(m)); });
+    read_message(upstream_, [this](char t, const std::string& m) { on_server_message(t, m); });
 }
 
 void AuthRelay::read_message(Connection& from, MessageHandler next) {
@@ -86,12 +86,12 @@ void AuthRelay::read_message(Connection& from, MessageHandler next) {
     });
 }
 
-void AuthRelay::on_server_message(char type, std::string message) {
+void AuthRelay::on_server_message(char type, const std::string& message) {
     if (type == kNegotiateProtocolVersion) {
         // Comes before the authentication request; the client gets it in its place.
         before_request_ += message;
         return read_message(upstream_,
-                            [this](char t, std::string m) { on_server_message(t, std::move(m)); });
+                            [this](char t, const std::string& m) { on_server_message(t, m); });
     }
     if (type == kErrorResponse && may_retry_ && !upstream_.tls()) {
         return finish({AuthRelayResult::Next::RetryWithTls, {}, {}, "server refused clear"});

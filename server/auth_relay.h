@@ -56,7 +56,7 @@ class AuthRelay {
     using MessageHandler = std::function<void(char type, std::string message)>;
 
     void read_message(Connection& from, MessageHandler next);
-    void on_server_message(char type, std::string message);
+    void on_server_message(char type, const std::string& message);
     void ask_client_for_password();
     void on_password(char type, std::string message);
     void on_scram_continue(char type, std::string message);

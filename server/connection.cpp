@@ -105,7 +105,7 @@ void Connection::async_read(asio::mutable_buffer buffer, IoHandler done) {
 
 void Connection::async_write(std::vector<asio::const_buffer> buffers, IoHandler done) {
     if (!tls_) {
-        asio::async_write(socket_, std::move(buffers), std::move(done));
+        asio::async_write(socket_, buffers, std::move(done));  // Asio keeps a copy
         return;
     }
     if (buffers.size() == 1) return async_write(buffers.front(), std::move(done));

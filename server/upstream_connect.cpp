@@ -37,7 +37,7 @@ void connect_upstream(Connection& connection, const config::Endpoint& upstream,
     resolver->async_resolve(
         upstream.host, std::to_string(upstream.port),
         [&socket, resolver, done = std::move(done)](const boost::system::error_code& e,
-                                                    tcp::resolver::results_type results) {
+                                                    const tcp::resolver::results_type& results) {
             if (e) return done(e);
             asio::async_connect(
                 socket, results,
