@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/statement_analyzer.h"
+#include "protocol/sqlstate.h"
 
 namespace pgrev::audit {
 
@@ -72,7 +73,7 @@ void StatementAnalyzer::check_relation_names(std::string_view kind, const Json& 
                            : kind == "CreatePolicyStmt" ? "CREATE POLICY"
                                                         : "ALTER POLICY";
         if (is_rev_side(m) && !policy_.allow_rev_table_changes) {
-            refuse(a, "42501",
+            refuse(a, sqlstate::kInsufficientPrivilege,
                    fmt::format("{} on {} is refused: it could drop, change or divert revisions "
                                "as they are written, and revision history is append-only",
                                what, table_name(m)));
@@ -81,7 +82,7 @@ void StatementAnalyzer::check_relation_names(std::string_view kind, const Json& 
                                           m.kind == Kind::Child)) {
             // A rule on INSERT/UPDATE/DELETE makes PostgreSQL refuse pgrev's rewrite (rules do
             // not apply in a data-modifying WITH), and ON SELECT turns the table into a view.
-            refuse(a, "0A000",
+            refuse(a, sqlstate::kFeatureNotSupported,
                    fmt::format("CREATE RULE on {} is refused: PostgreSQL does not apply rules to "
                                "the statements pgrev writes, and an ON SELECT rule would make "
                                "the table a view",
@@ -94,7 +95,7 @@ void StatementAnalyzer::check_relation_names(std::string_view kind, const Json& 
         std::string to = f.value("newname", "");
         for (const auto& t : catalog_.configured()) {
             if (t.schema != from && t.schema != to) continue;
-            refuse(a, "0A000",
+            refuse(a, sqlstate::kFeatureNotSupported,
                    fmt::format("ALTER SCHEMA {} RENAME TO {} is refused: {} is the schema of "
                                "audited table {} and its revision table, which pgrev knows by "
                                "name (do it directly on PostgreSQL, together with audit.tables)",
@@ -121,25 +122,25 @@ void StatementAnalyzer::check_relation_names(std::string_view kind, const Json& 
         TableMatch from = match(moved.schema, moved.name);
         TableMatch to = match(arrives.schema, arrives.name);
         if (from.kind == Kind::Child || from.kind == Kind::Ancestor) {
-            refuse(a, "0A000",
+            refuse(a, sqlstate::kFeatureNotSupported,
                    fmt::format("{} of {} is refused: pgrev would not know it by its new name "
                                "before the change commits (do it directly on PostgreSQL)",
                                what, table_name(from)));
         } else if (from.kind == Kind::RevTable) {
             refuse_history_change(from, what, a);
         } else if (from.kind == Kind::Audited || from.kind == Kind::AuditedUnknown) {
-            refuse(a, "0A000",
+            refuse(a, sqlstate::kFeatureNotSupported,
                    fmt::format("{} of {} is refused: pgrev would no longer know it by its new "
                                "name (do it directly on PostgreSQL, together with its revision "
                                "table and audit.tables)",
                                what, table_name(from)));
         } else if (to.kind == Kind::RevTable && !policy_.allow_rev_table_changes) {
-            refuse(a, "42501",
+            refuse(a, sqlstate::kInsufficientPrivilege,
                    fmt::format("{} of {} to the name of {} is refused: only a revision table "
                                "pgrev checked may hold that name",
                                what, dotted(moved), table_name(to)));
         } else if (to.kind == Kind::Audited || to.kind == Kind::AuditedUnknown) {
-            refuse(a, "0A000",
+            refuse(a, sqlstate::kFeatureNotSupported,
                    fmt::format("{} of {} to the name of {} is refused: its rows would become "
                                "the audited table's without revisions",
                                what, dotted(moved), table_name(to)));
@@ -171,7 +172,7 @@ void StatementAnalyzer::check_relation_names(std::string_view kind, const Json& 
     if (what == nullptr) return;
     TableMatch m = match(created.schema, created.name);
     if (m.kind == Kind::RevTable && !policy_.allow_rev_table_changes) {
-        refuse(a, "42501",
+        refuse(a, sqlstate::kInsufficientPrivilege,
                fmt::format("{} {} is refused: that is the name of {}, which must be an "
                            "ordinary table",
                            what, dotted(created), table_name(m)));
@@ -198,7 +199,7 @@ void StatementAnalyzer::check_rev_dependencies(std::string_view kind, const Json
         for (const auto& obj : f.value("objects", Json::array())) {
             RelationName name = dropped_object(obj);
             if (const RevDependency* d = find(kinds, name)) {
-                refuse(a, "42501",
+                refuse(a, sqlstate::kInsufficientPrivilege,
                        fmt::format("DROP ... CASCADE of {} {} is refused: revision table {} "
                                    "depends on it, and the cascade would drop history",
                                    d->kind, dotted(name), d->rev_table));
@@ -208,7 +209,7 @@ void StatementAnalyzer::check_rev_dependencies(std::string_view kind, const Json
     } else if (kind == "AlterEnumStmt" && f.contains("oldVal")) {
         RelationName name = name_of_list(f.value("typeName", Json::array()));
         if (const RevDependency* d = find(types, name)) {
-            refuse(a, "42501",
+            refuse(a, sqlstate::kInsufficientPrivilege,
                    fmt::format("ALTER TYPE {} RENAME VALUE is refused: revision table {} "
                                "depends on it, and renaming a value changes recorded history",
                                dotted(name), d->rev_table));
@@ -217,7 +218,7 @@ void StatementAnalyzer::check_rev_dependencies(std::string_view kind, const Json
                f.contains("relation")) {
         RelationName name = relation_name(f.at("relation"));
         if (const RevDependency* d = find(types, name)) {
-            refuse(a, "42501",
+            refuse(a, sqlstate::kInsufficientPrivilege,
                    fmt::format("ALTER TYPE {} is refused: revision table {} depends on it, and "
                                "changing its attributes changes recorded history",
                                dotted(name), d->rev_table));

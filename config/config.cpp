@@ -122,11 +122,12 @@ AuditedTable parse_table_name(const std::string& text) {
     if (parts.size() == 2) table.schema = parts[0];
     table.name = parts.back();
     // PostgreSQL would cut a longer "<name>_rev" to 63 bytes: another table's name, or its own.
-    if (table.name.size() > kMaxIdentifierBytes - 4) {
+    if (table.name.size() > kMaxIdentifierBytes - kRevSuffix.size()) {
         throw std::invalid_argument("\"" + table.name +
                                     "\" is longer than 59 bytes, so its "
                                     "revision table's name \"" +
-                                    table.name + "_rev\" would not fit PostgreSQL's limit of 63");
+                                    rev_name(table.name) +
+                                    "\" would not fit PostgreSQL's limit of 63");
     }
     return table;
 }
