@@ -1,5 +1,5 @@
-// Statements that reach audited or revision tables without naming them (DESIGN.md §4): writes
-// through parents, and DDL that links tables. pgrev reads the links that exist
+// Statements that reach audited or revision tables without naming them (docs/ARCHITECTURE.md,
+// "Refusals"): writes through parents, and DDL that links tables. pgrev reads the links that exist
 // (catalog_links.cpp: children, views, ancestors); what a statement would link anew is
 // refused, since pgrev's catalog connection cannot see it before it commits - except new
 // partitions, children and views of audited tables, which are known by name from the

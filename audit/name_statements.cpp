@@ -1,7 +1,7 @@
 // Statements that change what a configured name means, or what a revision table keeps
-// (DESIGN.md §4): schema and relation renames, relations other than tables under a history's
-// name, rules, triggers and policies that could divert revisions, and DROP ... CASCADE or
-// ALTER TYPE of what a history depends on (catalog_links.cpp reads it from pg_depend).
+// (docs/ARCHITECTURE.md, "Refusals"): schema and relation renames, relations other than tables
+// under a history's name, rules, triggers and policies that could divert revisions, and DROP ...
+// CASCADE or ALTER TYPE of what a history depends on (catalog_links.cpp reads it from pg_depend).
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
 // The part of the analysis that RETURNING needs when the DML has other FROM/USING items: how
 // each item goes back through pgrev's CTE as one whole-row value and is unpacked under its own
-// name and column names (the whole-row form of DESIGN.md §2).
+// name and column names (the whole-row form of the rewrite: SiteWriter in rewriter.cpp).
 #include <nlohmann/json.hpp>
 
 #include <algorithm>

@@ -354,20 +354,30 @@ void refuse_unknown_table(StatementAnalysis& a) {
         "not committed yet cannot be audited)");
 }
 
-// The statement at [begin of token `first`, statement_end) replaced by its refusal.
-Edit refusal_edit(std::string_view sql, const std::vector<Token>& tokens, std::size_t first,
-                  std::size_t begin, std::size_t statement_end, const StatementAnalysis& a) {
+// The refused statement replaced by its refusal, from its first token to its last (its
+// semicolon kept); the plan's refusal is the text's first.
+void add_refusal(std::string_view sql, const std::vector<Token>& tokens,
+                 const ParsedStatement& statement, const StatementAnalysis& a, RewritePlan& plan,
+                 std::vector<Edit>& edits) {
+    std::size_t first = token_at(tokens, statement.begin);
+    std::size_t begin = first < tokens.size() ? tokens[first].begin : statement.begin;
     std::size_t end = begin;
-    for (std::size_t i = first; i < tokens.size() && tokens[i].begin < statement_end; ++i) {
+    for (std::size_t i = first; i < tokens.size() && tokens[i].begin < statement.end; ++i) {
         if (tokens[i].kind != TokenKind::Semicolon) end = tokens[i].end;
     }
     Splice refusal(sql);
     refusal.add(refusal_statement(a.sqlstate, a.message));
-    return {begin, end, std::move(refusal)};
+    edits.push_back({begin, end, std::move(refusal)});
+    plan.statements.emplace_back();
+    if (plan.refusal_message.empty()) {
+        plan.refusal_sqlstate = a.sqlstate;
+        plan.refusal_message = a.message;
+    }
 }
 
 // The rewrite of one analysed statement: its main DML and the DMLs of its WITH.
-void add_rewrite_edits(std::string_view sql, const StatementAnalysis& a, std::vector<Edit>& edits) {
+void add_rewrite(std::string_view sql, const StatementAnalysis& a, RewritePlan& plan,
+                 std::vector<Edit>& edits) {
     std::vector<Edit> cte_edits;
     for (std::size_t i = 0; i < a.in_ctes.size(); ++i) {
         // Appended, not "_" + std::to_string(): GCC 12 at -O3 warns falsely there
@@ -382,6 +392,22 @@ void add_rewrite_edits(std::string_view sql, const StatementAnalysis& a, std::ve
     } else {
         edits.insert(edits.end(), cte_edits.begin(), cte_edits.end());
     }
+    plan.audits = plan.audits || a.main || !a.in_ctes.empty();
+    plan.statements.push_back(a.plan);
+}
+
+// The plan's action and text once every statement is analysed.
+void finish_plan(std::string_view sql, std::vector<Edit> edits, RewritePlan& plan) {
+    if (!plan.refusal_message.empty()) {
+        plan.action = RewritePlan::Action::Refuse;
+    } else if (!edits.empty()) {
+        plan.action = RewritePlan::Action::Rewrite;
+    }
+    if (edits.empty()) return;
+    Splice out = apply_edits(sql, 0, sql.size(), std::move(edits));
+    plan.sql = out.text();
+    plan.source_map = out.pieces();
+    plan.original = std::string(sql);
 }
 
 }  // namespace
@@ -410,32 +436,13 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
             }
             refuse_unknown_table(a);
         }
-        std::size_t first = token_at(tokens, statement.begin);
-        std::size_t begin = first < tokens.size() ? tokens[first].begin : statement.begin;
         if (a.refused) {
-            edits.push_back(refusal_edit(sql, tokens, first, begin, statement.end, a));
-            plan.statements.emplace_back();
-            if (plan.refusal_message.empty()) {
-                plan.refusal_sqlstate = a.sqlstate;
-                plan.refusal_message = a.message;
-            }
-            continue;
+            add_refusal(sql, tokens, statement, a, plan, edits);
+        } else {
+            add_rewrite(sql, a, plan, edits);
         }
-        add_rewrite_edits(sql, a, edits);
-        plan.audits = plan.audits || a.main || !a.in_ctes.empty();
-        plan.statements.push_back(a.plan);
     }
-    if (!plan.refusal_message.empty()) {
-        plan.action = RewritePlan::Action::Refuse;
-    } else if (!edits.empty()) {
-        plan.action = RewritePlan::Action::Rewrite;
-    }
-    if (!edits.empty()) {
-        Splice out = apply_edits(sql, 0, sql.size(), std::move(edits));
-        plan.sql = out.text();
-        plan.source_map = out.pieces();
-        plan.original = std::string(sql);
-    }
+    finish_plan(sql, std::move(edits), plan);
     return plan;
 }
 

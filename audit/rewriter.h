@@ -1,7 +1,8 @@
-// Rewriter::plan turns the text of a Query or Parse into what pgrev sends instead
-// (DESIGN.md §2): every INSERT/UPDATE/DELETE of an audited table becomes one statement whose
-// data-modifying CTE also writes <table>_rev, and a statement pgrev must refuse becomes a DO
-// block that raises pgrev's error on the server. The user's SQL is spliced in verbatim.
+// plan_rewrite turns the text of a Query or Parse into what pgrev sends instead
+// (docs/ARCHITECTURE.md, "Life of a client message"): every INSERT/UPDATE/DELETE of an audited
+// table becomes one statement whose data-modifying CTE also writes <table>_rev, and a statement
+// pgrev must refuse becomes a DO block that raises pgrev's error on the server. The user's SQL is
+// spliced in verbatim.
 #pragma once
 
 #include <string>

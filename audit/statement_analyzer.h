@@ -1,6 +1,7 @@
 // Finds, in one parsed top-level statement, every place that writes to an audited table and
 // the text ranges the rewriter splices: the DML verb, its RETURNING list, the user's WITH list,
-// a CTE's parentheses. Also decides refusals (DESIGN.md §4) and session bookkeeping.
+// a CTE's parentheses. Also decides refusals (docs/ARCHITECTURE.md, "Refusals") and session
+// bookkeeping. Which function analyses which statement kind: statement_kinds.cpp.
 #pragma once
 
 #include <cstddef>
