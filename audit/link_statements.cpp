@@ -161,21 +161,25 @@ void StatementAnalyzer::check_links(std::string_view kind, const Json& f, Statem
     } else if (kind == "CreateForeignTableStmt" && f.contains("base")) {
         check_create_links(f.at("base"), a);
     } else if (kind == "ViewStmt" && f.contains("view") && f.contains("query")) {
-        // Writes to a view reach what it reads: from now on it is written to only through that.
-        RelationName view = relation_name(f.at("view"));
-        if (match(view.schema, view.name).kind == Kind::Child) a.changes_catalog = true;
-        bool added = false;
-        for_each_node(f.at("query"), [&](std::string_view k, const Json& rf) {
-            if (added || k != "RangeVar") return;
-            RelationName read = relation_name(rf);
-            TableMatch m = match(read.schema, read.name);
-            if (!is_audited_side(m) && !is_rev_side(m)) return;
-            add_new_child(view, m, a, true);
-            added = true;
-        });
+        check_view_links(f, a);
     }
     check_relation_names(kind, f, a);
     check_rev_dependencies(kind, f, a);
+}
+
+void StatementAnalyzer::check_view_links(const Json& f, StatementAnalysis& a) {
+    // Writes to a view reach what it reads: from now on it is written to only through that.
+    RelationName view = relation_name(f.at("view"));
+    if (match(view.schema, view.name).kind == Kind::Child) a.changes_catalog = true;
+    bool added = false;
+    for_each_node(f.at("query"), [&](std::string_view k, const Json& rf) {
+        if (added || k != "RangeVar") return;
+        RelationName read = relation_name(rf);
+        TableMatch m = match(read.schema, read.name);
+        if (!is_audited_side(m) && !is_rev_side(m)) return;
+        add_new_child(view, m, a, true);
+        added = true;
+    });
 }
 
 void StatementAnalyzer::check_alter_table_links(const Json& f, StatementAnalysis& a) {

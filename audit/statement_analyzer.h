@@ -175,7 +175,13 @@ class StatementAnalyzer {
                                       StatementAnalysis& a);
     void check_alter_table_links(const Json& fields, StatementAnalysis& a);
     void check_create_links(const Json& fields, StatementAnalysis& a);
+    void check_view_links(const Json& fields, StatementAnalysis& a);
     void check_relation_names(std::string_view kind, const Json& fields, StatementAnalysis& a);
+    void check_rules_and_policies(std::string_view kind, const Json& fields, StatementAnalysis& a);
+    void check_schema_rename(const Json& fields, StatementAnalysis& a);
+    // `moved` is renamed or moved to another schema, as `arrives`.
+    void check_move(const char* what, const RelationName& moved, const RelationName& arrives,
+                    StatementAnalysis& a);
     void check_rev_dependencies(std::string_view kind, const Json& fields, StatementAnalysis& a);
     void add_new_child(const RelationName& rel, const TableMatch& parent, StatementAnalysis& a,
                        bool view = false);

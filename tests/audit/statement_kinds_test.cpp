@@ -93,6 +93,37 @@ TEST_SUITE("audit") {
         CHECK_ACTION(plan("CREATE TABLE t AS SELECT * FROM reservation"), Forward);
     }
 
+    TEST_CASE("statement kinds: checks of names, rules and links that every kind passes") {
+        check_refused(plan("CREATE RULE r AS ON INSERT TO reservation DO ALSO NOTIFY x"),
+                      sqlstate::kFeatureNotSupported, "CREATE RULE on audited table");
+        check_refused(plan("CREATE TRIGGER t BEFORE INSERT ON reservation_rev FOR EACH ROW "
+                           "EXECUTE FUNCTION f()"),
+                      sqlstate::kInsufficientPrivilege, "CREATE TRIGGER on revision table");
+        check_refused(plan("CREATE POLICY p ON reservation_rev USING (true)"),
+                      sqlstate::kInsufficientPrivilege, "CREATE POLICY on revision table");
+        check_refused(plan("ALTER SCHEMA billing RENAME TO accounts"),
+                      sqlstate::kFeatureNotSupported, "ALTER SCHEMA billing RENAME TO accounts");
+        check_refused(plan("ALTER TABLE other RENAME TO reservation_rev"),
+                      sqlstate::kInsufficientPrivilege, "RENAME of other to the name of");
+        check_refused(plan("ALTER TABLE public.invoice SET SCHEMA billing"),
+                      sqlstate::kFeatureNotSupported,
+                      "to the name of audited table billing.invoice");
+        check_refused(plan("ALTER TABLE reservation_rev RENAME TO old_history"),
+                      sqlstate::kInsufficientPrivilege, "RENAME of revision table");
+        check_refused(plan("CREATE VIEW reservation_rev AS SELECT 1"),
+                      sqlstate::kInsufficientPrivilege, "CREATE VIEW reservation_rev");
+        check_refused(plan("CREATE INDEX reservation_rev ON other (id)"),
+                      sqlstate::kInsufficientPrivilege, "CREATE INDEX reservation_rev");
+        check_refused(plan("CREATE SEQUENCE billing.invoice_rev"), sqlstate::kInsufficientPrivilege,
+                      "CREATE SEQUENCE billing.invoice_rev");
+        CHECK_ACTION(plan("ALTER TABLE other RENAME TO booking"), Forward);
+        CHECK_ACTION(plan("CREATE VIEW v AS SELECT * FROM other"), Forward);
+        // A view of an audited table is written to only through it from now on.
+        auto view = plan("CREATE VIEW v AS SELECT * FROM reservation; DELETE FROM v");
+        CHECK_ACTION(view, Refuse);
+        CHECK_CONTAINS(view.refusal_message, "a view of");
+    }
+
     TEST_CASE("conventions: the pgrev: prefix, made and recognised in one place") {
         CHECK(protocol::pgrev_message("cannot audit x") == "pgrev: cannot audit x");
         CHECK(protocol::is_pgrev_message("pgrev: cannot audit x"));
