@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
-#include "audit/ascii.h"
 #include "audit/name_filter.h"
 #include "audit/parse_tree.h"
 #include "audit/splice.h"
 #include "audit/sql_lexer.h"
 #include "audit/statement_analyzer.h"
+#include "config/text.h"
 #include "protocol/pgrev_message.h"
 #include "protocol/sqlstate.h"
 
@@ -301,7 +301,7 @@ namespace {
 std::string audited_names_in(std::string_view sql, const CatalogSnapshot& catalog) {
     std::string tables;
     for (const auto& t : catalog.configured()) {
-        if (NameFilter::contains_ci(sql, ascii_lower(t.name))) {
+        if (NameFilter::contains_ci(sql, config::lower_ascii(t.name))) {
             tables += (tables.empty() ? "" : ", ") + t.qualified_name();
         }
     }

@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "audit/ascii.h"
 #include "audit/statement_analyzer.h"
+#include "config/text.h"
 #include "protocol/sqlstate.h"
 
 namespace pgrev::audit {
@@ -32,7 +32,7 @@ bool explain_runs_statement(const Json& fields) {
         if (node_kind(*arg) == "Integer") {
             runs = value.value("ival", 0) != 0;
         } else {
-            std::string text = ascii_lower(value.value("sval", "true"));
+            std::string text = config::lower_ascii(value.value("sval", "true"));
             runs = !(text == "false" || text == "off" || text == "no" || text == "0");
         }
     }

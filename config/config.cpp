@@ -43,7 +43,7 @@ bool is_plain_identifier(std::string_view s) {
 // quote_ident() without the keyword list: after "schema." any keyword is a valid name, and
 // a schema named like a reserved word is rare enough to be written quoted by its owner.
 std::string quote_if_needed(const std::string& ident) {
-    if (is_plain_identifier(ident) && detail::lower_ascii(ident) == ident) return ident;
+    if (is_plain_identifier(ident) && lower_ascii(ident) == ident) return ident;
     std::string out = "\"";
     for (char c : ident) {
         if (c == '"') out += '"';
@@ -87,7 +87,7 @@ std::string read_identifier(std::string_view text, std::size_t& pos) {
                 "digit); write other names in double quotes inside the YAML string, e.g. "
                 "'\"My Table\"'");
         }
-        ident = detail::lower_ascii(raw);
+        ident = lower_ascii(raw);
     }
     if (ident.size() > kMaxIdentifierBytes) {
         throw std::invalid_argument("\"" + ident +

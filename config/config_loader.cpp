@@ -233,7 +233,7 @@ class Loader : private detail::FieldReader {
             {"warn", LogLevel::Warn},
             {"error", LogLevel::Error}};
         walk_map(f, {"level"}, [&](std::string_view, const Field& v) {
-            const std::string text = detail::lower_ascii(scalar(v, "a log level"));
+            const std::string text = lower_ascii(scalar(v, "a log level"));
             for (auto [name, level] : kLevels) {
                 if (text == name) {
                     config.log_level = level;

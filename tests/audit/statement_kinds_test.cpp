@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "audit/ascii.h"
+#include "config/text.h"
 #include "protocol/pgrev_message.h"
 #include "protocol/sqlstate.h"
 #include "tests/audit/rewrite_fixture.h"
@@ -163,11 +163,11 @@ TEST_SUITE("audit") {
         CHECK_FALSE(config::is_rev_name("booking_rev", "reservation"));
         CHECK_FALSE(config::is_rev_name("_rev", "reservation"));
         CHECK(audit::AuditedTableInfo{"public", "Mixed", {}, {}, {}, {}}.rev_name() == "Mixed_rev");
-        CHECK(audit::ascii_lower("SELECT Ab_9") == "select ab_9");
+        CHECK(config::lower_ascii("SELECT Ab_9") == "select ab_9");
         // Bytes of multibyte characters (UTF-8 "É", LATIN1 0xC9) are never folded.
-        CHECK(audit::ascii_lower("\xC3\x89T\xC9") == "\xC3\x89t\xC9");
-        CHECK(audit::ascii_upper('q') == 'Q');
-        CHECK(audit::ascii_upper('\xE9') == '\xE9');
-        static_assert(audit::ascii_lower('Z') == 'z' && audit::ascii_lower('[') == '[');
+        CHECK(config::lower_ascii("\xC3\x89T\xC9") == "\xC3\x89t\xC9");
+        CHECK(config::upper_ascii('q') == 'Q');
+        CHECK(config::upper_ascii('\xE9') == '\xE9');
+        static_assert(config::lower_ascii('Z') == 'z' && config::lower_ascii('[') == '[');
     }
 }
