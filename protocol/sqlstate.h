@@ -24,9 +24,12 @@ inline constexpr std::string_view kWrongObjectType = "42809";
 // Class 53: insufficient resources.
 inline constexpr std::string_view kTooManyConnections = "53300";
 // Class 54: program limit exceeded.
+inline constexpr std::string_view kProgramLimitExceeded = "54000";
 inline constexpr std::string_view kStatementTooComplex = "54001";
 // Class 55: object not in prerequisite state.
 inline constexpr std::string_view kObjectNotInPrerequisiteState = "55000";
+// Class 57: operator intervention.
+inline constexpr std::string_view kIdleSessionTimeout = "57P05";
 // Class 58: system error (errors external to PostgreSQL itself).
 inline constexpr std::string_view kSystemError = "58000";
 // Class XX: internal error.
