@@ -15,8 +15,7 @@ TableMatch CatalogSnapshot::match(std::string_view schema, std::string_view name
     for (const auto& c : configured_) {
         if (!schema_matches(schema, c.schema)) continue;
         bool base = name == c.name;
-        bool rev = !base && name.size() == c.name.size() + 4 &&
-                   name.substr(0, c.name.size()) == c.name && name.substr(c.name.size()) == "_rev";
+        bool rev = !base && config::is_rev_name(name, c.name);
         if (!base && !rev) continue;
         if (best == nullptr || c.schema == "public") {
             best = &c;

@@ -22,7 +22,7 @@ struct AuditedTableInfo {
     // they can. Writes to such a table are refused.
     std::string unusable;
 
-    std::string rev_name() const { return name + "_rev"; }
+    std::string rev_name() const { return config::rev_name(name); }
 };
 
 // A partition or inheritance child (at any depth) of an audited table, or a view (at any

@@ -1,5 +1,8 @@
 // Reads what pgrev needs of one database over its own admin connection (libpq, blocking: call
-// it off the I/O threads), and creates or checks the revision tables (DESIGN.md §1).
+// it off the I/O threads), and creates or checks the revision tables: `<table>_rev` in the
+// table's schema, with rev_id (uuid key), rev_created (epoch seconds), rev_isdelete and every
+// column of the table, nullable and without its constraints (rev_table_ddl), so that any row
+// the table can hold, or a key-only DELETE revision, can be recorded.
 #pragma once
 
 #include <stdexcept>

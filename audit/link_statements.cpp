@@ -1,5 +1,5 @@
-// Statements that reach audited or revision tables without naming them (DESIGN.md §4): writes
-// through parents, and DDL that links tables. pgrev reads the links that exist
+// Statements that reach audited or revision tables without naming them (docs/ARCHITECTURE.md,
+// "Refusals"): writes through parents, and DDL that links tables. pgrev reads the links that exist
 // (catalog_links.cpp: children, views, ancestors); what a statement would link anew is
 // refused, since pgrev's catalog connection cannot see it before it commits - except new
 // partitions, children and views of audited tables, which are known by name from the
@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/statement_analyzer.h"
+#include "protocol/sqlstate.h"
 
 namespace pgrev::audit {
 
@@ -73,13 +74,13 @@ bool StatementAnalyzer::reaches_through_ancestor(const TableMatch& m, std::strin
 void StatementAnalyzer::refuse_through_ancestor(const TableMatch& m, std::string_view what,
                                                 StatementAnalysis& a) {
     if (m.ancestor->of_rev) {
-        refuse(a, "42501",
+        refuse(a, sqlstate::kInsufficientPrivilege,
                fmt::format("{} of {} is refused: it reaches the revision table's rows, and "
                            "revision history is append-only",
                            what, table_name(m)));
         return;
     }
-    refuse(a, "0A000",
+    refuse(a, sqlstate::kFeatureNotSupported,
            fmt::format("{} of {} is refused: it reaches the audited table's rows, which would "
                        "change without revisions (write to {} itself, or name the parent with "
                        "ONLY)",
@@ -90,12 +91,12 @@ void StatementAnalyzer::refuse_link(const TableMatch& m, std::string_view what,
                                     const std::string& parent, StatementAnalysis& a) {
     if (is_rev_side(m)) {
         if (policy_.allow_rev_table_changes) return;
-        refuse(a, "42501",
+        refuse(a, sqlstate::kInsufficientPrivilege,
                fmt::format("{} of {} under {} is refused: writes through {} could remove "
                            "history, and revision history is append-only",
                            what, table_name(m), parent, parent));
     } else if (is_audited_side(m)) {
-        refuse(a, "0A000",
+        refuse(a, sqlstate::kFeatureNotSupported,
                fmt::format("{} of {} under {} is refused: writes through {} would change its "
                            "rows without revisions, and pgrev cannot see the link before it "
                            "commits (do it directly on PostgreSQL)",
@@ -106,11 +107,12 @@ void StatementAnalyzer::refuse_link(const TableMatch& m, std::string_view what,
 void StatementAnalyzer::add_new_child(const RelationName& rel, const TableMatch& parent,
                                       StatementAnalysis& a, bool view) {
     // The audited or revision table whose rows it reaches.
-    std::string reached = parent.kind == Kind::Child      ? parent.child->parent
-                          : parent.kind == Kind::Ancestor ? parent.ancestor->descendant
-                          : parent.kind == Kind::RevTable
-                              ? parent.configured->schema + "." + parent.configured->name + "_rev"
-                              : parent.configured->qualified_name();
+    std::string reached =
+        parent.kind == Kind::Child      ? parent.child->parent
+        : parent.kind == Kind::Ancestor ? parent.ancestor->descendant
+        : parent.kind == Kind::RevTable
+            ? parent.configured->schema + "." + config::rev_name(parent.configured->name)
+            : parent.configured->qualified_name();
     ChildTable child{rel.schema, rel.name, reached, view};
     created_children_.push_back(child);
     a.new_children.push_back(std::move(child));
@@ -159,21 +161,25 @@ void StatementAnalyzer::check_links(std::string_view kind, const Json& f, Statem
     } else if (kind == "CreateForeignTableStmt" && f.contains("base")) {
         check_create_links(f.at("base"), a);
     } else if (kind == "ViewStmt" && f.contains("view") && f.contains("query")) {
-        // Writes to a view reach what it reads: from now on it is written to only through that.
-        RelationName view = relation_name(f.at("view"));
-        if (match(view.schema, view.name).kind == Kind::Child) a.changes_catalog = true;
-        bool added = false;
-        for_each_node(f.at("query"), [&](std::string_view k, const Json& rf) {
-            if (added || k != "RangeVar") return;
-            RelationName read = relation_name(rf);
-            TableMatch m = match(read.schema, read.name);
-            if (!is_audited_side(m) && !is_rev_side(m)) return;
-            add_new_child(view, m, a, true);
-            added = true;
-        });
+        check_view_links(f, a);
     }
     check_relation_names(kind, f, a);
     check_rev_dependencies(kind, f, a);
+}
+
+void StatementAnalyzer::check_view_links(const Json& f, StatementAnalysis& a) {
+    // Writes to a view reach what it reads: from now on it is written to only through that.
+    RelationName view = relation_name(f.at("view"));
+    if (match(view.schema, view.name).kind == Kind::Child) a.changes_catalog = true;
+    bool added = false;
+    for_each_node(f.at("query"), [&](std::string_view k, const Json& rf) {
+        if (added || k != "RangeVar") return;
+        RelationName read = relation_name(rf);
+        TableMatch m = match(read.schema, read.name);
+        if (!is_audited_side(m) && !is_rev_side(m)) return;
+        add_new_child(view, m, a, true);
+        added = true;
+    });
 }
 
 void StatementAnalyzer::check_alter_table_links(const Json& f, StatementAnalysis& a) {
@@ -202,7 +208,7 @@ void StatementAnalyzer::check_alter_table_links(const Json& f, StatementAnalysis
                    sub != "AT_DetachPartition" && sub != "AT_DetachPartitionFinalize" &&
                    !policy_.allow_rev_table_changes) {
             // Columns, constraints and triggers of a parent reach its partitions and children.
-            refuse(a, "42501",
+            refuse(a, sqlstate::kInsufficientPrivilege,
                    fmt::format("ALTER of {} is refused: it would change the revision table "
                                "below it, and revision history is append-only",
                                table_name(target)));
@@ -218,7 +224,7 @@ void StatementAnalyzer::check_create_links(const Json& f, StatementAnalysis& a) 
     if (self.kind == Kind::RevTable && f.contains("partspec") &&
         !policy_.allow_rev_table_changes) {
         // Its rows would live in partitions, tables pgrev does not know as history.
-        refuse(a, "42501",
+        refuse(a, sqlstate::kInsufficientPrivilege,
                fmt::format("CREATE TABLE {} ... PARTITION BY is refused: that is the name of {}, "
                            "which must be an ordinary table",
                            dotted(rel), table_name(self)));
@@ -243,7 +249,7 @@ void StatementAnalyzer::check_create_links(const Json& f, StatementAnalysis& a) 
     }
     if (!audited_parent) return;
     if (parents.size() > 1) {
-        refuse(a, "0A000",
+        refuse(a, sqlstate::kFeatureNotSupported,
                fmt::format("CREATE TABLE {} INHERITS {} and other tables is refused: writes "
                            "through the others would change audited rows without revisions",
                            dotted(rel), table_name(*audited_parent)));

@@ -1,22 +1,15 @@
 #include "audit/name_filter.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
+
+#include "config/text.h"
 
 namespace pgrev::audit {
 
-namespace {
-char lower(char c) {
-    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-}  // namespace
-
 NameFilter::NameFilter(const std::vector<std::string>& names, bool unicode_escapes) {
     for (const auto& name : names) {
-        std::string n;
-        for (char c : name)
-            n.push_back(lower(c));
+        std::string n = config::lower_ascii(name);
         if (!n.empty()) needles_.push_back(std::move(n));
     }
     if (unicode_escapes) needles_.push_back("u&");
@@ -27,8 +20,7 @@ NameFilter::NameFilter(const std::vector<std::string>& names, bool unicode_escap
 bool NameFilter::contains_ci(std::string_view text, std::string_view needle) {
     if (needle.empty() || needle.size() > text.size()) return false;
     const char first_lower = needle[0];
-    const char first_upper =
-        static_cast<char>(std::toupper(static_cast<unsigned char>(first_lower)));
+    const char first_upper = config::upper_ascii(first_lower);
     const std::size_t last = text.size() - needle.size();
     // memchr-speed skipping to candidates for the first letter in either case. Each search
     // result is kept until passed, so the text is scanned once per case: linear time.
@@ -44,7 +36,7 @@ bool NameFilter::contains_ci(std::string_view text, std::string_view needle) {
     while (next_lower != std::string_view::npos || next_upper != std::string_view::npos) {
         std::size_t i = std::min(next_lower, next_upper);
         std::size_t k = 1;
-        while (k < needle.size() && lower(text[i + k]) == needle[k])
+        while (k < needle.size() && config::lower_ascii(text[i + k]) == needle[k])
             ++k;
         if (k == needle.size()) return true;
         if (i == next_lower) next_lower = next_of(first_lower, i + 1);

@@ -1,11 +1,12 @@
 // The part of the analysis that RETURNING needs when the DML has other FROM/USING items: how
 // each item goes back through pgrev's CTE as one whole-row value and is unpacked under its own
-// name and column names (the whole-row form of DESIGN.md §2).
+// name and column names (the whole-row form of the rewrite: SiteWriter in rewriter.cpp).
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 
 #include "audit/statement_analyzer.h"
+#include "protocol/sqlstate.h"
 
 namespace pgrev::audit {
 
@@ -55,7 +56,7 @@ bool StatementAnalyzer::analyze_returning_columns(const Json& returning, DmlSite
     for (std::size_t t = token_at(tokens_, s.returning_begin);
          t < tokens_.size() && tokens_[t].begin < s.end; ++t) {
         if (tokens_[t].is_word(sql_, "uescape")) {
-            refuse(a, "0A000",
+            refuse(a, sqlstate::kFeatureNotSupported,
                    "cannot audit this statement: its RETURNING clause uses UESCAPE; write the "
                    "names there with the default escape character");
             return false;
@@ -78,7 +79,7 @@ bool StatementAnalyzer::analyze_returning_columns(const Json& returning, DmlSite
         }
     });
     if (qualified) {
-        refuse(a, "0A000",
+        refuse(a, sqlstate::kFeatureNotSupported,
                "cannot audit this statement: its RETURNING clause uses a schema-qualified "
                "column reference; name the columns through the table's name or alias");
         return false;
@@ -135,7 +136,7 @@ bool StatementAnalyzer::type_whole_row_refs(const Json& returning, DmlSite& s,
         }
     });
     if (whole_row_used && !s.system_columns.empty()) {
-        refuse(a, "0A000",
+        refuse(a, sqlstate::kFeatureNotSupported,
                "cannot audit this statement: its RETURNING clause uses a whole-row value "
                "together with system columns");
         return false;
@@ -201,7 +202,8 @@ bool StatementAnalyzer::plan_returning_check(const Json& returning, DmlSite& s,
         s.returning_checks.push_back({tokens_[first].begin, tokens_[last].end});
     }
     if (item != returning.size()) {
-        refuse(a, "0A000", "cannot audit this statement: pgrev could not split its RETURNING list");
+        refuse(a, sqlstate::kFeatureNotSupported,
+               "cannot audit this statement: pgrev could not split its RETURNING list");
         return false;
     }
     if (shows_row && s.system_columns.empty()) s.whole_row = true;
@@ -254,7 +256,7 @@ bool StatementAnalyzer::collect_from_items(const Json& item, std::vector<DmlSite
         return collect_from_items(f.at("larg"), items, a) &&
                collect_from_items(f.at("rarg"), items, a);
     }
-    refuse(a, "0A000",
+    refuse(a, sqlstate::kFeatureNotSupported,
            "cannot audit this statement: RETURNING together with this kind of FROM/USING item "
            "(give every FROM item an alias and join with ON)");
     return false;

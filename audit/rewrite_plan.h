@@ -1,12 +1,14 @@
-// What pgrev does with one Query or Parse text: the result of Rewriter::plan, a pure function
-// of the text and the catalog snapshot, so it is cached by text.
+// What pgrev does with one Query or Parse text: the result of plan_rewrite (rewriter.h), a pure
+// function of the text and the catalog snapshot, so it is cached by text.
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/catalog.h"
 #include "audit/splice.h"
+#include "protocol/pgrev_message.h"
 
 namespace pgrev::audit {
 
@@ -67,6 +69,13 @@ struct RewritePlan {
 
     int original_error_position(int position) const {
         return map_error_position(position, sql, original, source_map);
+    }
+
+    // The server's error `message` is a refusal of this plan, raised by its DO block: pgrev's
+    // own message, not the server's (also when a statement other than the first is refused).
+    bool is_refusal_error(std::string_view message) const {
+        return action == Action::Refuse &&
+               (protocol::is_pgrev_message(message) || message == refusal_message);
     }
 };
 

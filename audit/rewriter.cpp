@@ -1,13 +1,15 @@
 #include "audit/rewriter.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "audit/name_filter.h"
 #include "audit/parse_tree.h"
 #include "audit/splice.h"
 #include "audit/sql_lexer.h"
 #include "audit/statement_analyzer.h"
+#include "config/text.h"
+#include "protocol/pgrev_message.h"
+#include "protocol/sqlstate.h"
 
 namespace pgrev::audit {
 
@@ -133,8 +135,9 @@ class SiteWriter {
     std::string search_path_guard() const {
         const AuditedTableInfo& t = *s_.table;
         std::string qualified = quote_identifier(t.schema) + "." + quote_identifier(t.name);
-        std::string message = "pgrev: search_path finds another table named " + t.name +
-                              " first; name the audited one with its schema";
+        std::string message =
+            protocol::pgrev_message("search_path finds another table named " + t.name +
+                                    " first; name the audited one with its schema");
         // Operators are named with their schema, as everything pgrev generates: a user's
         // `=(regclass, regclass)` earlier in search_path must not answer this question.
         return "CASE WHEN pg_catalog.to_regclass(" + sql_literal(quote_identifier(t.name)) +
@@ -282,54 +285,141 @@ std::string restore_error_message(TagVerb verb, const std::string& message) {
     return out;
 }
 
+RewritePlan refusal_plan(std::string_view sqlstate, std::string message) {
+    RewritePlan plan;
+    plan.action = RewritePlan::Action::Refuse;
+    plan.refusal_sqlstate = std::string(sqlstate);
+    plan.refusal_message = std::move(message);
+    plan.sql = refusal_statement(plan.refusal_sqlstate, plan.refusal_message);
+    plan.statements.emplace_back();
+    return plan;
+}
+
+namespace {
+
+// The configured tables whose names the text holds (in any case), "s.t, s.u".
+std::string audited_names_in(std::string_view sql, const CatalogSnapshot& catalog) {
+    std::string tables;
+    for (const auto& t : catalog.configured()) {
+        if (NameFilter::contains_ci(sql, config::lower_ascii(t.name))) {
+            tables += (tables.empty() ? "" : ", ") + t.qualified_name();
+        }
+    }
+    return tables;
+}
+
+// A text libpg_query cannot parse: forwarded when the server's own error is the answer,
+// refused when the text may hide a change of an audited table.
+RewritePlan plan_unparsable(std::string_view sql, const ParseResult& parsed,
+                            const CatalogSnapshot& catalog, const config::Audit& policy,
+                            bool server_has_pgrevs_grammar) {
+    if (policy.allow_unparsable) return {};
+    std::string tables = audited_names_in(sql, catalog);
+    // No audited name in it (it was analysed for another reason): the server's own error
+    // is the right answer.
+    if (tables.empty() && !NameFilter::contains_ci(sql, "u&")) return {};
+    // A server of the major version whose grammar libpg_query has refuses the text too,
+    // with its own error, position and hint: forward it. Not when pgrev read other bytes
+    // than the server will (invalid UTF-8 replaced), nor when libpg_query's scanner is
+    // known to read the text differently (a string continued across a comment), nor when
+    // pgrev did not even try (too deep): then the server might run it.
+    if (server_has_pgrevs_grammar && !parsed.too_deep && !continues_string_across_comment(sql) &&
+        with_invalid_utf8_replaced(sql) == sql) {
+        return {};
+    }
+    std::string mentions =
+        "; it mentions the audited table " + (tables.empty() ? "name" : tables) +
+        ", so pgrev refuses it rather than let a change through without its revision";
+    if (parsed.too_deep) {
+        return refusal_plan(
+            sqlstate::kStatementTooComplex,
+            protocol::pgrev_message("cannot audit a statement nested this deeply (" + parsed.error +
+                                    ")" + mentions));
+    }
+    return refusal_plan(
+        sqlstate::kSyntaxError,
+        protocol::pgrev_message("cannot audit a statement that does not parse with " +
+                                std::string(parser_version()) + "'s grammar, which pgrev uses (" +
+                                parsed.error + ")" + mentions));
+}
+
+// A configured table the fresh catalog does not have: the statement cannot be audited.
+void refuse_unknown_table(StatementAnalysis& a) {
+    a.refused = true;
+    a.sqlstate = std::string(sqlstate::kUndefinedTable);
+    a.message = protocol::pgrev_message(
+        "cannot audit table " + a.unknown_tables.front() +
+        ": it is configured for audit but pgrev does not see it in this "
+        "database (does it exist? a table created in a transaction that has "
+        "not committed yet cannot be audited)");
+}
+
+// The refused statement replaced by its refusal, from its first token to its last (its
+// semicolon kept); the plan's refusal is the text's first.
+void add_refusal(std::string_view sql, const std::vector<Token>& tokens,
+                 const ParsedStatement& statement, const StatementAnalysis& a, RewritePlan& plan,
+                 std::vector<Edit>& edits) {
+    std::size_t first = token_at(tokens, statement.begin);
+    std::size_t begin = first < tokens.size() ? tokens[first].begin : statement.begin;
+    std::size_t end = begin;
+    for (std::size_t i = first; i < tokens.size() && tokens[i].begin < statement.end; ++i) {
+        if (tokens[i].kind != TokenKind::Semicolon) end = tokens[i].end;
+    }
+    Splice refusal(sql);
+    refusal.add(refusal_statement(a.sqlstate, a.message));
+    edits.push_back({begin, end, std::move(refusal)});
+    plan.statements.emplace_back();
+    if (plan.refusal_message.empty()) {
+        plan.refusal_sqlstate = a.sqlstate;
+        plan.refusal_message = a.message;
+    }
+}
+
+// The rewrite of one analysed statement: its main DML and the DMLs of its WITH.
+void add_rewrite(std::string_view sql, const StatementAnalysis& a, RewritePlan& plan,
+                 std::vector<Edit>& edits) {
+    std::vector<Edit> cte_edits;
+    for (std::size_t i = 0; i < a.in_ctes.size(); ++i) {
+        // Appended, not "_" + std::to_string(): GCC 12 at -O3 warns falsely there
+        // (-Wrestrict, GCC bug 105651).
+        std::string suffix = "_";
+        suffix += std::to_string(i + 1);
+        cte_edits.push_back(SiteWriter(sql, a.in_ctes[i], suffix).cte_edit());
+    }
+    if (a.main) {
+        edits.push_back(
+            {a.rewrite_begin, a.main->end, SiteWriter(sql, *a.main, "").statement(a, cte_edits)});
+    } else {
+        edits.insert(edits.end(), cte_edits.begin(), cte_edits.end());
+    }
+    plan.audits = plan.audits || a.main || !a.in_ctes.empty();
+    plan.statements.push_back(a.plan);
+}
+
+// The plan's action and text once every statement is analysed.
+void finish_plan(std::string_view sql, std::vector<Edit> edits, RewritePlan& plan) {
+    if (!plan.refusal_message.empty()) {
+        plan.action = RewritePlan::Action::Refuse;
+    } else if (!edits.empty()) {
+        plan.action = RewritePlan::Action::Rewrite;
+    }
+    if (edits.empty()) return;
+    Splice out = apply_edits(sql, 0, sql.size(), std::move(edits));
+    plan.sql = out.text();
+    plan.source_map = out.pieces();
+    plan.original = std::string(sql);
+}
+
+}  // namespace
+
 RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
                          const config::Audit& policy, bool catalog_is_fresh,
                          bool server_has_pgrevs_grammar) {
-    RewritePlan plan;
     ParseResult parsed = parse_sql(sql);
     if (!parsed.ok) {
-        if (policy.allow_unparsable) return plan;
-        std::string tables;
-        for (const auto& t : catalog.configured()) {
-            std::string lower;
-            for (char c : t.name) {
-                lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-            }
-            if (NameFilter::contains_ci(sql, lower)) {
-                tables += (tables.empty() ? "" : ", ") + t.qualified_name();
-            }
-        }
-        // No audited name in it (it was analysed for another reason): the server's own error
-        // is the right answer.
-        if (tables.empty() && !NameFilter::contains_ci(sql, "u&")) return plan;
-        // A server of the major version whose grammar libpg_query has refuses the text too,
-        // with its own error, position and hint: forward it. Not when pgrev read other bytes
-        // than the server will (invalid UTF-8 replaced), nor when libpg_query's scanner is
-        // known to read the text differently (a string continued across a comment), nor when
-        // pgrev did not even try (too deep): then the server might run it.
-        if (server_has_pgrevs_grammar && !parsed.too_deep &&
-            !continues_string_across_comment(sql) && with_invalid_utf8_replaced(sql) == sql) {
-            return plan;
-        }
-        std::string mentions =
-            "; it mentions the audited table " + (tables.empty() ? "name" : tables) +
-            ", so pgrev refuses it rather than let a change through without its revision";
-        plan.action = RewritePlan::Action::Refuse;
-        if (parsed.too_deep) {
-            plan.refusal_sqlstate = "54001";
-            plan.refusal_message = "pgrev: cannot audit a statement nested this deeply (" +
-                                   parsed.error + ")" + mentions;
-        } else {
-            plan.refusal_sqlstate = "42601";
-            plan.refusal_message = "pgrev: cannot audit a statement that does not parse with " +
-                                   std::string(parser_version()) +
-                                   "'s grammar, which pgrev uses (" + parsed.error + ")" + mentions;
-        }
-        plan.sql = refusal_statement(plan.refusal_sqlstate, plan.refusal_message);
-        plan.statements.emplace_back();
-        return plan;
+        return plan_unparsable(sql, parsed, catalog, policy, server_has_pgrevs_grammar);
     }
-
+    RewritePlan plan;
     std::vector<Token> tokens = lex_sql(sql);
     StatementAnalyzer analyzer(sql, tokens, catalog, policy);
     std::vector<Edit> edits;
@@ -344,58 +434,15 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
                 plan.unknown_tables = a.unknown_tables;
                 return plan;
             }
-            a.refused = true;
-            a.sqlstate = "42P01";
-            a.message = "pgrev: cannot audit table " + a.unknown_tables.front() +
-                        ": it is configured for audit but pgrev does not see it in this "
-                        "database (does it exist? a table created in a transaction that has "
-                        "not committed yet cannot be audited)";
+            refuse_unknown_table(a);
         }
-        std::size_t first = token_at(tokens, statement.begin);
-        std::size_t begin = first < tokens.size() ? tokens[first].begin : statement.begin;
         if (a.refused) {
-            std::size_t end = begin;
-            for (std::size_t i = first; i < tokens.size() && tokens[i].begin < statement.end; ++i) {
-                if (tokens[i].kind != TokenKind::Semicolon) end = tokens[i].end;
-            }
-            Splice refusal(sql);
-            refusal.add(refusal_statement(a.sqlstate, a.message));
-            edits.push_back({begin, end, std::move(refusal)});
-            plan.statements.emplace_back();
-            if (plan.refusal_message.empty()) {
-                plan.refusal_sqlstate = a.sqlstate;
-                plan.refusal_message = a.message;
-            }
-            continue;
-        }
-        std::vector<Edit> cte_edits;
-        for (std::size_t i = 0; i < a.in_ctes.size(); ++i) {
-            // Appended, not "_" + std::to_string(): GCC 12 at -O3 warns falsely there
-            // (-Wrestrict, GCC bug 105651).
-            std::string suffix = "_";
-            suffix += std::to_string(i + 1);
-            cte_edits.push_back(SiteWriter(sql, a.in_ctes[i], suffix).cte_edit());
-        }
-        if (a.main) {
-            edits.push_back({a.rewrite_begin, a.main->end,
-                             SiteWriter(sql, *a.main, "").statement(a, cte_edits)});
+            add_refusal(sql, tokens, statement, a, plan, edits);
         } else {
-            edits.insert(edits.end(), cte_edits.begin(), cte_edits.end());
+            add_rewrite(sql, a, plan, edits);
         }
-        plan.audits = plan.audits || a.main || !a.in_ctes.empty();
-        plan.statements.push_back(a.plan);
     }
-    if (!plan.refusal_message.empty()) {
-        plan.action = RewritePlan::Action::Refuse;
-    } else if (!edits.empty()) {
-        plan.action = RewritePlan::Action::Rewrite;
-    }
-    if (!edits.empty()) {
-        Splice out = apply_edits(sql, 0, sql.size(), std::move(edits));
-        plan.sql = out.text();
-        plan.source_map = out.pieces();
-        plan.original = std::string(sql);
-    }
+    finish_plan(sql, std::move(edits), plan);
     return plan;
 }
 

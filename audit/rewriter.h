@@ -1,9 +1,11 @@
-// Rewriter::plan turns the text of a Query or Parse into what pgrev sends instead
-// (DESIGN.md §2): every INSERT/UPDATE/DELETE of an audited table becomes one statement whose
-// data-modifying CTE also writes <table>_rev, and a statement pgrev must refuse becomes a DO
-// block that raises pgrev's error on the server. The user's SQL is spliced in verbatim.
+// plan_rewrite turns the text of a Query or Parse into what pgrev sends instead
+// (docs/ARCHITECTURE.md, "Life of a client message"): every INSERT/UPDATE/DELETE of an audited
+// table becomes one statement whose data-modifying CTE also writes <table>_rev, and a statement
+// pgrev must refuse becomes a DO block that raises pgrev's error on the server. The user's SQL is
+// spliced in verbatim.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "audit/catalog.h"
@@ -24,5 +26,9 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
 // The statement sent in place of a refused one: the server raises the error, so the client
 // gets an ordinary ErrorResponse and an open transaction block fails as after any error.
 std::string refusal_statement(std::string_view sqlstate, std::string_view message);
+
+// The plan of a text refused as a whole, in one statement: `message` (made with
+// protocol::pgrev_message) raised with `sqlstate` by refusal_statement.
+RewritePlan refusal_plan(std::string_view sqlstate, std::string message);
 
 }  // namespace pgrev::audit

@@ -1,6 +1,6 @@
 #include "audit/sql_lexer.h"
 
-#include <cctype>
+#include "config/text.h"
 
 namespace pgrev::audit {
 
@@ -273,7 +273,7 @@ std::vector<Token> Scanner::run() {
         std::size_t begin = i;
         std::size_t end = npos;
         TokenKind kind = TokenKind::String;
-        char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        char lower = config::lower_ascii(c);
         // Prefixed literals, only at a token's start: E'..', B'..', X'..', U&'..', U&"..".
         // N'..' is two tokens for the server (NCHAR and a string), as for pgrev.
         if (lower == 'e' && at(i + 1, '\'')) {
@@ -358,7 +358,7 @@ std::vector<Token> Scanner::run() {
 bool Token::is_word(std::string_view text, std::string_view lower_keyword) const {
     if (kind != TokenKind::Word || end - begin != lower_keyword.size()) return false;
     for (std::size_t i = 0; i < lower_keyword.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(text[begin + i])) != lower_keyword[i]) {
+        if (config::lower_ascii(text[begin + i]) != lower_keyword[i]) {
             return false;
         }
     }

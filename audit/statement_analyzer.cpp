@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 
 #include <nlohmann/json.hpp>
+
+#include "protocol/pgrev_message.h"
+#include "protocol/sqlstate.h"
 
 namespace pgrev::audit {
 
@@ -29,6 +31,20 @@ bool changes_history(std::string_view kind, const Json& fields) {
     return conflict != fields.end() && conflict->value("action", "") == "ONCONFLICT_UPDATE";
 }
 
+// Offsets of the `*` items of a RETURNING list (not `t.*`).
+std::vector<std::size_t> bare_stars(const Json& returning) {
+    std::vector<std::size_t> stars;
+    for (const auto& item : returning) {
+        const Json& val = node_fields(item).value("val", Json::object());
+        if (node_kind(val) != "ColumnRef") continue;
+        const Json& col_fields = node_fields(val).value("fields", Json::array());
+        if (col_fields.size() == 1 && node_kind(col_fields[0]) == "A_Star") {
+            stars.push_back(location_of(node_fields(val)));
+        }
+    }
+    return stars;
+}
+
 }  // namespace
 
 std::string StatementAnalyzer::table_name(const TableMatch& m) const {
@@ -46,7 +62,8 @@ std::string StatementAnalyzer::table_name(const TableMatch& m) const {
     }
     if (m.configured == nullptr) return "an audited table";
     if (m.kind == TableMatch::Kind::RevTable) {
-        return "revision table " + qualified(*m.configured) + "_rev";
+        return "revision table " + m.configured->schema + "." +
+               config::rev_name(m.configured->name);
     }
     return "audited table " + qualified(*m.configured);
 }
@@ -55,11 +72,12 @@ std::string StatementAnalyzer::qualified(const config::AuditedTable& t) const {
     return t.schema + "." + t.name;
 }
 
-void StatementAnalyzer::refuse(StatementAnalysis& a, std::string sqlstate, std::string message) {
+void StatementAnalyzer::refuse(StatementAnalysis& a, std::string_view sqlstate,
+                               std::string message) {
     if (a.refused) return;  // the first reason is the one reported
     a.refused = true;
-    a.sqlstate = std::move(sqlstate);
-    a.message = "pgrev: " + std::move(message);
+    a.sqlstate = std::string(sqlstate);
+    a.message = protocol::pgrev_message(message);
 }
 
 std::size_t StatementAnalyzer::last_token_end(std::size_t begin, std::size_t end) const {
@@ -80,80 +98,44 @@ StatementAnalysis StatementAnalyzer::analyze(const ParsedStatement& statement) {
 
 void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::size_t end,
                                      StatementAnalysis& a) {
-    std::string_view kind = node_kind(node);
-    const Json& f = node_fields(node);
+    StatementNode n{node, node_kind(node), node_fields(node), begin, end};
+    if (is_dml(n.kind) || n.kind == "SelectStmt") {
+        analyze_query(n, a);
+        return;
+    }
+    // Links between tables first: of several reasons to refuse, the first is reported.
+    check_links(n.kind, n.fields, a);
+    if (KindAnalyzer analyze = analyzer_of(n.kind)) {
+        (this->*analyze)(n, a);
+    } else {
+        refuse_hidden_writes(n, a);
+    }
+}
 
-    if (is_dml(kind) || kind == "SelectStmt") {
-        analyze_ctes(f, a);
-        if (is_dml(kind)) {
-            check_target_is_not_rev(kind, f, a);
-            analyze_dml(kind, f, end, a);
-        }
-        // Everything that writes an audited table must be a site the rewrite handles: a DML
-        // in a sub-select's WITH, say, is an error in PostgreSQL anyway, and refused here.
-        int handled = static_cast<int>(a.in_ctes.size()) + (a.main ? 1 : 0);
-        std::string table;
-        if (!a.refused && a.unknown_tables.empty() &&
-            count_audited_writes(node, &table) != handled) {
-            refuse(a, "0A000",
-                   "cannot audit this statement: it changes " + table +
-                       " in a place pgrev cannot rewrite (only the statement itself and its "
-                       "top-level WITH can)");
-        }
-        return;
+void StatementAnalyzer::analyze_query(const StatementNode& n, StatementAnalysis& a) {
+    analyze_ctes(n.fields, a);
+    if (is_dml(n.kind)) {
+        check_target_is_not_rev(n.kind, n.fields, a);
+        analyze_dml(n.kind, n.fields, n.end, a);
     }
-    if (analyze_change_of_tables(kind, f, a)) return;
-    if (kind == "PrepareStmt") {
-        a.plan.prepared_op = PreparedOp::Prepare;
-        a.plan.prepared_name = f.value("name", "");
-        // PREPARE name [(types)] AS statement: the statement starts after AS.
-        std::size_t i = token_at(tokens_, begin);
-        while (i < tokens_.size() && tokens_[i].begin < end &&
-               !(tokens_[i].depth == tokens_[token_at(tokens_, begin)].depth &&
-                 tokens_[i].is_word(sql_, "as"))) {
-            ++i;
-        }
-        if (i + 1 >= tokens_.size()) return;
-        StatementAnalysis inner;
-        analyze_node(f.at("query"), tokens_[i + 1].begin, end, inner);
-        inner.plan.prepared_op = a.plan.prepared_op;
-        inner.plan.prepared_name = a.plan.prepared_name;
-        inner.plan.prepared_tag = inner.plan.restore_tag;
-        inner.plan.restore_tag = TagVerb::None;  // PREPARE's own tag is "PREPARE"
-        a = std::move(inner);
-        return;
-    }
-    if (kind == "CreateTableAsStmt" &&
-        node_kind(f.value("query", Json::object())) == "ExecuteStmt") {
-        a.plan.prepared_op = PreparedOp::CreateTableAsExecute;
-        a.plan.prepared_name = node_fields(f.at("query")).value("name", "");
-        return;
-    }
-    if (kind == "ExecuteStmt") {
-        a.plan.prepared_op = PreparedOp::Execute;
-        a.plan.prepared_name = f.value("name", "");
-        return;
-    }
-    if (kind == "DeallocateStmt") {
-        a.plan.prepared_name = f.value("name", "");
-        a.plan.prepared_op =
-            a.plan.prepared_name.empty() ? PreparedOp::DeallocateAll : PreparedOp::Deallocate;
-        return;
-    }
-    if (kind == "DiscardStmt") {
-        std::string target = f.value("target", "");
-        if (target == "DISCARD_ALL") a.plan.prepared_op = PreparedOp::DeallocateAll;
-        return;
-    }
-    // Definitions (functions, rules, triggers, views) do not run now: writes they make later
-    // are outside what a proxy can see (README). Anything else that writes is refused.
-    if (kind == "CreateFunctionStmt" || kind == "RuleStmt" || kind == "CreateTrigStmt" ||
-        kind == "ViewStmt") {
-        return;
-    }
+    // Everything that writes an audited table must be a site the rewrite handles: a DML
+    // in a sub-select's WITH, say, is an error in PostgreSQL anyway, and refused here.
+    int handled = static_cast<int>(a.in_ctes.size()) + (a.main ? 1 : 0);
     std::string table;
-    if (count_audited_writes(node, &table) > 0) {
-        refuse(a, "0A000",
+    if (!a.refused && a.unknown_tables.empty() && count_audited_writes(n.node, &table) != handled) {
+        refuse(a, sqlstate::kFeatureNotSupported,
+               "cannot audit this statement: it changes " + table +
+                   " in a place pgrev cannot rewrite (only the statement itself and its "
+                   "top-level WITH can)");
+    }
+}
+
+// Anything else that writes is refused: a write inside a statement pgrev does not rewrite
+// would have no revision.
+void StatementAnalyzer::refuse_hidden_writes(const StatementNode& n, StatementAnalysis& a) {
+    std::string table;
+    if (count_audited_writes(n.node, &table) > 0) {
+        refuse(a, sqlstate::kFeatureNotSupported,
                "cannot audit this statement: it changes " + table +
                    " in a place pgrev cannot rewrite");
     }
@@ -173,9 +155,9 @@ void StatementAnalyzer::check_target_is_not_rev(std::string_view kind, const Jso
 bool StatementAnalyzer::refuse_history_change(const TableMatch& m, std::string_view what,
                                               StatementAnalysis& a) {
     if (m.kind != TableMatch::Kind::RevTable || policy_.allow_rev_table_changes) return false;
-    refuse(a, "42501",
-           fmt::format("{} of revision table {}_rev is refused: revision history is append-only",
-                       what, qualified(*m.configured)));
+    refuse(a, sqlstate::kInsufficientPrivilege,
+           fmt::format("{} of revision table {}.{} is refused: revision history is append-only",
+                       what, m.configured->schema, config::rev_name(m.configured->name)));
     return true;
 }
 
@@ -207,40 +189,44 @@ void StatementAnalyzer::analyze_ctes(const Json& fields, StatementAnalysis& a) {
     for (const auto& cte_node : with->value("ctes", Json::array())) {
         const Json& cte = node_fields(cte_node);
         const Json& query = cte.at("ctequery");
-        std::string_view kind = node_kind(query);
-        if (!is_dml(kind)) continue;
-        const Json& qf = node_fields(query);
-        check_target_is_not_rev(kind, qf, a);
-        // The CTE's parentheses: the first "(" after AS at the CTE's own depth.
-        std::size_t name_tok = token_at(tokens_, location_of(cte));
-        if (name_tok >= tokens_.size()) continue;
-        int depth = tokens_[name_tok].depth;
-        std::size_t i = name_tok;
-        while (i < tokens_.size() &&
-               !(tokens_[i].depth == depth && tokens_[i].is_word(sql_, "as"))) {
-            ++i;
-        }
-        std::size_t as_tok = i;
-        while (i < tokens_.size() && tokens_[i].kind != TokenKind::OpenParen)
-            ++i;
-        std::size_t close = matching_paren(tokens_, i);
-        if (close >= tokens_.size()) continue;
-        auto site = dml_site(kind, qf, tokens_[close].begin, a);
+        if (!is_dml(node_kind(query))) continue;
+        check_target_is_not_rev(node_kind(query), node_fields(query), a);
+        auto site = cte_site(cte, a);
         if (!site) continue;
-        site->in_cte = true;
-        site->cte_name = cte.value("ctename", "");
-        site->cte_begin = tokens_[name_tok].begin;
-        site->cte_as_end = tokens_[as_tok].end;
-        site->cte_open_end = tokens_[i].end;
-        site->cte_end = tokens_[close].end;
-        if (qf.contains("withClause")) {
-            refuse(a, "0A000",
+        if (node_fields(query).contains("withClause")) {
+            refuse(a, sqlstate::kFeatureNotSupported,
                    "cannot audit a change of an audited table in a WITH query that has a WITH "
                    "clause of its own");
             continue;
         }
         a.in_ctes.push_back(std::move(*site));
     }
+}
+
+std::optional<DmlSite> StatementAnalyzer::cte_site(const Json& cte, StatementAnalysis& a) {
+    const Json& query = cte.at("ctequery");
+    // The CTE's parentheses: the first "(" after AS at the CTE's own depth.
+    std::size_t name_tok = token_at(tokens_, location_of(cte));
+    if (name_tok >= tokens_.size()) return std::nullopt;
+    int depth = tokens_[name_tok].depth;
+    std::size_t i = name_tok;
+    while (i < tokens_.size() && !(tokens_[i].depth == depth && tokens_[i].is_word(sql_, "as"))) {
+        ++i;
+    }
+    std::size_t as_tok = i;
+    while (i < tokens_.size() && tokens_[i].kind != TokenKind::OpenParen)
+        ++i;
+    std::size_t close = matching_paren(tokens_, i);
+    if (close >= tokens_.size()) return std::nullopt;
+    auto site = dml_site(node_kind(query), node_fields(query), tokens_[close].begin, a);
+    if (!site) return std::nullopt;
+    site->in_cte = true;
+    site->cte_name = cte.value("ctename", "");
+    site->cte_begin = tokens_[name_tok].begin;
+    site->cte_as_end = tokens_[as_tok].end;
+    site->cte_open_end = tokens_[i].end;
+    site->cte_end = tokens_[close].end;
+    return site;
 }
 
 void StatementAnalyzer::analyze_dml(std::string_view kind, const Json& fields, std::size_t end,
@@ -268,34 +254,56 @@ void StatementAnalyzer::analyze_dml(std::string_view kind, const Json& fields, s
 std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const Json& fields,
                                                    std::size_t end, StatementAnalysis& a) {
     RelationName rel = relation_name(fields.at("relation"));
-    TableMatch m = match(rel.schema, rel.name);
-    if (m.kind == TableMatch::Kind::AuditedUnknown) {
-        a.unknown_tables.push_back(qualified(*m.configured));
+    const AuditedTableInfo* table = audited_target(kind, match(rel.schema, rel.name), a);
+    if (table == nullptr) return std::nullopt;
+    DmlSite s;
+    s.verb = verb_of(kind);
+    s.table = table;
+    s.ref = rel.alias.empty() ? rel.name : rel.alias;
+    s.unqualified = rel.schema.empty();
+    std::size_t t = verb_token(rel.location);
+    if (t >= tokens_.size()) {
+        refuse(a, sqlstate::kFeatureNotSupported,
+               "cannot audit this statement: pgrev could not find its verb");
         return std::nullopt;
     }
+    s.begin = tokens_[t].begin;
+    s.end = last_token_end(s.begin, end);
+    s.body_end = s.end;
+    if (auto ret = fields.find("returningList"); ret != fields.end() && !ret->empty()) {
+        if (!analyze_returning(fields, *ret, s, a)) return std::nullopt;
+    }
+    return s;
+}
+
+const AuditedTableInfo* StatementAnalyzer::audited_target(std::string_view kind,
+                                                          const TableMatch& m,
+                                                          StatementAnalysis& a) {
+    if (m.kind == TableMatch::Kind::AuditedUnknown) {
+        a.unknown_tables.push_back(qualified(*m.configured));
+        return nullptr;
+    }
     if (m.kind == TableMatch::Kind::Child) {
-        refuse(a, "0A000",
+        refuse(a, sqlstate::kFeatureNotSupported,
                fmt::format("{} of {} is refused: pgrev audits it through {}, so write to that "
                            "table instead",
                            verb_name(verb_of(kind)), table_name(m), m.child->parent));
-        return std::nullopt;
+        return nullptr;
     }
-    if (m.kind != TableMatch::Kind::Audited) return std::nullopt;
+    if (m.kind != TableMatch::Kind::Audited) return nullptr;
     if (!m.table->unusable.empty()) {
-        refuse(a, "55000",
+        refuse(a, sqlstate::kObjectNotInPrerequisiteState,
                fmt::format("cannot audit {}.{}: {}", m.table->schema, m.table->name,
                            m.table->unusable));
-        return std::nullopt;
+        return nullptr;
     }
+    return m.table;
+}
 
-    DmlSite s;
-    s.verb = verb_of(kind);
-    s.table = m.table;
-    s.ref = rel.alias.empty() ? rel.name : rel.alias;
-    s.unqualified = rel.schema.empty();
+std::size_t StatementAnalyzer::verb_token(int location) const {
     // The verb is the last INSERT/UPDATE/DELETE word before the table's name; only INTO,
     // FROM and ONLY can stand between them.
-    std::size_t t = token_at(tokens_, rel.location);
+    std::size_t t = token_at(tokens_, location);
     while (t > 0) {
         --t;
         const Token& tok = tokens_[t];
@@ -307,53 +315,42 @@ std::optional<DmlSite> StatementAnalyzer::dml_site(std::string_view kind, const 
     if (t >= tokens_.size() ||
         !(tokens_[t].is_word(sql_, "insert") || tokens_[t].is_word(sql_, "update") ||
           tokens_[t].is_word(sql_, "delete"))) {
-        refuse(a, "0A000", "cannot audit this statement: pgrev could not find its verb");
-        return std::nullopt;
+        return tokens_.size();
     }
-    s.begin = tokens_[t].begin;
-    s.end = last_token_end(s.begin, end);
-    s.body_end = s.end;
+    return t;
+}
 
-    if (auto ret = fields.find("returningList"); ret != fields.end() && !ret->empty()) {
-        s.has_returning = true;
-        std::size_t first = token_at(tokens_, location_of(node_fields((*ret)[0])));
-        if (first == 0 || !tokens_[first - 1].is_word(sql_, "returning")) {
-            refuse(a, "0A000", "cannot audit this statement: pgrev could not find RETURNING");
-            return std::nullopt;
-        }
-        s.returning_begin = tokens_[first].begin;
-        s.body_end = last_token_end(s.begin, tokens_[first - 1].begin);
-        if (!analyze_returning_columns(*ret, s, a)) return std::nullopt;
-        for (const auto& item : *ret) {
-            const Json& target = node_fields(item);
-            const Json& val = target.value("val", Json::object());
-            if (node_kind(val) != "ColumnRef") continue;
-            const Json& col_fields = node_fields(val).value("fields", Json::array());
-            if (col_fields.size() == 1 && node_kind(col_fields[0]) == "A_Star") {
-                s.bare_stars.push_back(location_of(node_fields(val)));
-            }
-        }
-        const char* from_key = s.verb == TagVerb::Update   ? "fromClause"
-                               : s.verb == TagVerb::Delete ? "usingClause"
-                                                           : nullptr;
-        if (from_key != nullptr) {
-            for (const auto& item : fields.value(from_key, Json::array())) {
-                if (!collect_from_items(item, s.from_items, a)) return std::nullopt;
-            }
-        }
-        if (!s.system_columns.empty()) {
-            if (!s.from_items.empty()) {
-                refuse(a, "0A000",
-                       "cannot audit this statement: its RETURNING clause uses system columns "
-                       "together with other FROM/USING items");
-                return std::nullopt;
-            }
-            expand_stars(*ret, s);
-        }
-        if (!type_whole_row_refs(*ret, s, a)) return std::nullopt;
-        if (!plan_returning_check(*ret, s, a)) return std::nullopt;
+bool StatementAnalyzer::analyze_returning(const Json& fields, const Json& returning, DmlSite& s,
+                                          StatementAnalysis& a) {
+    s.has_returning = true;
+    std::size_t first = token_at(tokens_, location_of(node_fields(returning[0])));
+    if (first == 0 || !tokens_[first - 1].is_word(sql_, "returning")) {
+        refuse(a, sqlstate::kFeatureNotSupported,
+               "cannot audit this statement: pgrev could not find RETURNING");
+        return false;
     }
-    return s;
+    s.returning_begin = tokens_[first].begin;
+    s.body_end = last_token_end(s.begin, tokens_[first - 1].begin);
+    if (!analyze_returning_columns(returning, s, a)) return false;
+    s.bare_stars = bare_stars(returning);
+    const char* from_key = s.verb == TagVerb::Update   ? "fromClause"
+                           : s.verb == TagVerb::Delete ? "usingClause"
+                                                       : nullptr;
+    if (from_key != nullptr) {
+        for (const auto& item : fields.value(from_key, Json::array())) {
+            if (!collect_from_items(item, s.from_items, a)) return false;
+        }
+    }
+    if (!s.system_columns.empty()) {
+        if (!s.from_items.empty()) {
+            refuse(a, sqlstate::kFeatureNotSupported,
+                   "cannot audit this statement: its RETURNING clause uses system columns "
+                   "together with other FROM/USING items");
+            return false;
+        }
+        expand_stars(returning, s);
+    }
+    return type_whole_row_refs(returning, s, a) && plan_returning_check(returning, s, a);
 }
 
 }  // namespace pgrev::audit

@@ -1,6 +1,7 @@
 // Finds, in one parsed top-level statement, every place that writes to an audited table and
 // the text ranges the rewriter splices: the DML verb, its RETURNING list, the user's WITH list,
-// a CTE's parentheses. Also decides refusals (DESIGN.md §4) and session bookkeeping.
+// a CTE's parentheses. Also decides refusals (docs/ARCHITECTURE.md, "Refusals") and session
+// bookkeeping. Which function analyses which statement kind: statement_kinds.cpp.
 #pragma once
 
 #include <cstddef>
@@ -100,14 +101,68 @@ class StatementAnalyzer {
     StatementAnalysis analyze(const ParsedStatement& statement);
 
   private:
+    // One parse node and where its statement's text is in sql_.
+    struct StatementNode {
+        const Json& node;  // {"Kind": fields}
+        std::string_view kind;
+        const Json& fields;
+        std::size_t begin;
+        std::size_t end;
+    };
+    using KindAnalyzer = void (StatementAnalyzer::*)(const StatementNode&, StatementAnalysis&);
+    // The function that analyses a statement of `kind` other than a query (statement_kinds.cpp);
+    // nullptr for a kind pgrev does not look into.
+    static KindAnalyzer analyzer_of(std::string_view kind);
+
     void analyze_node(const Json& node, std::size_t begin, std::size_t end, StatementAnalysis& a);
+    // INSERT, UPDATE, DELETE and SELECT: the statements pgrev rewrites, in itself or its WITH.
+    void analyze_query(const StatementNode& n, StatementAnalysis& a);
+    // A kind analyzer_of does not know: refused when it writes to an audited table.
+    void refuse_hidden_writes(const StatementNode& n, StatementAnalysis& a);
     void analyze_dml(std::string_view kind, const Json& fields, std::size_t end,
                      StatementAnalysis& a);
     void analyze_ctes(const Json& fields, StatementAnalysis& a);
-    // MERGE, TRUNCATE, COPY, DROP, ALTER, EXPLAIN (table_statements.cpp); false for others.
-    bool analyze_change_of_tables(std::string_view kind, const Json& fields, StatementAnalysis& a);
+    // The site of the DML query of one CTE, with its CTE's text ranges.
+    std::optional<DmlSite> cte_site(const Json& cte, StatementAnalysis& a);
+
+    // Statements that change whole tables or a table's definition (table_statements.cpp).
+    void analyze_merge(const StatementNode& n, StatementAnalysis& a);
+    void analyze_truncate(const StatementNode& n, StatementAnalysis& a);
+    void analyze_copy(const StatementNode& n, StatementAnalysis& a);
+    void analyze_drop(const StatementNode& n, StatementAnalysis& a);
+    void refuse_drop_schema_cascade(const std::string& schema, StatementAnalysis& a);
+    void analyze_drop_table(const RelationName& rel, StatementAnalysis& a);
+    void analyze_drop_owned(const StatementNode& n, StatementAnalysis& a);
+    void analyze_set_schema(const StatementNode& n, StatementAnalysis& a);
+    void analyze_rename(const StatementNode& n, StatementAnalysis& a);
+    void refuse_new_name_of_audited(const Json& fields, std::string_view what,
+                                    StatementAnalysis& a);
+    void analyze_opaque_code(const StatementNode& n, StatementAnalysis& a);
+    void analyze_create_table(const StatementNode& n, StatementAnalysis& a);
+    void analyze_alter_table(const StatementNode& n, StatementAnalysis& a);
+    void analyze_explain(const StatementNode& n, StatementAnalysis& a);
+
+    // SQL-level prepared statements, which the session keeps (prepared_statements.cpp).
+    void analyze_prepare(const StatementNode& n, StatementAnalysis& a);
+    void analyze_execute(const StatementNode& n, StatementAnalysis& a);
+    void analyze_create_table_as(const StatementNode& n, StatementAnalysis& a);
+    void analyze_deallocate(const StatementNode& n, StatementAnalysis& a);
+    void analyze_discard(const StatementNode& n, StatementAnalysis& a);
+    // Definitions (functions, rules, triggers, views) do not run now: nothing to refuse.
+    void analyze_definition(const StatementNode& n, StatementAnalysis& a);
+
+    // The DML of an audited table at `fields` and its text ranges; nullopt when it is not one
+    // (or is refused, or its table is unknown).
     std::optional<DmlSite> dml_site(std::string_view kind, const Json& fields, std::size_t end,
                                     StatementAnalysis& a);
+    // The audited table a DML of `kind` writes to `m`; nullptr when it is none, is not known
+    // yet (a.unknown_tables), or its writes are refused (a child, an unusable table).
+    const AuditedTableInfo* audited_target(std::string_view kind, const TableMatch& m,
+                                           StatementAnalysis& a);
+    // The token of the verb of a DML whose target is at `location`; tokens_.size() if none.
+    std::size_t verb_token(int location) const;
+    bool analyze_returning(const Json& fields, const Json& returning, DmlSite& s,
+                           StatementAnalysis& a);
     void check_target_is_not_rev(std::string_view kind, const Json& fields, StatementAnalysis& a);
     // The catalog's match, and children created by earlier statements of the same text.
     TableMatch match(std::string_view schema, std::string_view name) const;
@@ -120,7 +175,13 @@ class StatementAnalyzer {
                                       StatementAnalysis& a);
     void check_alter_table_links(const Json& fields, StatementAnalysis& a);
     void check_create_links(const Json& fields, StatementAnalysis& a);
+    void check_view_links(const Json& fields, StatementAnalysis& a);
     void check_relation_names(std::string_view kind, const Json& fields, StatementAnalysis& a);
+    void check_rules_and_policies(std::string_view kind, const Json& fields, StatementAnalysis& a);
+    void check_schema_rename(const Json& fields, StatementAnalysis& a);
+    // `moved` is renamed or moved to another schema, as `arrives`.
+    void check_move(const char* what, const RelationName& moved, const RelationName& arrives,
+                    StatementAnalysis& a);
     void check_rev_dependencies(std::string_view kind, const Json& fields, StatementAnalysis& a);
     void add_new_child(const RelationName& rel, const TableMatch& parent, StatementAnalysis& a,
                        bool view = false);
@@ -156,7 +217,8 @@ class StatementAnalyzer {
     // Fills site.returning_checks and site.whole_row (after the other RETURNING analysis).
     bool plan_returning_check(const Json& returning, DmlSite& site, StatementAnalysis& a);
 
-    void refuse(StatementAnalysis& a, std::string sqlstate, std::string message);
+    // The first refusal of the statement; `message` without the "pgrev: " prefix.
+    void refuse(StatementAnalysis& a, std::string_view sqlstate, std::string message);
     std::size_t last_token_end(std::size_t begin, std::size_t end) const;
     std::string qualified(const config::AuditedTable& t) const;
 

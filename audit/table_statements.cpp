@@ -1,16 +1,20 @@
 // Statements other than INSERT/UPDATE/DELETE that change whole tables or run a change
-// without RETURNING: what pgrev refuses of them (DESIGN.md §4), and which DDL changes an
-// audited table's definition.
+// without RETURNING: what pgrev refuses of them (docs/ARCHITECTURE.md, "Refusals"), and which
+// DDL changes an audited table's definition. One function per statement kind, each listed in
+// StatementAnalyzer::analyzer_of (statement_analyzer.cpp).
 #include <fmt/format.h>
 
-#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "audit/statement_analyzer.h"
+#include "config/text.h"
+#include "protocol/sqlstate.h"
 
 namespace pgrev::audit {
 
 namespace {
+
+using Kind = TableMatch::Kind;
 
 // EXPLAIN (ANALYZE) and EXPLAIN ANALYZE run the statement; plain EXPLAIN does not.
 bool explain_runs_statement(const Json& fields) {
@@ -28,190 +32,199 @@ bool explain_runs_statement(const Json& fields) {
         if (node_kind(*arg) == "Integer") {
             runs = value.value("ival", 0) != 0;
         } else {
-            std::string text = value.value("sval", "true");
-            for (char& c : text)
-                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            std::string text = config::lower_ascii(value.value("sval", "true"));
             runs = !(text == "false" || text == "off" || text == "no" || text == "0");
         }
     }
     return runs;
 }
 
+// The table a DROP TABLE names: `name` or `[catalog.]schema.name` (schema empty when unnamed).
+RelationName dropped_table(const Json& object) {
+    const Json& items = node_fields(object).value("items", Json::array());
+    RelationName rel;
+    if (items.size() == 1) {
+        rel.name = node_fields(items[0]).value("sval", "");
+    } else if (items.size() >= 2) {
+        rel.schema = node_fields(items[items.size() - 2]).value("sval", "");
+        rel.name = node_fields(items[items.size() - 1]).value("sval", "");
+    }
+    return rel;
+}
+
 }  // namespace
 
-bool StatementAnalyzer::analyze_change_of_tables(std::string_view kind, const Json& f,
-                                                 StatementAnalysis& a) {
-    check_links(kind, f, a);
-    if (kind == "MergeStmt") {
-        RelationName rel = relation_name(f.at("relation"));
+void StatementAnalyzer::analyze_merge(const StatementNode& n, StatementAnalysis& a) {
+    RelationName rel = relation_name(n.fields.at("relation"));
+    TableMatch m = match(rel.schema, rel.name);
+    if (!refuse_history_change(m, "MERGE", a) && is_audited(m) && !policy_.allow_merge) {
+        refuse(a, sqlstate::kFeatureNotSupported,
+               fmt::format("MERGE into {} is refused: PostgreSQL 15 cannot "
+                           "return the changed rows, so pgrev cannot record them (use "
+                           "INSERT ... ON CONFLICT, or allow it with audit.allow: [merge])",
+                           table_name(m)));
+    }
+    // Its WITH may hold a data-modifying statement, which pgrev does not rewrite here.
+    std::string table;
+    if (auto with = n.fields.find("withClause");
+        with != n.fields.end() && count_audited_writes(*with, &table) > 0) {
+        refuse(a, sqlstate::kFeatureNotSupported,
+               "cannot audit this statement: it changes " + table +
+                   " in the WITH of a MERGE, which pgrev cannot rewrite");
+    }
+}
+
+void StatementAnalyzer::analyze_truncate(const StatementNode& n, StatementAnalysis& a) {
+    for (const auto& r : n.fields.value("relations", Json::array())) {
+        RelationName rel = relation_name(node_fields(r));
         TableMatch m = match(rel.schema, rel.name);
-        if (!refuse_history_change(m, "MERGE", a) && is_audited(m) && !policy_.allow_merge) {
-            refuse(a, "0A000",
-                   fmt::format("MERGE into {} is refused: PostgreSQL 15 cannot "
-                               "return the changed rows, so pgrev cannot record them (use "
-                               "INSERT ... ON CONFLICT, or allow it with audit.allow: [merge])",
+        if (!refuse_history_change(m, "TRUNCATE", a) && is_audited(m) && !policy_.allow_truncate) {
+            refuse(a, sqlstate::kFeatureNotSupported,
+                   fmt::format("TRUNCATE of {} is refused: it would remove "
+                               "rows without revisions (use DELETE, or allow it with "
+                               "audit.allow: [truncate])",
                                table_name(m)));
         }
-        // Its WITH may hold a data-modifying statement, which pgrev does not rewrite here.
-        std::string table;
-        if (auto with = f.find("withClause");
-            with != f.end() && count_audited_writes(*with, &table) > 0) {
-            refuse(a, "0A000",
-                   "cannot audit this statement: it changes " + table +
-                       " in the WITH of a MERGE, which pgrev cannot rewrite");
-        }
-        return true;
     }
-    if (kind == "TruncateStmt") {
-        for (const auto& r : f.value("relations", Json::array())) {
-            RelationName rel = relation_name(node_fields(r));
-            TableMatch m = match(rel.schema, rel.name);
-            if (!refuse_history_change(m, "TRUNCATE", a) && is_audited(m) &&
-                !policy_.allow_truncate) {
-                refuse(a, "0A000",
-                       fmt::format("TRUNCATE of {} is refused: it would remove "
-                                   "rows without revisions (use DELETE, or allow it with "
-                                   "audit.allow: [truncate])",
-                                   table_name(m)));
-            }
-        }
-        return true;
-    }
-    if (kind == "CopyStmt") {
-        if (auto rel_it = f.find("relation"); rel_it != f.end() && f.value("is_from", false)) {
-            RelationName rel = relation_name(*rel_it);
-            TableMatch m = match(rel.schema, rel.name);
-            if (is_audited(m) && !policy_.allow_copy_from) {
-                refuse(a, "0A000",
-                       fmt::format("COPY FROM into {} is refused: the copied rows "
-                                   "would have no revisions (use INSERT, or allow it with "
-                                   "audit.allow: [copy_from])",
-                                   table_name(m)));
-            }
-        }
-        std::string table;
-        if (auto q = f.find("query"); q != f.end() && count_audited_writes(*q, &table) > 0) {
-            refuse(a, "0A000",
-                   "cannot audit a change of " + table +
-                       " inside COPY (query) TO: its rows "
-                       "would have no revisions");
-        }
-        return true;
-    }
-    if (kind == "DropStmt" && f.value("removeType", "") == "OBJECT_SCHEMA" &&
-        f.value("behavior", "") == "DROP_CASCADE") {
-        // DROP SCHEMA ... CASCADE drops the revision tables in it.
-        for (const auto& obj : f.value("objects", Json::array())) {
-            std::string schema = node_fields(obj).value("sval", "");
-            for (const auto& t : catalog_.configured()) {
-                if (t.schema != schema) continue;
-                refuse_history_change(match(t.schema, t.name + "_rev"),
-                                      "DROP SCHEMA ... CASCADE", a);
-            }
-            // A partitioned parent of a revision table takes its partitions with it.
-            for (const auto& anc : catalog_.ancestors()) {
-                if (anc.schema != schema || !anc.of_rev || policy_.allow_rev_table_changes) {
-                    continue;
-                }
-                refuse(a, "42501",
-                       fmt::format("DROP SCHEMA {} CASCADE is refused: it holds {}.{}, a parent "
-                                   "of revision table {}, and revision history is append-only",
-                                   schema, anc.schema, anc.name, anc.descendant));
-            }
-        }
-        return true;
-    }
-    if (kind == "DropOwnedStmt") {
-        // It may drop revision tables, whose owner pgrev made their tables' owner.
-        if (!catalog_.configured().empty() && !policy_.allow_rev_table_changes) {
-            refuse(a, "42501",
-                   "DROP OWNED is refused: it may drop revision tables, and revision history "
-                   "is append-only (run it directly on PostgreSQL if you mean it)");
-        }
-        return true;
-    }
-    if (kind == "AlterObjectSchemaStmt" ||
-        (kind == "RenameStmt" && f.value("renameType", "") == "OBJECT_TABLE")) {
-        // Moving or renaming a table changes what its name means to pgrev.
-        auto rel_it = f.find("relation");
-        if (rel_it == f.end() || !rel_it->is_object()) return true;
+}
+
+void StatementAnalyzer::analyze_copy(const StatementNode& n, StatementAnalysis& a) {
+    const Json& f = n.fields;
+    if (auto rel_it = f.find("relation"); rel_it != f.end() && f.value("is_from", false)) {
         RelationName rel = relation_name(*rel_it);
         TableMatch m = match(rel.schema, rel.name);
-        const char* what = kind == "AlterObjectSchemaStmt" ? "ALTER ... SET SCHEMA" : "RENAME";
-        if (!refuse_history_change(m, what, a) &&
-            (m.kind == TableMatch::Kind::Audited || m.kind == TableMatch::Kind::AuditedUnknown)) {
-            refuse(a, "0A000",
-                   fmt::format("{} of audited table {} is refused: pgrev would no longer know "
-                               "it by its new name (do it directly on PostgreSQL, together "
-                               "with its revision table and audit.tables)",
-                               what, qualified(*m.configured)));
+        if (is_audited(m) && !policy_.allow_copy_from) {
+            refuse(a, sqlstate::kFeatureNotSupported,
+                   fmt::format("COPY FROM into {} is refused: the copied rows "
+                               "would have no revisions (use INSERT, or allow it with "
+                               "audit.allow: [copy_from])",
+                               table_name(m)));
         }
-        return true;
     }
-    if (kind == "DoStmt" || kind == "CallStmt") {
-        // Code pgrev cannot see into, naming an audited table: it may change its definition.
+    std::string table;
+    if (auto q = f.find("query"); q != f.end() && count_audited_writes(*q, &table) > 0) {
+        refuse(a, sqlstate::kFeatureNotSupported,
+               "cannot audit a change of " + table +
+                   " inside COPY (query) TO: its rows "
+                   "would have no revisions");
+    }
+}
+
+void StatementAnalyzer::analyze_drop(const StatementNode& n, StatementAnalysis& a) {
+    std::string type = n.fields.value("removeType", "");
+    if (type == "OBJECT_SCHEMA" && n.fields.value("behavior", "") == "DROP_CASCADE") {
+        for (const auto& obj : n.fields.value("objects", Json::array())) {
+            refuse_drop_schema_cascade(node_fields(obj).value("sval", ""), a);
+        }
+    } else if (type == "OBJECT_TABLE") {
+        for (const auto& obj : n.fields.value("objects", Json::array())) {
+            analyze_drop_table(dropped_table(obj), a);
+        }
+    }
+}
+
+// DROP SCHEMA ... CASCADE drops the revision tables in it.
+void StatementAnalyzer::refuse_drop_schema_cascade(const std::string& schema,
+                                                   StatementAnalysis& a) {
+    for (const auto& t : catalog_.configured()) {
+        if (t.schema != schema) continue;
+        refuse_history_change(match(t.schema, config::rev_name(t.name)), "DROP SCHEMA ... CASCADE",
+                              a);
+    }
+    // A partitioned parent of a revision table takes its partitions with it.
+    for (const auto& anc : catalog_.ancestors()) {
+        if (anc.schema != schema || !anc.of_rev || policy_.allow_rev_table_changes) continue;
+        refuse(a, sqlstate::kInsufficientPrivilege,
+               fmt::format("DROP SCHEMA {} CASCADE is refused: it holds {}.{}, a parent "
+                           "of revision table {}, and revision history is append-only",
+                           schema, anc.schema, anc.name, anc.descendant));
+    }
+}
+
+void StatementAnalyzer::analyze_drop_table(const RelationName& rel, StatementAnalysis& a) {
+    TableMatch m = match(rel.schema, rel.name);
+    if (m.kind == Kind::Ancestor && m.ancestor->of_rev && !policy_.allow_rev_table_changes) {
+        // Its partitions (or, with CASCADE, its children) go with it.
+        refuse(a, sqlstate::kInsufficientPrivilege,
+               fmt::format("DROP of {} is refused: it would drop the revision table "
+                           "with it, and revision history is append-only",
+                           table_name(m)));
+    } else if (!refuse_history_change(m, "DROP", a) &&
+               (m.kind == Kind::Audited || m.kind == Kind::Ancestor)) {
         a.changes_catalog = true;
-        return true;
     }
-    if (kind == "CreateStmt") {
-        // A new partition (PARTITION OF) or child (INHERITS) of an audited table.
-        for (const auto& parent : f.value("inhRelations", Json::array())) {
-            RelationName rel = relation_name(node_fields(parent));
-            if (match(rel.schema, rel.name).kind != TableMatch::Kind::None) {
-                a.changes_catalog = true;
-            }
-        }
-        return true;
+}
+
+void StatementAnalyzer::analyze_drop_owned(const StatementNode&, StatementAnalysis& a) {
+    // It may drop revision tables, whose owner pgrev made their tables' owner.
+    if (!catalog_.configured().empty() && !policy_.allow_rev_table_changes) {
+        refuse(a, sqlstate::kInsufficientPrivilege,
+               "DROP OWNED is refused: it may drop revision tables, and revision history "
+               "is append-only (run it directly on PostgreSQL if you mean it)");
     }
-    if (kind == "DropStmt") {
-        if (f.value("removeType", "") != "OBJECT_TABLE") return true;
-        for (const auto& obj : f.value("objects", Json::array())) {
-            const Json& items = node_fields(obj).value("items", Json::array());
-            std::string schema, name;
-            if (items.size() == 1) {
-                name = node_fields(items[0]).value("sval", "");
-            } else if (items.size() >= 2) {
-                schema = node_fields(items[items.size() - 2]).value("sval", "");
-                name = node_fields(items[items.size() - 1]).value("sval", "");
-            }
-            TableMatch m = match(schema, name);
-            if (m.kind == TableMatch::Kind::Ancestor && m.ancestor->of_rev &&
-                !policy_.allow_rev_table_changes) {
-                // Its partitions (or, with CASCADE, its children) go with it.
-                refuse(a, "42501",
-                       fmt::format("DROP of {} is refused: it would drop the revision table "
-                                   "with it, and revision history is append-only",
-                                   table_name(m)));
-            } else if (!refuse_history_change(m, "DROP", a) &&
-                       (m.kind == TableMatch::Kind::Audited ||
-                        m.kind == TableMatch::Kind::Ancestor)) {
-                a.changes_catalog = true;
-            }
-        }
-        return true;
+}
+
+void StatementAnalyzer::analyze_set_schema(const StatementNode& n, StatementAnalysis& a) {
+    refuse_new_name_of_audited(n.fields, "ALTER ... SET SCHEMA", a);
+}
+
+void StatementAnalyzer::analyze_rename(const StatementNode& n, StatementAnalysis& a) {
+    if (n.fields.value("renameType", "") == "OBJECT_TABLE") {
+        refuse_new_name_of_audited(n.fields, "RENAME", a);
+    } else {
+        analyze_alter_table(n, a);  // a column or constraint of a table, say
     }
-    if (kind == "AlterTableStmt" || kind == "RenameStmt") {
-        auto rel_it = f.find("relation");
-        if (rel_it == f.end() || !rel_it->is_object()) return true;
-        RelationName rel = relation_name(*rel_it);
-        TableMatch m = match(rel.schema, rel.name);
-        if (!refuse_history_change(m, "ALTER", a) && m.kind != TableMatch::Kind::None) {
-            a.changes_catalog = true;
-        }
-        return true;
+}
+
+// Moving or renaming a table changes what its name means to pgrev.
+void StatementAnalyzer::refuse_new_name_of_audited(const Json& f, std::string_view what,
+                                                   StatementAnalysis& a) {
+    auto rel_it = f.find("relation");
+    if (rel_it == f.end() || !rel_it->is_object()) return;
+    RelationName rel = relation_name(*rel_it);
+    TableMatch m = match(rel.schema, rel.name);
+    if (!refuse_history_change(m, what, a) &&
+        (m.kind == Kind::Audited || m.kind == Kind::AuditedUnknown)) {
+        refuse(a, sqlstate::kFeatureNotSupported,
+               fmt::format("{} of audited table {} is refused: pgrev would no longer know "
+                           "it by its new name (do it directly on PostgreSQL, together "
+                           "with its revision table and audit.tables)",
+                           what, qualified(*m.configured)));
     }
-    if (kind == "ExplainStmt") {
-        std::string table;
-        if (explain_runs_statement(f) && count_audited_writes(f.at("query"), &table) > 0) {
-            refuse(a, "0A000",
-                   "EXPLAIN ANALYZE of a change to " + table +
-                       " is refused: it would change "
-                       "rows without revisions (use EXPLAIN without ANALYZE, or run it directly on "
-                       "PostgreSQL)");
-        }
-        return true;
+}
+
+void StatementAnalyzer::analyze_opaque_code(const StatementNode&, StatementAnalysis& a) {
+    // DO and CALL run code pgrev cannot see into, naming an audited table: it may change its
+    // definition.
+    a.changes_catalog = true;
+}
+
+void StatementAnalyzer::analyze_create_table(const StatementNode& n, StatementAnalysis& a) {
+    // A new partition (PARTITION OF) or child (INHERITS) of an audited table.
+    for (const auto& parent : n.fields.value("inhRelations", Json::array())) {
+        RelationName rel = relation_name(node_fields(parent));
+        if (match(rel.schema, rel.name).kind != Kind::None) a.changes_catalog = true;
     }
-    return false;
+}
+
+void StatementAnalyzer::analyze_alter_table(const StatementNode& n, StatementAnalysis& a) {
+    auto rel_it = n.fields.find("relation");
+    if (rel_it == n.fields.end() || !rel_it->is_object()) return;
+    RelationName rel = relation_name(*rel_it);
+    TableMatch m = match(rel.schema, rel.name);
+    if (!refuse_history_change(m, "ALTER", a) && m.kind != Kind::None) a.changes_catalog = true;
+}
+
+void StatementAnalyzer::analyze_explain(const StatementNode& n, StatementAnalysis& a) {
+    std::string table;
+    if (explain_runs_statement(n.fields) &&
+        count_audited_writes(n.fields.at("query"), &table) > 0) {
+        refuse(a, sqlstate::kFeatureNotSupported,
+               "EXPLAIN ANALYZE of a change to " + table +
+                   " is refused: it would change "
+                   "rows without revisions (use EXPLAIN without ANALYZE, or run it directly on "
+                   "PostgreSQL)");
+    }
 }
 
 }  // namespace pgrev::audit

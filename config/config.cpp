@@ -43,7 +43,7 @@ bool is_plain_identifier(std::string_view s) {
 // quote_ident() without the keyword list: after "schema." any keyword is a valid name, and
 // a schema named like a reserved word is rare enough to be written quoted by its owner.
 std::string quote_if_needed(const std::string& ident) {
-    if (is_plain_identifier(ident) && detail::lower_ascii(ident) == ident) return ident;
+    if (is_plain_identifier(ident) && lower_ascii(ident) == ident) return ident;
     std::string out = "\"";
     for (char c : ident) {
         if (c == '"') out += '"';
@@ -87,7 +87,7 @@ std::string read_identifier(std::string_view text, std::size_t& pos) {
                 "digit); write other names in double quotes inside the YAML string, e.g. "
                 "'\"My Table\"'");
         }
-        ident = detail::lower_ascii(raw);
+        ident = lower_ascii(raw);
     }
     if (ident.size() > kMaxIdentifierBytes) {
         throw std::invalid_argument("\"" + ident +
@@ -122,11 +122,12 @@ AuditedTable parse_table_name(const std::string& text) {
     if (parts.size() == 2) table.schema = parts[0];
     table.name = parts.back();
     // PostgreSQL would cut a longer "<name>_rev" to 63 bytes: another table's name, or its own.
-    if (table.name.size() > kMaxIdentifierBytes - 4) {
+    if (table.name.size() > kMaxIdentifierBytes - kRevSuffix.size()) {
         throw std::invalid_argument("\"" + table.name +
                                     "\" is longer than 59 bytes, so its "
                                     "revision table's name \"" +
-                                    table.name + "_rev\" would not fit PostgreSQL's limit of 63");
+                                    rev_name(table.name) +
+                                    "\" would not fit PostgreSQL's limit of 63");
     }
     return table;
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pgrev::config {
@@ -24,6 +25,20 @@ enum class DeleteRecord {
     KeyOnly,  // primary key columns, NULL elsewhere (sqlalchemy-audit's behaviour)
     FullRow,  // the whole deleted row
 };
+
+// The revision table of a table is "<name>_rev", in the same schema. The suffix is spelled here
+// only: everything that names or recognises a revision table goes through these.
+inline constexpr std::string_view kRevSuffix = "_rev";
+inline std::string rev_name(std::string_view table) {
+    std::string name(table);
+    name += kRevSuffix;
+    return name;
+}
+// `name` is the revision table's name of `table`.
+inline bool is_rev_name(std::string_view name, std::string_view table) {
+    return name.size() == table.size() + kRevSuffix.size() && name.starts_with(table) &&
+           name.ends_with(kRevSuffix);
+}
 
 // The names are catalog names (pg_namespace.nspname, pg_class.relname): the file's names are
 // folded to lower case as PostgreSQL folds unquoted identifiers, unless written in double

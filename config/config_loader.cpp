@@ -170,7 +170,7 @@ class Loader : private detail::FieldReader {
         // pgrev's own history writes recurse into <table>_rev_rev.
         for (std::size_t i = 0; i < out.size(); ++i) {
             for (const AuditedTable& other : out) {
-                if (other.schema == out[i].schema && other.name + "_rev" == out[i].name) {
+                if (other.schema == out[i].schema && is_rev_name(out[i].name, other.name)) {
                     fail(lines[i], f.path + "[" + std::to_string(i) + "]",
                          out[i].qualified_name() + " is the revision table of " +
                              other.qualified_name() + "; list only " + other.qualified_name());
@@ -233,7 +233,7 @@ class Loader : private detail::FieldReader {
             {"warn", LogLevel::Warn},
             {"error", LogLevel::Error}};
         walk_map(f, {"level"}, [&](std::string_view, const Field& v) {
-            const std::string text = detail::lower_ascii(scalar(v, "a log level"));
+            const std::string text = lower_ascii(scalar(v, "a log level"));
             for (auto [name, level] : kLevels) {
                 if (text == name) {
                     config.log_level = level;

@@ -1,4 +1,5 @@
-// Small text helpers shared by config.cpp and config_loader.cpp; internal to config/.
+// Small text helpers. ASCII case folding is pgrev's one (config/ and audit/ use it); the rest
+// is internal to config/.
 #pragma once
 
 #include <algorithm>
@@ -6,16 +7,27 @@
 #include <string_view>
 #include <vector>
 
-namespace pgrev::config::detail {
+namespace pgrev::config {
 
-// Folds ASCII letters only, as PostgreSQL's downcase_identifier does for a UTF-8 database.
+// Folds ASCII letters only, as PostgreSQL's downcase_identifier does for a UTF-8 database and
+// as its scanner folds keywords: a byte of a multibyte character is never changed, whatever
+// the process's locale.
+constexpr char lower_ascii(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+constexpr char upper_ascii(char c) {
+    return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+}
+
 inline std::string lower_ascii(std::string_view s) {
     std::string out(s);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
+    for (char& c : out)
+        c = lower_ascii(c);
     return out;
 }
+
+namespace detail {
 
 // Levenshtein distance, for "did you mean ...?" on a misspelt key.
 inline std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -35,4 +47,5 @@ inline std::size_t edit_distance(std::string_view a, std::string_view b) {
     return row[b.size()];
 }
 
-}  // namespace pgrev::config::detail
+}  // namespace detail
+}  // namespace pgrev::config

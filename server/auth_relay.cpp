@@ -9,7 +9,9 @@
 
 #include "protocol/auth_messages.h"
 #include "protocol/byte_reader.h"
+#include "protocol/pgrev_message.h"
 #include "protocol/scram_client.h"
+#include "protocol/sqlstate.h"
 
 namespace pgrev::server {
 
@@ -61,7 +63,7 @@ void AuthRelay::read_message(Connection& from, MessageHandler next) {
         if (ec) return lost(side, ec);
         std::uint32_t length = protocol::read_u32_be(header_.data() + 1);
         if (length < 4 || length > kMaxAuthMessage) {
-            return fail("08P01",
+            return fail(sqlstate::kProtocolViolation,
                         std::string("invalid authentication message from the ") + side +
                             " (length " + std::to_string(length) + ")",
                         std::string("invalid authentication message from the ") + side);
@@ -76,11 +78,11 @@ void AuthRelay::read_message(Connection& from, MessageHandler next) {
                                 char type = (*message)[0];
                                 next(type, std::move(*message));
                             } catch (const std::exception& e) {
-                                fail("08P01",
-                                     std::string("invalid authentication message from the ") +
-                                         side + ": " + e.what(),
-                                     std::string("invalid authentication message from the ") +
-                                         side);
+                                fail(
+                                    sqlstate::kProtocolViolation,
+                                    std::string("invalid authentication message from the ") + side +
+                                        ": " + e.what(),
+                                    std::string("invalid authentication message from the ") + side);
                             }
                         });
     });
@@ -126,7 +128,7 @@ void AuthRelay::ask_client_for_password() {
 void AuthRelay::on_password(char type, std::string message) {
     if (type != kPasswordMessage) {
         wipe(message);
-        return fail("08P01", "expected a password message",
+        return fail(sqlstate::kProtocolViolation, "expected a password message",
                     "client sent another message when asked for its password");
     }
     std::string password;
@@ -138,7 +140,8 @@ void AuthRelay::on_password(char type, std::string message) {
     } catch (const std::exception& e) {
         wipe(message);
         wipe(password);
-        return fail("08006", std::string("cannot bind SCRAM to the server's certificate: ") + e.what(),
+        return fail(sqlstate::kConnectionFailure,
+                    std::string("cannot bind SCRAM to the server's certificate: ") + e.what(),
                     "SCRAM channel binding failed");
     }
     scram_ = std::make_unique<protocol::ScramClient>(std::move(password), std::move(binding));
@@ -161,7 +164,8 @@ void AuthRelay::on_scram_continue(char type, std::string message) {
     try {
         reply = scram_->client_final_message(protocol::sasl_data(body_of(message)));
     } catch (const std::exception& e) {
-        return fail("08006", std::string("SCRAM exchange with the PostgreSQL server failed: ") + e.what(),
+        return fail(sqlstate::kConnectionFailure,
+                    std::string("SCRAM exchange with the PostgreSQL server failed: ") + e.what(),
                     "SCRAM exchange failed");
     }
     out_ = protocol::encode_sasl_response(reply);
@@ -179,10 +183,10 @@ void AuthRelay::on_scram_final(char type, std::string message) {
         scram_->verify_server_final(protocol::sasl_data(body_of(message)));
     } catch (const std::exception& e) {
         // The server does not know the password: it is not the server the client meant.
-        return fail("28000",
-                    std::string("the PostgreSQL server failed to prove it knows the password: ") +
-                        e.what(),
-                    "SCRAM server signature rejected");
+        return fail(
+            sqlstate::kInvalidAuthorizationSpecification,
+            std::string("the PostgreSQL server failed to prove it knows the password: ") + e.what(),
+            "SCRAM server signature rejected");
     }
     scram_.reset();
     read_message(upstream_, [this](char t, std::string m) { on_after_scram(t, std::move(m)); });
@@ -193,9 +197,11 @@ void AuthRelay::on_after_scram(char /*type*/, std::string message) {
     finish({AuthRelayResult::Next::Proxy, std::move(message), {}, {}});
 }
 
-void AuthRelay::fail(std::string sqlstate, std::string message, std::string reason) {
-    finish({AuthRelayResult::Next::Fail, {},
-            protocol::PgrevError{"FATAL", std::move(sqlstate), "pgrev: " + std::move(message), {}, {}},
+void AuthRelay::fail(std::string_view sqlstate, std::string_view message, std::string reason) {
+    finish({AuthRelayResult::Next::Fail,
+            {},
+            protocol::PgrevError{
+                "FATAL", std::string(sqlstate), protocol::pgrev_message(message), {}, {}},
             std::move(reason)});
 }
 
@@ -209,10 +215,13 @@ void AuthRelay::lost(const char* side, const boost::system::error_code& ec) {
     }
     AuthRelayResult result{AuthRelayResult::Next::Fail, {}, {}, reason};
     if (std::string_view(side) == "server") {
-        result.error = protocol::PgrevError{"FATAL", "08006",
-                                            "pgrev: lost the connection to the PostgreSQL server "
-                                            "during authentication",
-                                            {}, {}};
+        result.error = protocol::PgrevError{
+            "FATAL",
+            std::string(sqlstate::kConnectionFailure),
+            protocol::pgrev_message(
+                "lost the connection to the PostgreSQL server during authentication"),
+            {},
+            {}};
     }
     finish(std::move(result));
 }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "protocol/backend_messages.h"
 #include "server/connection.h"
@@ -63,7 +64,7 @@ class AuthRelay {
     void on_scram_final(char type, std::string message);
     void on_after_scram(char type, std::string message);
     void finish(AuthRelayResult result);
-    void fail(std::string sqlstate, std::string message, std::string reason);
+    void fail(std::string_view sqlstate, std::string_view message, std::string reason);
     void lost(const char* side, const boost::system::error_code& ec);
 
     Connection& client_;
