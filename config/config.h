@@ -20,7 +20,7 @@ struct Endpoint {
     std::string to_string() const;  // "host:port", brackets around IPv6 literals
 };
 
-// What a DELETE revision records (DESIGN.md §1).
+// What a DELETE revision records (`delete:` of an audited table).
 enum class DeleteRecord {
     KeyOnly,  // primary key columns, NULL elsewhere (sqlalchemy-audit's behaviour)
     FullRow,  // the whole deleted row
@@ -65,7 +65,7 @@ struct Audit {
     std::vector<AuditedTable> tables;
     bool create_rev_tables = true;
     // Policy switches (audit.allow): what pgrev refuses by default because it would change an
-    // audited table without a revision, or change the history itself (DESIGN.md §4).
+    // audited table without a revision, or change the history itself (README, Refusals).
     bool allow_truncate = false;
     bool allow_copy_from = false;
     bool allow_merge = false;

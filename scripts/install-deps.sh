@@ -26,7 +26,7 @@ done
 packages=(
     # build
     cmake g++ make pkg-config
-    # libraries (DESIGN.md §5)
+    # libraries (CMakeLists.txt finds them; README, Layout says what each is for)
     libboost-dev libpq-dev libspdlog-dev nlohmann-json3-dev doctest-dev
     libpg-query-dev libyaml-cpp-dev libssl-dev
     # the TLS tests and bench/run.sh --tls make their certificates with the openssl tool

@@ -31,7 +31,7 @@ inline audit::CatalogSnapshot reservation_catalog() {
     return audit::CatalogSnapshot({reservation, invoice}, {r, i});
 }
 
-// The start of the revision insert for `reservation`, up to its values (DESIGN.md §2).
+// The start of the revision insert for `reservation`, up to its values (SiteWriter::rev_insert).
 inline const std::string kRevInsert =
     R"(INSERT INTO "public"."reservation_rev" (rev_id, rev_created, rev_isdelete, "id", "name", )"
     R"("date", "time", "party", "last_modified") SELECT pg_catalog.gen_random_uuid(), )"
@@ -71,7 +71,7 @@ inline std::string column_count_guard(const std::string& name, const std::string
            "\" IS NULL ELSE true END";
 }
 
-// The plan with the guards taken out of its text, so that shape tests read like DESIGN.md §2;
+// The plan with the guards taken out of its text, so that shape tests show the rewrite's shape;
 // the guards have tests of their own.
 inline audit::RewritePlan plan(std::string_view sql, const config::Audit& policy = {}) {
     audit::RewritePlan p = plan_with_guards(sql, policy);

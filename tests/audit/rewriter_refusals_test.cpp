@@ -1,5 +1,6 @@
-// Statements pgrev refuses (DESIGN.md §4): the refused statement becomes a DO block that raises
-// pgrev's error on the server, and each refusal has a policy switch that lets it through.
+// Statements pgrev refuses (docs/ARCHITECTURE.md, Refusals): the refused statement becomes a
+// DO block that raises pgrev's error on the server, and each refusal has a policy switch that
+// lets it through.
 #include <doctest/doctest.h>
 
 #include <string>

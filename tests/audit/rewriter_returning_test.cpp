@@ -1,5 +1,5 @@
 // RETURNING over the returned rows: the named form, and the whole-row form that UPDATE ... FROM
-// and DELETE ... USING need when RETURNING may name their FROM items (DESIGN.md §2).
+// and DELETE ... USING need when RETURNING may name their FROM items (SiteWriter::projection).
 #include <doctest/doctest.h>
 
 #include <string>

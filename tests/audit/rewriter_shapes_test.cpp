@@ -1,4 +1,5 @@
-// Rewrites of single INSERT/UPDATE/DELETE statements (DESIGN.md §2).
+// Rewrites of single INSERT/UPDATE/DELETE statements (docs/ARCHITECTURE.md, Life of a client
+// message: the rewrite).
 #include <doctest/doctest.h>
 
 #include <string>

@@ -1,6 +1,7 @@
-// The catalog side of auditing (DESIGN.md §1): pgrev creates <table>_rev for configured tables,
-// at start in every database and later for a table created while it runs; it refuses to audit
-// a table it cannot see; and it refuses to start when an existing revision table does not fit.
+// The catalog side of auditing (docs/ARCHITECTURE.md, Catalog and generations): pgrev creates
+// <table>_rev for configured tables, at start in every database and later for a table created
+// while it runs; it refuses to audit a table it cannot see; and it refuses to start when an
+// existing revision table does not fit.
 #include <doctest/doctest.h>
 
 #include "audit_support.h"
@@ -46,7 +47,7 @@ TEST_CASE("a configured table created while pgrev runs is audited from its first
                                    "rev_isdelete|boolean|NO", "id|integer|YES", "v|text|YES"});
 
     // Created in the transaction that writes it: pgrev's catalog connection cannot see a table
-    // that is not committed, so it refuses (expected, DESIGN.md §4: fail closed) - and the
+    // that is not committed, so it refuses (expected: fail closed, 42P01) - and the
     // transaction fails as after any error.
     exec(app, "BEGIN");
     exec(app, "CREATE TABLE late_tx_table (id int PRIMARY KEY)");

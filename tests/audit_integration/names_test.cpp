@@ -1,5 +1,5 @@
 // Which statements pgrev audits is a question of names: every way to spell the audited table
-// is audited (DESIGN.md §2: case folding, quoting, schema, U& escapes, comments), and nothing
+// is audited (case folding, quoting, schema, U& escapes, comments), and nothing
 // that merely looks like it is - other tables with similar names, the same name in another
 // schema, the name inside a string or a comment, reads.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// Auditing without superuser rights (DESIGN.md §1, catalog_loader): the revision table of a
+// Auditing without superuser rights (audit/catalog_loader.cpp): the revision table of a
 // table owned by an ordinary role belongs to that role, roles allowed to change the table may
 // append to its history, and their writes through pgrev are audited.
 #include <doctest/doctest.h>

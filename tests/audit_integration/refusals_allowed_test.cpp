@@ -1,4 +1,4 @@
-// The policy switches of DESIGN.md §4: a pgrev started with
+// The policy switches of README's refusal table: a pgrev started with
 // audit.allow: [truncate, copy_from, merge, rev_table_changes] lets the statements through that
 // the default configuration refuses. Each runs in a transaction that is rolled back, so the
 // shared data comes out as it went in.

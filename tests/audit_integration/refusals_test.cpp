@@ -1,7 +1,7 @@
-// Fail closed (DESIGN.md §4): a statement that would change an audited table without its
-// revision, or change the history itself, is answered with pgrev's ErrorResponse. Nothing
-// changes, the connection stays usable, and an open transaction fails exactly as after any
-// error - through simple queries, the extended protocol and pipeline mode alike.
+// Fail closed (docs/ARCHITECTURE.md, Refusals): a statement that would change an audited table
+// without its revision, or change the history itself, is answered with pgrev's ErrorResponse.
+// Nothing changes, the connection stays usable, and an open transaction fails exactly as after
+// any error - through simple queries, the extended protocol and pipeline mode alike.
 #include <doctest/doctest.h>
 
 #include "audit_support.h"

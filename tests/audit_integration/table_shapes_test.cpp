@@ -1,7 +1,8 @@
-// What a revision holds for tables of other shapes (DESIGN.md §1): `delete: full_row` keeps the
-// whole deleted row, a table without a primary key keeps the whole row anyway, a composite key
-// is kept whole by a key-only delete, INSERT ... DEFAULT VALUES records the defaults, and names
-// that need quoting, generated columns and partitioned tables are audited like any other.
+// What a revision holds for tables of other shapes (README, What pgrev records):
+// `delete: full_row` keeps the whole deleted row, a table without a primary key keeps the whole
+// row anyway, a composite key is kept whole by a key-only delete, INSERT ... DEFAULT VALUES
+// records the defaults, and names that need quoting, generated columns and partitioned tables
+// are audited like any other.
 #include <doctest/doctest.h>
 
 #include "audit_support.h"

@@ -1,6 +1,6 @@
 // The timeline of the sqlalchemy-audit README, through pgrev: Steve books a table for 6,
 // changes it to 4, cancels. reservation_rev must then read like the README's table
-// (DESIGN.md §1), with the row as stored: the serial id and the server's default
+// (README, The reservation example), with the row as stored: the serial id and the server's default
 // last_modified, which sqlalchemy-audit itself cannot record.
 #include <doctest/doctest.h>
 

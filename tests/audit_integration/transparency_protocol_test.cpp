@@ -1,6 +1,6 @@
 // Audited statements through the extended protocol: parameters, prepared statements and their
 // descriptions, binary results, pipeline mode, and SQL-level PREPARE / EXECUTE, whose tags
-// pgrev must restore too (DESIGN.md §3).
+// pgrev must restore too (docs/ARCHITECTURE.md, Catalog and generations: the books).
 #include <doctest/doctest.h>
 
 #include "audit_support.h"

@@ -1,6 +1,7 @@
 // Audited statements of every shape give the client exactly what PostgreSQL gives directly
 // (rows, column names and types, tags, errors) while pgrev writes one revision per changed row
-// (DESIGN.md §2). Each story runs inside BEGIN ... ROLLBACK on the seeded rows 100001-100003.
+// (docs/ARCHITECTURE.md, Life of a client message). Each story runs inside BEGIN ... ROLLBACK
+// on the seeded rows 100001-100003.
 #include <doctest/doctest.h>
 
 #include "audit_support.h"

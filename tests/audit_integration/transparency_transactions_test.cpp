@@ -1,6 +1,6 @@
 // Errors, several statements in one Query, savepoints and failed transactions: through pgrev
 // the client sees the same errors (message, position, detail) and the same transaction states
-// as directly, and revisions live and die with the changes they record (DESIGN.md §1, §2).
+// as directly, and revisions live and die with the changes they record (one statement does both).
 #include <doctest/doctest.h>
 
 #include "audit_support.h"

@@ -1,7 +1,7 @@
 // pgrev's revisions against the classic alternative: an AFTER ROW trigger in PL/pgSQL that
 // writes the same columns into reservation_trig. Through pgrev, both must hold the same rows in
 // the same order per reservation, for bulk and odd statements alike, and with a BEFORE trigger
-// that changes the row, both must hold the row as stored (DESIGN.md §1).
+// that changes the row, both must hold the row as stored (read back with RETURNING).
 #include <doctest/doctest.h>
 
 #include <algorithm>

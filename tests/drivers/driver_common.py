@@ -196,7 +196,7 @@ def check_rev_rows(label, revs, kinds):
 
 
 def verify_history():
-    """The latest revision of every key equals the current row (DESIGN.md §4 'verify')."""
+    """The latest revision of every key equals the current row: no change escaped its revision."""
     cols = ", ".join(f"l.{c}" for c in COLUMNS[1:])
     rcols = ", ".join(f"r.{c}" for c in COLUMNS[1:])
     bad = sql(f"""

@@ -1,4 +1,4 @@
-// Authentication passes through pgrev untouched (DESIGN.md §3): md5 and SCRAM-SHA-256
+// Authentication passes through pgrev untouched: md5 and SCRAM-SHA-256
 // succeed with the right password and fail with exactly PostgreSQL's error otherwise;
 // pgrev never needs the password. SSL is declined ('N'), so sslmode=prefer still works.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// pgrev's limits (DESIGN.md §3), each on its own pgrev instance in front of the shared
+// pgrev's limits (README, Limits), each on its own pgrev instance in front of the shared
 // PostgreSQL: too many clients, a client message over max_message_size, a client that
 // never finishes its startup. Each is answered properly and pgrev goes on serving.
 #include <doctest/doctest.h>

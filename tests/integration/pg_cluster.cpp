@@ -220,7 +220,7 @@ void PgCluster::create_roles_and_database() {
     }
     PgConn app = PgConn::connect(conninfo("postgres", "app"), deadline);
     app.run_one("GRANT ALL ON SCHEMA public TO scramuser, md5user", deadline, PGRES_COMMAND_OK);
-    // The table pgrev's configuration audits (DESIGN.md §1).
+    // The table pgrev's configuration audits (README, The reservation example).
     app.run_one(
         "CREATE TABLE reservation (id serial PRIMARY KEY, name text NOT NULL, date date, "
         "time time, party integer, last_modified timestamptz NOT NULL DEFAULT now())",

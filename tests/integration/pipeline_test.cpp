@@ -1,6 +1,6 @@
 // libpq pipeline mode: many extended-protocol commands sent before any result is read,
 // Syncs in between, an error that aborts the rest of its pipeline segment. The proxy must
-// pair every result with its command exactly as the server does (DESIGN.md §3).
+// pair every result with its command exactly as the server does (protocol/result_queue.h).
 #include <doctest/doctest.h>
 
 #include <string>

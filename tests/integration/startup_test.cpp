@@ -46,7 +46,7 @@ TEST_CASE("SSLRequest and GSSENCRequest are declined with 'N', then the login go
         std::string preamble;
         std::string expected_answer;
         // PostgreSQL built with GSSAPI answers 'G' where pgrev, which has no GSSAPI,
-        // answers 'N' (DESIGN.md §3); those cases are checked against pgrev only.
+        // answers 'N' to GSSENCRequest; those cases are checked against pgrev only.
         bool proxy_only;
     };
     const Case cases[] = {
