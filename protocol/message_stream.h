@@ -7,9 +7,11 @@
 // input (no copy) and bytes pgrev made itself, in order.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,6 +42,19 @@ class Output {
     std::vector<std::span<const char>> segments_;
     std::deque<std::string> owned_;  // deque: pushing keeps earlier strings where they are
     bool last_is_forwarded_ = false;
+};
+
+// A set of message types, such as the ones a handler wants whole: one lookup per message.
+class MessageTypeSet {
+  public:
+    constexpr MessageTypeSet(std::initializer_list<char> types) {
+        for (char type : types)
+            members_[static_cast<unsigned char>(type)] = true;
+    }
+    constexpr bool contains(char type) const { return members_[static_cast<unsigned char>(type)]; }
+
+  private:
+    std::array<bool, 256> members_{};
 };
 
 class MessageHandler {

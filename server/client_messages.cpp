@@ -8,8 +8,6 @@
 #include "audit/rewriter.h"
 #include "audit/sql_lexer.h"
 #include "protocol/frontend_messages.h"
-#include "server/catalog_service.h"
-#include "server/client_session.h"
 
 namespace pgrev::server {
 
@@ -53,21 +51,7 @@ bool has_prepared_ops(const RewritePlan& plan) {
 }  // namespace
 
 bool ClientMessages::wants_whole(char type) const {
-    switch (type) {
-        case frontend::kQuery:
-        case frontend::kParse:
-        case frontend::kBind:
-        case frontend::kExecute:
-        case frontend::kClose:
-        case frontend::kSync:
-        case frontend::kFunctionCall:
-        case frontend::kCopyDone:
-        case frontend::kCopyFail:
-        case frontend::kTerminate:
-            return true;
-        default:
-            return false;
-    }
+    return kWholeTypes.contains(type);
 }
 
 bool ClientMessages::on_message(const MessageView& m, Output& out) {
@@ -144,9 +128,9 @@ void ClientMessages::on_streamed(char type, std::uint32_t /*length*/) {
 
 bool ClientMessages::needs_analysis(std::string_view sql) {
     if (server_.name_filter.may_match(sql) || server_.ddl_filter.may_match(sql)) return true;
-    if (std::uint64_t g = server_.catalogs->children_generation(); g != children_generation_) {
+    if (std::uint64_t g = session_.children_generation(); g != children_generation_) {
         children_generation_ = g;
-        children_filter_ = server_.catalogs->children_filter(database_);
+        children_filter_ = session_.children_filter();
     }
     if (children_filter_ && children_filter_->may_match(sql)) return true;
     // EXECUTE of a rewritten SQL-level PREPARE names no table, but its tag needs fixing; and
@@ -188,7 +172,7 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
                            ": in it a character can hide a backslash or quote from pgrev "
                            "(use UTF8)");
     }
-    audit::CatalogPtr catalog = server_.catalogs->current(database_);
+    audit::CatalogPtr catalog = session_.current_catalog();
     if (!catalog) {
         // Without a catalog only texts that name an audited table must be refused; DDL that
         // was analysed for what it might drop can only drop what exists.
@@ -199,7 +183,7 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
             return refusal("58000",
                            "pgrev: cannot audit this statement: the catalog of "
                            "database \"" +
-                               database_ + "\" cannot be read: " + load_error);
+                               session_.database() + "\" cannot be read: " + load_error);
         }
         session_.request_catalog();
         return nullptr;
@@ -285,7 +269,7 @@ std::vector<TagFix> ClientMessages::record(const RewritePlan& plan) {
     }
     if (plan.changes_catalog) {
         state_.catalog_dirty = true;
-        server_.catalogs->invalidate(database_, plan.new_children);
+        session_.catalog_changed(plan.new_children);
     }
     if (plan.action == RewritePlan::Action::Refuse) {
         spdlog::warn("{}: refused: {}", session_.describe(), plan.refusal_message);

@@ -4,32 +4,14 @@
 
 #include "audit/parse_tree.h"
 #include "protocol/backend_messages.h"
-#include "server/client_session.h"
 #include "server/pump.h"
 
 namespace pgrev::server {
 
 using namespace pgrev::protocol;
 
-namespace {
-constexpr char kCloseComplete = '3';
-}  // namespace
-
 bool ServerMessages::wants_whole(char type) const {
-    switch (type) {
-        case backend::kCommandComplete:
-        case backend::kEmptyQueryResponse:
-        case backend::kPortalSuspended:
-        case backend::kParseComplete:
-        case kCloseComplete:
-        case backend::kCopyInResponse:
-        case backend::kErrorResponse:
-        case backend::kReadyForQuery:
-        case backend::kParameterStatus:
-            return true;
-        default:
-            return false;
-    }
+    return kWholeTypes.contains(type);
 }
 
 namespace {
@@ -105,7 +87,7 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
                 state_.apply(*static_cast<const StatementChange*>(change.get()));
             }
             break;
-        case kCloseComplete:
+        case backend::kCloseComplete:
             if (ResultContext change = state_.results.on_close_complete()) {
                 state_.apply(*static_cast<const StatementChange*>(change.get()));
             }
