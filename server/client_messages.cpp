@@ -41,6 +41,12 @@ bool is_plain(std::string_view sql) {
     return is_ascii(sql) && audit::backslashes_read_the_same(sql);
 }
 
+// What a Parse or Close makes of a statement name once the server confirms it.
+ResultPayload::Pending name_change(std::string name, std::optional<RewrittenStatement> statement) {
+    return std::make_shared<const BooksChange>(
+        StatementChange{std::move(name), std::move(statement)});
+}
+
 // Statements whose answer changes the books: the plan waits on the Query's entry until then.
 bool has_prepared_ops(const RewritePlan& plan) {
     return std::any_of(plan.statements.begin(), plan.statements.end(), [](const auto& st) {
@@ -72,15 +78,15 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
         case frontend::kExecute: {
             // Most sessions never bind a rewritten statement: no lookup, no allocation then.
             if (state_.portals.empty()) {
-                state_.results.push_execute(kNoFix);
+                state_.results.push_execute(audit::TagVerb::None);
                 break;
             }
             Execute e = decode_execute(m.body);
             auto it = state_.portals.find(std::string(e.portal));
             if (it == state_.portals.end()) {
-                state_.results.push_execute(kNoFix);
+                state_.results.push_execute(audit::TagVerb::None);
             } else {
-                state_.results.push_execute(to_fix(it->second.restore_tag), it->second.plan,
+                state_.results.push_execute(it->second.restore_tag, it->second.plan,
                                             it->second.bind_point);
             }
             break;
@@ -88,14 +94,14 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
         case frontend::kClose: {
             // The name changes when CloseComplete confirms it (after an error the server skips
             // the Close); portals end with their transaction in any case.
-            std::shared_ptr<StatementChange> change;
+            ResultPayload::Pending change;
             if (state_.has_names() || !state_.portals.empty()) {
                 TargetRef t = decode_close(m.body);
                 std::string name(t.name);
                 if (t.kind != 'S') {
                     state_.portals.erase(name);
                 } else if (state_.statement_in_flight(name)) {
-                    change = std::make_shared<StatementChange>(StatementChange{name, {}});
+                    change = name_change(name, std::nullopt);
                 }
             }
             state_.results.push_close(std::move(change));
@@ -256,14 +262,14 @@ void ClientMessages::on_catalog_loaded(std::string error) {
     load_error_ = std::move(error);
 }
 
-std::vector<TagFix> ClientMessages::record(const RewritePlan& plan) {
-    std::vector<TagFix> fixes;
+std::vector<audit::TagVerb> ClientMessages::record(const RewritePlan& plan) {
+    std::vector<audit::TagVerb> fixes;
     for (const auto& st : plan.statements) {
-        TagFix fix = to_fix(st.restore_tag);
+        audit::TagVerb fix = st.restore_tag;
         if (st.prepared_op == audit::PreparedOp::Execute) {
             // For an error meanwhile; its CommandComplete looks the name up again.
             auto prepared = state_.statement_in_flight(st.prepared_name);
-            if (prepared) fix = to_fix(prepared->restore_tag);
+            if (prepared) fix = prepared->restore_tag;
         }
         fixes.push_back(fix);
     }
@@ -297,8 +303,10 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
             break;
         }
     }
-    std::vector<TagFix> fixes = record(*plan);
-    state_.results.push_query(std::move(fixes), plan, has_prepared_ops(*plan) ? plan : nullptr);
+    std::vector<audit::TagVerb> fixes = record(*plan);
+    ResultPayload::Pending sql_changes;
+    if (has_prepared_ops(*plan)) sql_changes = std::make_shared<const BooksChange>(plan);
+    state_.results.push_query(std::move(fixes), plan, std::move(sql_changes));
     if (plan->action == RewritePlan::Action::Forward) {
         out.forward(m.bytes);
     } else {
@@ -314,9 +322,9 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     if (p.statement.empty() && !state_.statements.empty()) state_.statements.erase(std::string());
     if (!needs_analysis(p.query)) {
         // Only the unnamed statement can be replaced; a named one that exists stays (42P05).
-        std::shared_ptr<StatementChange> change;
+        ResultPayload::Pending change;
         if (p.statement.empty() && state_.has_names() && state_.statement_in_flight("")) {
-            change = std::make_shared<StatementChange>(StatementChange{"", {}});
+            change = name_change("", std::nullopt);
         }
         state_.results.push_parse(nullptr, std::move(change));
         out.forward(m.bytes);
@@ -333,20 +341,20 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
         multiple->sql = "SELECT 1; SELECT 1";
         plan = multiple;
     }
-    std::vector<TagFix> fixes = record(*plan);
+    std::vector<audit::TagVerb> fixes = record(*plan);
     RewrittenStatement info;
-    info.restore_tag = fixes.empty() ? audit::TagVerb::None : to_verb(fixes.front());
+    info.restore_tag = fixes.empty() ? audit::TagVerb::None : fixes.front();
     info.refused = plan->action == RewritePlan::Action::Refuse;
     info.plan = plan;
     std::string name(p.statement);
-    std::shared_ptr<StatementChange> change;
+    ResultPayload::Pending change;
     if (!p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
         // The name exists when the server reads this Parse: it fails (42P05), and a Bind
         // pipelined behind it finds the old statement.
     } else if (info.restore_tag != audit::TagVerb::None || info.refused) {
-        change = std::make_shared<StatementChange>(StatementChange{name, info});
+        change = name_change(name, info);
     } else if (p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
-        change = std::make_shared<StatementChange>(StatementChange{name, {}});
+        change = name_change(name, std::nullopt);
     }
     state_.results.push_parse(plan, std::move(change));
     if (plan->action == RewritePlan::Action::Forward) {

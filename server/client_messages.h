@@ -50,8 +50,8 @@ class ClientMessages : public protocol::MessageHandler {
     audit::PlanPtr plan_for(std::string_view sql);
     // plan_for, once no earlier statement may still change how the text reads.
     audit::PlanPtr plan_after_settings(std::string_view sql);
-    // Session bookkeeping for a planned text; returns each statement's tag fix.
-    std::vector<protocol::TagFix> record(const audit::RewritePlan& plan);
+    // Session bookkeeping for a planned text; returns the verb each statement's tag must have.
+    std::vector<audit::TagVerb> record(const audit::RewritePlan& plan);
     audit::PlanPtr refusal(std::string sqlstate, std::string message) const;
 
     SessionCallbacks& session_;
