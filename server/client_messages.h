@@ -1,6 +1,7 @@
 // Client to server: the query path. Query and Parse texts that may name an audited table are
 // planned (audit/), sent rewritten or refused, and recorded so that results can be matched to
-// them; everything else passes untouched (COPY data and big Binds stream).
+// them; everything else passes untouched (COPY data and big Binds stream). See
+// docs/ARCHITECTURE.md, "Life of a client message".
 #pragma once
 
 #include <string>
@@ -24,7 +25,8 @@ class ClientMessages : public protocol::MessageHandler {
     ClientMessages(SessionCallbacks& session, QueryState& state, const ServerState& server)
         : session_(session), state_(state), server_(server) {}
 
-    // The frontend messages this handler reads whole; the rest stream through.
+    // The frontend messages this handler reads whole; the rest stream through. A message type
+    // the query path must read goes here (fuzz/fuzz_message_stream.cpp follows this list).
     static constexpr protocol::MessageTypeSet kWholeTypes{
         protocol::frontend::kQuery,        protocol::frontend::kParse,
         protocol::frontend::kBind,         protocol::frontend::kExecute,

@@ -1,5 +1,7 @@
-// Server to client: restores the command tag of rewritten statements and keeps the result
-// queue in step; everything else passes untouched (big messages stream).
+// Server to client: restores the command tag and the error of rewritten statements, confirms
+// the changes of the session's books, follows the settings the server reports (ParameterStatus)
+// and keeps the result queue in step; everything else passes untouched (big messages stream).
+// See docs/ARCHITECTURE.md, "Life of a client message" and "Result queue".
 #pragma once
 
 #include "protocol/backend_messages.h"
@@ -14,7 +16,8 @@ class ServerMessages : public protocol::MessageHandler {
     ServerMessages(SessionCallbacks& session, QueryState& state)
         : session_(session), state_(state) {}
 
-    // The backend messages this handler reads whole; the rest (rows above all) stream through.
+    // The backend messages this handler reads whole; the rest (rows above all) stream through
+    // (fuzz/fuzz_message_stream.cpp follows this list).
     static constexpr protocol::MessageTypeSet kWholeTypes{
         protocol::backend::kCommandComplete, protocol::backend::kEmptyQueryResponse,
         protocol::backend::kPortalSuspended, protocol::backend::kParseComplete,
