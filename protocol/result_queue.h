@@ -45,7 +45,8 @@ enum class ResultKind { Query, Parse, Execute, Close, Sync, FunctionCall, CopyEn
 //   Fix      what to do with a statement's CommandComplete; Fix{} leaves it alone.
 //   Context  what the entry's text was made into (its rewrite plan); tested as a bool.
 //   Pending  a change of the books the answer confirms; tested as a bool.
-// Context and Pending are cheap to copy (shared pointers): entries share them.
+// Context and Pending are cheap to copy (shared pointers, or a few of them): entries share
+// what they point to.
 
 // For tests and the fuzzer: small numbers for fixes, anything for the rest.
 struct OpaquePayload {

@@ -42,9 +42,10 @@ bool is_plain(std::string_view sql) {
 }
 
 // What a Parse or Close makes of a statement name once the server confirms it.
-ResultPayload::Pending name_change(std::string name, std::optional<RewrittenStatement> statement) {
-    return std::make_shared<const BooksChange>(
-        StatementChange{std::move(name), std::move(statement)});
+BooksChange name_change(std::string name, std::optional<RewrittenStatement> statement) {
+    return {std::make_shared<const StatementChange>(
+                StatementChange{std::move(name), std::move(statement)}),
+            nullptr};
 }
 
 // Statements whose answer changes the books: the plan waits on the Query's entry until then.
@@ -94,7 +95,7 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
         case frontend::kClose: {
             // The name changes when CloseComplete confirms it (after an error the server skips
             // the Close); portals end with their transaction in any case.
-            ResultPayload::Pending change;
+            BooksChange change;
             if (state_.has_names() || !state_.portals.empty()) {
                 TargetRef t = decode_close(m.body);
                 std::string name(t.name);
@@ -304,8 +305,8 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
         }
     }
     std::vector<audit::TagVerb> fixes = record(*plan);
-    ResultPayload::Pending sql_changes;
-    if (has_prepared_ops(*plan)) sql_changes = std::make_shared<const BooksChange>(plan);
+    BooksChange sql_changes;
+    if (has_prepared_ops(*plan)) sql_changes.sql = plan;
     state_.results.push_query(std::move(fixes), plan, std::move(sql_changes));
     if (plan->action == RewritePlan::Action::Forward) {
         out.forward(m.bytes);
@@ -322,7 +323,7 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     if (p.statement.empty() && !state_.statements.empty()) state_.statements.erase(std::string());
     if (!needs_analysis(p.query)) {
         // Only the unnamed statement can be replaced; a named one that exists stays (42P05).
-        ResultPayload::Pending change;
+        BooksChange change;
         if (p.statement.empty() && state_.has_names() && state_.statement_in_flight("")) {
             change = name_change("", std::nullopt);
         }
@@ -347,7 +348,7 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     info.refused = plan->action == RewritePlan::Action::Refuse;
     info.plan = plan;
     std::string name(p.statement);
-    ResultPayload::Pending change;
+    BooksChange change;
     if (!p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
         // The name exists when the server reads this Parse: it fails (42P05), and a Bind
         // pipelined behind it finds the old statement.

@@ -39,15 +39,13 @@ bool sql_change_of(const audit::RewritePlan& plan, const std::string& name,
 std::optional<RewrittenStatement> QueryState::statement_in_flight(const std::string& name) const {
     std::optional<RewrittenStatement> result;
     bool decided = results.find_in_flight(
-        [&](Kind, const ResultPayload::Context&, const ResultPayload::Pending& pending) {
-            if (!pending) return false;
-            if (const auto* change = std::get_if<StatementChange>(pending.get())) {
-                if (change->name != name) return false;
-                result = change->statement;
+        [&](Kind, const ResultPayload::Context&, const BooksChange& pending) {
+            if (pending.name) {
+                if (pending.name->name != name) return false;
+                result = pending.name->statement;
                 return true;
             }
-            const auto& plan = std::get<std::shared_ptr<const audit::RewritePlan>>(*pending);
-            return sql_change_of(*plan, name, result);
+            return pending.sql && sql_change_of(*pending.sql, name, result);
         });
     if (decided) return result;
     // SQL and protocol-level prepared statements share one namespace.

@@ -11,7 +11,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <variant>
 
 #include "audit/rewrite_plan.h"
 #include "protocol/result_queue.h"
@@ -34,16 +33,20 @@ struct StatementChange {
     std::optional<RewrittenStatement> statement;
 };
 
-// What a result-queue entry waits to confirm: a Parse's or Close's StatementChange, or the
-// plan of a Query whose SQL PREPARE, EXECUTE or DEALLOCATE change the books statement by
-// statement (QueryState::confirm).
-using BooksChange = std::variant<StatementChange, std::shared_ptr<const audit::RewritePlan>>;
+// What a result-queue entry waits to confirm: the statement name a Parse defines or a Close
+// drops, or, for a Query, the plan whose SQL PREPARE, EXECUTE and DEALLOCATE change the books
+// statement by statement (QueryState::confirm). At most one of the two; neither: nothing.
+struct BooksChange {
+    std::shared_ptr<const StatementChange> name;    // Parse, Close
+    std::shared_ptr<const audit::RewritePlan> sql;  // Query
+    explicit operator bool() const { return name || sql; }
+};
 
 // What the session attaches to the result queue's entries (protocol/result_queue.h).
 struct ResultPayload {
     using Fix = audit::TagVerb;  // TagVerb::None leaves a CommandComplete alone
     using Context = std::shared_ptr<const audit::RewritePlan>;  // the plan of the entry's text
-    using Pending = std::shared_ptr<const BooksChange>;
+    using Pending = BooksChange;
 };
 using ResultQueue = protocol::BasicResultQueue<ResultPayload>;
 

@@ -80,13 +80,13 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
             state_.results.on_empty_query();
             break;
         case backend::kParseComplete:
-            if (ResultPayload::Pending change = state_.results.on_parse_complete()) {
-                state_.apply(std::get<StatementChange>(*change));
+            if (BooksChange change = state_.results.on_parse_complete(); change.name) {
+                state_.apply(*change.name);
             }
             break;
         case backend::kCloseComplete:
-            if (ResultPayload::Pending change = state_.results.on_close_complete()) {
-                state_.apply(std::get<StatementChange>(*change));
+            if (BooksChange change = state_.results.on_close_complete(); change.name) {
+                state_.apply(*change.name);
             }
             break;
         case backend::kCopyInResponse:

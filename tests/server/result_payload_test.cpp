@@ -16,7 +16,7 @@ static_assert(std::is_same_v<decltype(std::declval<server::ResultQueue&>().curre
 static_assert(
     std::is_same_v<decltype(std::declval<server::ResultQueue&>().current_fix()), audit::TagVerb>);
 static_assert(std::is_same_v<decltype(std::declval<server::ResultQueue&>().on_parse_complete()),
-                             std::shared_ptr<const BooksChange>>);
+                             BooksChange>);
 // The queue's "leave the tag alone" is the verb None.
 static_assert(audit::TagVerb{} == audit::TagVerb::None);
 
@@ -40,15 +40,16 @@ TEST_SUITE("server") {
         server::RewrittenStatement rewritten;
         rewritten.restore_tag = audit::TagVerb::Update;
         state.results.push_parse(
-            nullptr, std::make_shared<const BooksChange>(StatementChange{"s1", rewritten}));
+            nullptr,
+            BooksChange{std::make_shared<const StatementChange>(StatementChange{"s1", rewritten}),
+                        nullptr});
         auto prepare = std::make_shared<audit::RewritePlan>();
         audit::StatementPlan st;
         st.prepared_op = audit::PreparedOp::Prepare;
         st.prepared_name = "s2";
         st.prepared_tag = audit::TagVerb::Insert;
         prepare->statements.push_back(st);
-        state.results.push_query({audit::TagVerb::None}, prepare,
-                                 std::make_shared<const BooksChange>(prepare));
+        state.results.push_query({audit::TagVerb::None}, prepare, BooksChange{nullptr, prepare});
         state.results.push_sync();
 
         CHECK(state.has_names());
@@ -62,8 +63,8 @@ TEST_SUITE("server") {
 
         // ParseComplete confirms s1; the PREPARE's CommandComplete confirms s2.
         auto change = state.results.on_parse_complete();
-        REQUIRE(change);
-        state.apply(std::get<StatementChange>(*change));
+        REQUIRE(change.name);
+        state.apply(*change.name);
         CHECK(state.statements.at("s1").restore_tag == audit::TagVerb::Update);
         CHECK(state.confirm(st, state.results.on_command_complete()) == audit::TagVerb::None);
         CHECK(state.sql_prepared.at("s2") == audit::TagVerb::Insert);
