@@ -65,7 +65,8 @@ class MessageHandler {
     // A whole message: the handler forwards it, replaces it or drops it by what it puts in `out`,
     // and returns true. Returning false (with nothing put in `out`) stops the scan before this
     // message: the caller scans it again once the handler can deal with it (the session waits
-    // for a catalog). May throw ProtocolError.
+    // for a catalog, or for the settings that answers in flight may change). May throw
+    // ProtocolError.
     virtual bool on_message(const MessageView& message, Output& out) = 0;
     // The header of a streamed message was seen; its bytes are forwarded as they arrive.
     virtual void on_streamed(char /*type*/, std::uint32_t /*length*/) {}
