@@ -25,6 +25,8 @@
 #include "protocol/frontend_messages.h"
 #include "protocol/message_stream.h"
 #include "protocol/result_queue.h"
+#include "server/client_messages.h"
+#include "server/server_messages.h"
 
 using namespace pgrev::protocol;
 
@@ -46,13 +48,9 @@ struct Event {
     bool operator==(const Event&) const = default;
 };
 
-bool in_set(char type, std::string_view set) {
-    return set.find(type) != std::string_view::npos;
-}
-
-// What pgrev's ClientMessages and ServerMessages want whole.
-constexpr std::string_view kFrontendWhole = "QPBECSFcfX";
-constexpr std::string_view kBackendWhole = "CIs1GEZS";
+// What pgrev's handlers want whole, from the handlers themselves.
+constexpr const MessageTypeSet& kFrontendWhole = pgrev::server::ClientMessages::kWholeTypes;
+constexpr const MessageTypeSet& kBackendWhole = pgrev::server::ServerMessages::kWholeTypes;
 
 class FuzzHandler : public MessageHandler {
   public:
@@ -62,13 +60,13 @@ class FuzzHandler : public MessageHandler {
     bool wants_whole(char type) const override {
         switch (whole_mode_) {
             case 0:
-                return in_set(type, kFrontendWhole) || in_set(type, kBackendWhole);
+                return kFrontendWhole.contains(type) || kBackendWhole.contains(type);
             case 1:
                 return true;
             case 2:
                 return false;
             default:
-                return in_set(type, kFrontendWhole);
+                return kFrontendWhole.contains(type);
         }
     }
 

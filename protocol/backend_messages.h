@@ -15,6 +15,7 @@ namespace pgrev::protocol {
 namespace backend {
 constexpr char kAuthentication = 'R';
 constexpr char kBackendKeyData = 'K';
+constexpr char kCloseComplete = '3';
 constexpr char kCommandComplete = 'C';
 constexpr char kCopyInResponse = 'G';
 constexpr char kCopyOutResponse = 'H';

@@ -7,9 +7,11 @@
 // input (no copy) and bytes pgrev made itself, in order.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <vector>
@@ -42,6 +44,19 @@ class Output {
     bool last_is_forwarded_ = false;
 };
 
+// A set of message types, such as the ones a handler wants whole: one lookup per message.
+class MessageTypeSet {
+  public:
+    constexpr MessageTypeSet(std::initializer_list<char> types) {
+        for (char type : types)
+            members_[static_cast<unsigned char>(type)] = true;
+    }
+    constexpr bool contains(char type) const { return members_[static_cast<unsigned char>(type)]; }
+
+  private:
+    std::array<bool, 256> members_{};
+};
+
 class MessageHandler {
   public:
     virtual ~MessageHandler() = default;
@@ -50,7 +65,8 @@ class MessageHandler {
     // A whole message: the handler forwards it, replaces it or drops it by what it puts in `out`,
     // and returns true. Returning false (with nothing put in `out`) stops the scan before this
     // message: the caller scans it again once the handler can deal with it (the session waits
-    // for a catalog). May throw ProtocolError.
+    // for a catalog, or for the settings that answers in flight may change). May throw
+    // ProtocolError.
     virtual bool on_message(const MessageView& message, Output& out) = 0;
     // The header of a streamed message was seen; its bytes are forwarded as they arrive.
     virtual void on_streamed(char /*type*/, std::uint32_t /*length*/) {}

@@ -1,6 +1,6 @@
-// Which result belongs to which statement (DESIGN.md §3). The client side pushes an entry for
-// every message that the server will answer with a completion; the server side pops them as
-// the answers come, in order, so pipelined clients need no special case.
+// Which result belongs to which statement (docs/ARCHITECTURE.md, "Result queue"). The client side
+// pushes an entry for every message that the server will answer with a completion; the server side
+// pops them as the answers come, in order, so pipelined clients need no special case.
 //
 //   Q        one group per Query, holding each statement's tag fix in order; it lives until
 //            ReadyForQuery. CommandComplete / EmptyQueryResponse advance to the next statement;
@@ -20,27 +20,51 @@
 // An entry may carry a pending change of the session's books (a statement name that a Parse
 // defines, a Close drops): the session applies it when the answer confirms it; an entry
 // dropped unanswered (an error, a skip to Sync) drops its change with it.
+//
+// What an entry carries is typed by the layer that fills the queue (the Payload parameter):
+// protocol/ knows no SQL, so it cannot name a rewrite plan, yet a plan put in must come out
+// as a plan, not as a void pointer cast back by whoever trusts the entry's kind. A class
+// template keeps both: the queue only stores, moves and hands back its Payload's types.
+// server/query_state.h instantiates it with the plan and the books' changes; the protocol
+// tests and the fuzzer use OpaquePayload.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <vector>
 
 namespace pgrev::protocol {
 
-// What to do with a CommandComplete: 0 leaves it alone; other values are the caller's.
-using TagFix = std::uint8_t;
+enum class ResultKind { Query, Parse, Execute, Close, Sync, FunctionCall, CopyEnd };
+
+// A Payload names three types:
+//   Fix      what to do with a statement's CommandComplete; Fix{} leaves it alone.
+//   Context  what the entry's text was made into (its rewrite plan); tested as a bool.
+//   Pending  a change of the books the answer confirms; tested as a bool.
+// Context and Pending are cheap to copy (shared pointers, or a few of them): entries share
+// what they point to.
+
+// For tests and the fuzzer: small numbers for fixes, anything for the rest.
+struct OpaquePayload {
+    using Fix = std::uint8_t;
+    using Context = std::shared_ptr<const void>;
+    using Pending = std::shared_ptr<const void>;
+};
+using TagFix = OpaquePayload::Fix;
 constexpr TagFix kNoFix = 0;
+using ResultContext = OpaquePayload::Context;
 
-// What the session attached to an entry (the rewrite plan of its text, a pending change of
-// its books); opaque here.
-using ResultContext = std::shared_ptr<const void>;
-
-class ResultQueue {
+template <class Payload>
+class BasicResultQueue {
   public:
-    enum class Kind { Query, Parse, Execute, Close, Sync, FunctionCall, CopyEnd };
+    using Kind = ResultKind;
+    using Fix = typename Payload::Fix;
+    using Context = typename Payload::Context;
+    using Pending = typename Payload::Pending;
 
     // The ordinal of the next transaction-ending answer (ReadyForQuery) a message sent now
     // comes before: an Execute of a portal bound at `bind_point()` finds it gone once a
@@ -51,15 +75,20 @@ class ResultQueue {
 
     // Each returns false when the server will not answer the message: it reads it as part of
     // a COPY, which that message fails (see above).
-    bool push_query(std::vector<TagFix> statement_fixes, ResultContext context = nullptr,
-                    ResultContext pending = nullptr);
-    bool push_parse(ResultContext context, ResultContext pending = nullptr);
+    bool push_query(std::vector<Fix> statement_fixes, Context context = {}, Pending pending = {}) {
+        return push(
+            {Kind::Query, std::move(statement_fixes), std::move(context), std::move(pending)});
+    }
+    bool push_parse(Context context, Pending pending = {}) {
+        return push({Kind::Parse, {}, std::move(context), std::move(pending)});
+    }
     // `bind_point`: where the portal's Bind was sent (bind_point()), with a fix or context.
-    bool push_execute(TagFix fix, ResultContext context = nullptr,
-                      std::uint64_t bind_point = 0);
-    bool push_close(ResultContext pending = nullptr);
+    bool push_execute(Fix fix, Context context = {}, std::uint64_t bind_point = 0);
+    bool push_close(Pending pending = {}) {
+        return push({Kind::Close, {}, {}, std::move(pending)});
+    }
     void push_sync();
-    bool push_function_call();
+    bool push_function_call() { return push({Kind::FunctionCall, {}, {}, {}}); }
     void push_copy_end();  // the client sent CopyDone or CopyFail
     // A Bind: with an Execute, it runs code (and may change settings) that only the next Sync's
     // ReadyForQuery reports. Like a Describe, it gets no entry, yet fails a COPY that reads it.
@@ -73,28 +102,37 @@ class ResultQueue {
 
     // Answers to messages already sent are still to come (the settings the server reports may
     // yet change before the next message is read).
-    bool awaiting_answers() const;
+    bool awaiting_answers() const {
+        return std::any_of(entries_.begin(), entries_.end(),
+                           [](const Entry& e) { return e.kind != Kind::CopyEnd; });
+    }
     // Every message sent is followed by one the server answers with ReadyForQuery (a Sync, a
     // Query, a FunctionCall): waiting for the answers needs nothing more from the client.
     bool ready_will_follow() const { return !unsynced_; }
     // The server is in copy-in and reads the client's next message as part of the COPY.
     bool copy_reads_next_message() const { return copy_in_ && !copy_failed_; }
 
-    // The context of the entry the next server message answers (null when none).
-    const ResultContext& current_context();
+    // The context of the entry the next server message answers (empty when none).
+    const Context& current_context();
     // The fix of the statement the next completion or error belongs to.
-    TagFix current_fix();
+    Fix current_fix();
     // The entry the next server message answers, and within a Query group the statement.
-    Kind current_kind();
-    std::size_t current_statement();
+    Kind current_kind() {
+        skip_copy_ends();
+        return entries_.empty() ? Kind::CopyEnd : entries_.front().kind;
+    }
+    std::size_t current_statement() {
+        skip_copy_ends();
+        return entries_.empty() ? 0 : entries_.front().next;
+    }
 
-    // The fix for this CommandComplete (kNoFix when none or nothing was pending).
-    TagFix on_command_complete();
-    // The pending change of the Parse or Close answered (null when none).
-    ResultContext on_parse_complete();
-    ResultContext on_close_complete();
-    void on_empty_query();
-    void on_portal_suspended();
+    // The fix for this CommandComplete (Fix{} when none or nothing was pending).
+    Fix on_command_complete() { return complete_one(); }
+    // The pending change of the Parse or Close answered (empty when none).
+    Pending on_parse_complete() { return take_front_pending(Kind::Parse); }
+    Pending on_close_complete() { return take_front_pending(Kind::Close); }
+    void on_empty_query() { complete_one(); }
+    void on_portal_suspended() { complete_one(); }
     void on_copy_in();  // CopyInResponse
     void on_error();
     // `transaction_status` of the ReadyForQuery ('I' idle, 'T', 'E'; 0 when not known).
@@ -121,9 +159,9 @@ class ResultQueue {
     static constexpr std::uint64_t kNoBind = ~std::uint64_t{0};
     struct Entry {
         Kind kind;
-        std::vector<TagFix> fixes;  // Query: per statement; Execute: one
-        ResultContext context;
-        ResultContext pending;
+        std::vector<Fix> fixes;  // Query: per statement; Execute: one
+        Context context;
+        Pending pending;
         std::size_t next = 0;  // Query: the statement the next completion belongs to
         // Query, Sync, FunctionCall: which ReadyForQuery answers it (bind_point when sent).
         // Execute: bind_point of its portal's Bind.
@@ -131,15 +169,28 @@ class ResultQueue {
     };
 
     bool push(Entry entry);
-    void pop_front();
-    ResultContext take_front_pending();  // pops the front entry, handing out its change
-    std::deque<Entry>::iterator erase(std::deque<Entry>::iterator it);
+    void pop_front() {
+        if (entries_.front().pending) --pending_;
+        entries_.pop_front();
+    }
+    typename std::deque<Entry>::iterator erase(typename std::deque<Entry>::iterator it) {
+        if (it->pending) --pending_;
+        return entries_.erase(it);
+    }
+    // Pops the front entry if it is of `kind`, handing out its change; counts an unmatched
+    // answer if not.
+    Pending take_front_pending(Kind kind);
     // The Execute at the front runs a portal the server dropped at a transaction end since.
-    bool portal_gone(const Entry& e) const;
+    bool portal_gone(const Entry& e) const {
+        return e.kind == Kind::Execute && e.point != kNoBind && idle_through_ > e.point;
+    }
     // Pops the Execute at the front, or advances the Query group; returns the fix.
-    TagFix complete_one();
+    Fix complete_one();
     // CopyEnd markers get no answer: they only matter to on_copy_in.
-    void skip_copy_ends();
+    void skip_copy_ends() {
+        while (!entries_.empty() && entries_.front().kind == Kind::CopyEnd)
+            entries_.pop_front();
+    }
 
     std::deque<Entry> entries_;
     std::uint64_t unmatched_ = 0;
@@ -152,4 +203,9 @@ class ResultQueue {
     std::uint64_t idle_through_ = 0;  // ReadyForQuery 'I' answered every point below this
 };
 
+using ResultQueue = BasicResultQueue<OpaquePayload>;
+
 }  // namespace pgrev::protocol
+
+// The longer members, apart so that the class reads as its interface.
+#include "protocol/result_queue_impl.h"  // IWYU pragma: export

@@ -8,8 +8,6 @@
 #include "audit/rewriter.h"
 #include "audit/sql_lexer.h"
 #include "protocol/frontend_messages.h"
-#include "server/catalog_service.h"
-#include "server/client_session.h"
 
 namespace pgrev::server {
 
@@ -43,6 +41,13 @@ bool is_plain(std::string_view sql) {
     return is_ascii(sql) && audit::backslashes_read_the_same(sql);
 }
 
+// What a Parse or Close makes of a statement name once the server confirms it.
+BooksChange name_change(std::string name, std::optional<RewrittenStatement> statement) {
+    return {std::make_shared<const StatementChange>(
+                StatementChange{std::move(name), std::move(statement)}),
+            nullptr};
+}
+
 // Statements whose answer changes the books: the plan waits on the Query's entry until then.
 bool has_prepared_ops(const RewritePlan& plan) {
     return std::any_of(plan.statements.begin(), plan.statements.end(), [](const auto& st) {
@@ -53,21 +58,7 @@ bool has_prepared_ops(const RewritePlan& plan) {
 }  // namespace
 
 bool ClientMessages::wants_whole(char type) const {
-    switch (type) {
-        case frontend::kQuery:
-        case frontend::kParse:
-        case frontend::kBind:
-        case frontend::kExecute:
-        case frontend::kClose:
-        case frontend::kSync:
-        case frontend::kFunctionCall:
-        case frontend::kCopyDone:
-        case frontend::kCopyFail:
-        case frontend::kTerminate:
-            return true;
-        default:
-            return false;
-    }
+    return kWholeTypes.contains(type);
 }
 
 bool ClientMessages::on_message(const MessageView& m, Output& out) {
@@ -88,15 +79,15 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
         case frontend::kExecute: {
             // Most sessions never bind a rewritten statement: no lookup, no allocation then.
             if (state_.portals.empty()) {
-                state_.results.push_execute(kNoFix);
+                state_.results.push_execute(audit::TagVerb::None);
                 break;
             }
             Execute e = decode_execute(m.body);
             auto it = state_.portals.find(std::string(e.portal));
             if (it == state_.portals.end()) {
-                state_.results.push_execute(kNoFix);
+                state_.results.push_execute(audit::TagVerb::None);
             } else {
-                state_.results.push_execute(to_fix(it->second.restore_tag), it->second.plan,
+                state_.results.push_execute(it->second.restore_tag, it->second.plan,
                                             it->second.bind_point);
             }
             break;
@@ -104,14 +95,14 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
         case frontend::kClose: {
             // The name changes when CloseComplete confirms it (after an error the server skips
             // the Close); portals end with their transaction in any case.
-            std::shared_ptr<StatementChange> change;
+            BooksChange change;
             if (state_.has_names() || !state_.portals.empty()) {
                 TargetRef t = decode_close(m.body);
                 std::string name(t.name);
                 if (t.kind != 'S') {
                     state_.portals.erase(name);
                 } else if (state_.statement_in_flight(name)) {
-                    change = std::make_shared<StatementChange>(StatementChange{name, {}});
+                    change = name_change(name, std::nullopt);
                 }
             }
             state_.results.push_close(std::move(change));
@@ -144,9 +135,9 @@ void ClientMessages::on_streamed(char type, std::uint32_t /*length*/) {
 
 bool ClientMessages::needs_analysis(std::string_view sql) {
     if (server_.name_filter.may_match(sql) || server_.ddl_filter.may_match(sql)) return true;
-    if (std::uint64_t g = server_.catalogs->children_generation(); g != children_generation_) {
+    if (std::uint64_t g = session_.children_generation(); g != children_generation_) {
         children_generation_ = g;
-        children_filter_ = server_.catalogs->children_filter(database_);
+        children_filter_ = session_.children_filter();
     }
     if (children_filter_ && children_filter_->may_match(sql)) return true;
     // EXECUTE of a rewritten SQL-level PREPARE names no table, but its tag needs fixing; and
@@ -188,7 +179,7 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
                            ": in it a character can hide a backslash or quote from pgrev "
                            "(use UTF8)");
     }
-    audit::CatalogPtr catalog = server_.catalogs->current(database_);
+    audit::CatalogPtr catalog = session_.current_catalog();
     if (!catalog) {
         // Without a catalog only texts that name an audited table must be refused; DDL that
         // was analysed for what it might drop can only drop what exists.
@@ -199,7 +190,7 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
             return refusal("58000",
                            "pgrev: cannot audit this statement: the catalog of "
                            "database \"" +
-                               database_ + "\" cannot be read: " + load_error);
+                               session_.database() + "\" cannot be read: " + load_error);
         }
         session_.request_catalog();
         return nullptr;
@@ -272,20 +263,20 @@ void ClientMessages::on_catalog_loaded(std::string error) {
     load_error_ = std::move(error);
 }
 
-std::vector<TagFix> ClientMessages::record(const RewritePlan& plan) {
-    std::vector<TagFix> fixes;
+std::vector<audit::TagVerb> ClientMessages::record(const RewritePlan& plan) {
+    std::vector<audit::TagVerb> fixes;
     for (const auto& st : plan.statements) {
-        TagFix fix = to_fix(st.restore_tag);
+        audit::TagVerb fix = st.restore_tag;
         if (st.prepared_op == audit::PreparedOp::Execute) {
             // For an error meanwhile; its CommandComplete looks the name up again.
             auto prepared = state_.statement_in_flight(st.prepared_name);
-            if (prepared) fix = to_fix(prepared->restore_tag);
+            if (prepared) fix = prepared->restore_tag;
         }
         fixes.push_back(fix);
     }
     if (plan.changes_catalog) {
         state_.catalog_dirty = true;
-        server_.catalogs->invalidate(database_, plan.new_children);
+        session_.catalog_changed(plan.new_children);
     }
     if (plan.action == RewritePlan::Action::Refuse) {
         spdlog::warn("{}: refused: {}", session_.describe(), plan.refusal_message);
@@ -313,8 +304,10 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
             break;
         }
     }
-    std::vector<TagFix> fixes = record(*plan);
-    state_.results.push_query(std::move(fixes), plan, has_prepared_ops(*plan) ? plan : nullptr);
+    std::vector<audit::TagVerb> fixes = record(*plan);
+    BooksChange sql_changes;
+    if (has_prepared_ops(*plan)) sql_changes.sql = plan;
+    state_.results.push_query(std::move(fixes), plan, std::move(sql_changes));
     if (plan->action == RewritePlan::Action::Forward) {
         out.forward(m.bytes);
     } else {
@@ -330,9 +323,9 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     if (p.statement.empty() && !state_.statements.empty()) state_.statements.erase(std::string());
     if (!needs_analysis(p.query)) {
         // Only the unnamed statement can be replaced; a named one that exists stays (42P05).
-        std::shared_ptr<StatementChange> change;
+        BooksChange change;
         if (p.statement.empty() && state_.has_names() && state_.statement_in_flight("")) {
-            change = std::make_shared<StatementChange>(StatementChange{"", {}});
+            change = name_change("", std::nullopt);
         }
         state_.results.push_parse(nullptr, std::move(change));
         out.forward(m.bytes);
@@ -349,20 +342,20 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
         multiple->sql = "SELECT 1; SELECT 1";
         plan = multiple;
     }
-    std::vector<TagFix> fixes = record(*plan);
+    std::vector<audit::TagVerb> fixes = record(*plan);
     RewrittenStatement info;
-    info.restore_tag = fixes.empty() ? audit::TagVerb::None : to_verb(fixes.front());
+    info.restore_tag = fixes.empty() ? audit::TagVerb::None : fixes.front();
     info.refused = plan->action == RewritePlan::Action::Refuse;
     info.plan = plan;
     std::string name(p.statement);
-    std::shared_ptr<StatementChange> change;
+    BooksChange change;
     if (!p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
         // The name exists when the server reads this Parse: it fails (42P05), and a Bind
         // pipelined behind it finds the old statement.
     } else if (info.restore_tag != audit::TagVerb::None || info.refused) {
-        change = std::make_shared<StatementChange>(StatementChange{name, info});
+        change = name_change(name, info);
     } else if (p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
-        change = std::make_shared<StatementChange>(StatementChange{name, {}});
+        change = name_change(name, std::nullopt);
     }
     state_.results.push_parse(plan, std::move(change));
     if (plan->action == RewritePlan::Action::Forward) {

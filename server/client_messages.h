@@ -1,6 +1,7 @@
 // Client to server: the query path. Query and Parse texts that may name an audited table are
 // planned (audit/), sent rewritten or refused, and recorded so that results can be matched to
-// them; everything else passes untouched (COPY data and big Binds stream).
+// them; everything else passes untouched (COPY data and big Binds stream). See
+// docs/ARCHITECTURE.md, "Life of a client message".
 #pragma once
 
 #include <string>
@@ -9,24 +10,34 @@
 
 #include "audit/name_filter.h"
 #include "audit/plan_cache.h"
+#include "protocol/frontend_messages.h"
 #include "protocol/message_stream.h"
 #include "server/query_state.h"
 #include "server/server_state.h"
+#include "server/session_callbacks.h"
 
 namespace pgrev::server {
 
-class ClientSession;
-
+// `server` gives only what is the same for every session (the configuration and its name
+// filters); the catalog and everything else of this session come through `session`.
 class ClientMessages : public protocol::MessageHandler {
   public:
-    ClientMessages(ClientSession& session, QueryState& state, ServerState& server)
+    ClientMessages(SessionCallbacks& session, QueryState& state, const ServerState& server)
         : session_(session), state_(state), server_(server) {}
+
+    // The frontend messages this handler reads whole; the rest stream through. A message type
+    // the query path must read goes here (fuzz/fuzz_message_stream.cpp follows this list).
+    static constexpr protocol::MessageTypeSet kWholeTypes{
+        protocol::frontend::kQuery,        protocol::frontend::kParse,
+        protocol::frontend::kBind,         protocol::frontend::kExecute,
+        protocol::frontend::kClose,        protocol::frontend::kSync,
+        protocol::frontend::kFunctionCall, protocol::frontend::kCopyDone,
+        protocol::frontend::kCopyFail,     protocol::frontend::kTerminate};
 
     bool wants_whole(char type) const override;
     bool on_message(const protocol::MessageView& message, protocol::Output& out) override;
     void on_streamed(char type, std::uint32_t length) override;
 
-    void set_database(std::string database) { database_ = std::move(database); }
     // The catalog read this handler waited for is done (`error` empty) or failed; the message
     // it stopped at comes again next.
     void on_catalog_loaded(std::string error);
@@ -41,14 +52,13 @@ class ClientMessages : public protocol::MessageHandler {
     audit::PlanPtr plan_for(std::string_view sql);
     // plan_for, once no earlier statement may still change how the text reads.
     audit::PlanPtr plan_after_settings(std::string_view sql);
-    // Session bookkeeping for a planned text; returns each statement's tag fix.
-    std::vector<protocol::TagFix> record(const audit::RewritePlan& plan);
+    // Session bookkeeping for a planned text; returns the verb each statement's tag must have.
+    std::vector<audit::TagVerb> record(const audit::RewritePlan& plan);
     audit::PlanPtr refusal(std::string sqlstate, std::string message) const;
 
-    ClientSession& session_;
+    SessionCallbacks& session_;
     QueryState& state_;
-    ServerState& server_;
-    std::string database_;
+    const ServerState& server_;
     bool after_load_ = false;  // the next plan uses a catalog read after the message arrived
     // Partitions of audited tables are not in the server-wide name filter.
     std::shared_ptr<const audit::NameFilter> children_filter_;

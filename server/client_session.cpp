@@ -162,6 +162,7 @@ void ClientSession::on_startup_packet(std::size_t length) {
                     break;
             }
             self->startup_ = std::move(packet);
+            self->database_ = self->startup_.database();
             if (!self->client_.tls() &&
                 self->config_.tls.client.sslmode == config::ClientTlsMode::Require) {
                 spdlog::warn("{}: refused: client did not ask for TLS (tls.client.sslmode = "
@@ -183,7 +184,6 @@ void ClientSession::on_startup_packet(std::size_t length) {
                                                self->config_.limits.max_clients)),
                     "too many clients");
             }
-            self->client_messages_.set_database(self->startup_.database());
             self->open_upstream();
         });
 }
@@ -379,10 +379,26 @@ void ClientSession::start_proxying(const std::string& first_server_bytes) {
 
 // --- Proxying ---
 
+audit::CatalogPtr ClientSession::current_catalog() {
+    return state_.catalogs->current(database_);
+}
+
+std::shared_ptr<const audit::NameFilter> ClientSession::children_filter() {
+    return state_.catalogs->children_filter(database_);
+}
+
+std::uint64_t ClientSession::children_generation() const {
+    return state_.catalogs->children_generation();
+}
+
+void ClientSession::catalog_changed(const std::vector<audit::ChildTable>& new_children) {
+    state_.catalogs->invalidate(database_, new_children);
+}
+
 void ClientSession::request_catalog() {
     client_to_server_.suspend();
     state_.catalogs->refresh(
-        startup_.database(), client_.get_executor(),
+        database_, client_.get_executor(),
         [self = shared_from_this()](audit::CatalogPtr, const std::string& error) {
             if (self->phase_ == State::Closing) return;
             self->client_messages_.on_catalog_loaded(error);
@@ -395,7 +411,7 @@ void ClientSession::on_server_ready(char transaction_status) {
         // The DDL is committed (or rolled back): what the catalog says now is what counts.
         query_state_.catalog_dirty = false;
         query_state_.catalog_refresh_needed = true;
-        state_.catalogs->invalidate(startup_.database());
+        state_.catalogs->invalidate(database_);
     }
     if (phase_ == State::Authenticating) {
         phase_ = State::Ready;

@@ -27,11 +27,12 @@
 #include "server/query_state.h"
 #include "server/server_messages.h"
 #include "server/server_state.h"
+#include "server/session_callbacks.h"
 #include "server/tls_contexts.h"
 
 namespace pgrev::server {
 
-class ClientSession : public std::enable_shared_from_this<ClientSession> {
+class ClientSession : public std::enable_shared_from_this<ClientSession>, private SessionCallbacks {
   public:
     using Socket = boost::asio::ip::tcp::socket;
 
@@ -42,19 +43,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
     void start();
 
-    // Called by the message handlers.
-    void on_server_ready(char transaction_status);
-    void on_server_error(const protocol::ErrorFields& error);
-    void on_client_terminate() { client_terminated_ = true; }
-    // The client-to-server pump stops until the catalog of the session's database is read.
-    void request_catalog();
-    // The client-to-server pump stops until resume_client() (waiting for settings).
-    void suspend_client() { client_to_server_.suspend(); }
-    void resume_client() { client_to_server_.resume(); }
-
-    std::string describe() const;
+    std::string describe() const override;
 
   private:
+    // SessionCallbacks: what the message handlers ask of the session.
+    audit::CatalogPtr current_catalog() override;
+    std::shared_ptr<const audit::NameFilter> children_filter() override;
+    std::uint64_t children_generation() const override;
+    void catalog_changed(const std::vector<audit::ChildTable>& new_children) override;
+    // The client-to-server pump stops until the catalog of the session's database is read.
+    void request_catalog() override;
+    const std::string& database() const override { return database_; }
+    // The client-to-server pump stops until resume_client() (waiting for settings).
+    void suspend_client() override { client_to_server_.suspend(); }
+    void resume_client() override { client_to_server_.resume(); }
+    void on_client_terminate() override { client_terminated_ = true; }
+    void on_server_ready(char transaction_status) override;
+    void on_server_error(const protocol::ErrorFields& error) override;
+
     enum class State { Startup, Connecting, Authenticating, Ready, Closing };
 
     void read_startup_packet();
@@ -91,6 +97,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::uint64_t id_;
     std::string client_address_;
     protocol::StartupPacket startup_;
+    std::string database_;  // startup_.database(), read once
     bool counted_ = false;  // holds one of limits.max_clients
     std::vector<char> startup_buffer_;
     bool upstream_tls_retried_ = false;  // tls.upstream.sslmode allow: the second attempt

@@ -4,8 +4,7 @@
 
 namespace pgrev::server {
 
-using protocol::ResultContext;
-using Kind = protocol::ResultQueue::Kind;
+using Kind = ResultQueue::Kind;
 
 namespace {
 
@@ -40,19 +39,13 @@ bool sql_change_of(const audit::RewritePlan& plan, const std::string& name,
 std::optional<RewrittenStatement> QueryState::statement_in_flight(const std::string& name) const {
     std::optional<RewrittenStatement> result;
     bool decided = results.find_in_flight(
-        [&](Kind kind, const ResultContext&, const ResultContext& pending) {
-            if (!pending) return false;
-            if (kind == Kind::Parse || kind == Kind::Close) {
-                const auto& change = *static_cast<const StatementChange*>(pending.get());
-                if (change.name != name) return false;
-                result = change.statement;
+        [&](Kind, const ResultPayload::Context&, const BooksChange& pending) {
+            if (pending.name) {
+                if (pending.name->name != name) return false;
+                result = pending.name->statement;
                 return true;
             }
-            if (kind == Kind::Query) {
-                return sql_change_of(*static_cast<const audit::RewritePlan*>(pending.get()), name,
-                                     result);
-            }
-            return false;
+            return pending.sql && sql_change_of(*pending.sql, name, result);
         });
     if (decided) return result;
     // SQL and protocol-level prepared statements share one namespace.
@@ -72,7 +65,7 @@ void QueryState::apply(const StatementChange& change) {
     }
 }
 
-protocol::TagFix QueryState::confirm(const audit::StatementPlan& st, protocol::TagFix fix) {
+audit::TagVerb QueryState::confirm(const audit::StatementPlan& st, audit::TagVerb fix) {
     switch (st.prepared_op) {
         case audit::PreparedOp::Prepare:
             if (st.prepared_tag == audit::TagVerb::None) {
@@ -84,10 +77,10 @@ protocol::TagFix QueryState::confirm(const audit::StatementPlan& st, protocol::T
         case audit::PreparedOp::Execute: {
             // The statement the name holds when the server ran the EXECUTE.
             if (auto it = sql_prepared.find(st.prepared_name); it != sql_prepared.end()) {
-                return to_fix(it->second);
+                return it->second;
             }
             auto p = statements.find(st.prepared_name);
-            return p == statements.end() ? protocol::kNoFix : to_fix(p->second.restore_tag);
+            return p == statements.end() ? audit::TagVerb::None : p->second.restore_tag;
         }
         case audit::PreparedOp::Deallocate:
             sql_prepared.erase(st.prepared_name);

@@ -17,13 +17,6 @@
 
 namespace pgrev::server {
 
-inline protocol::TagFix to_fix(audit::TagVerb verb) {
-    return static_cast<protocol::TagFix>(verb);
-}
-inline audit::TagVerb to_verb(protocol::TagFix fix) {
-    return static_cast<audit::TagVerb>(fix);
-}
-
 // A protocol-level statement or portal that pgrev changed. Names not in the maps were
 // forwarded as they were.
 struct RewrittenStatement {
@@ -40,8 +33,25 @@ struct StatementChange {
     std::optional<RewrittenStatement> statement;
 };
 
+// What a result-queue entry waits to confirm: the statement name a Parse defines or a Close
+// drops, or, for a Query, the plan whose SQL PREPARE, EXECUTE and DEALLOCATE change the books
+// statement by statement (QueryState::confirm). At most one of the two; neither: nothing.
+struct BooksChange {
+    std::shared_ptr<const StatementChange> name;    // Parse, Close
+    std::shared_ptr<const audit::RewritePlan> sql;  // Query
+    explicit operator bool() const { return name || sql; }
+};
+
+// What the session attaches to the result queue's entries (protocol/result_queue.h).
+struct ResultPayload {
+    using Fix = audit::TagVerb;  // TagVerb::None leaves a CommandComplete alone
+    using Context = std::shared_ptr<const audit::RewritePlan>;  // the plan of the entry's text
+    using Pending = BooksChange;
+};
+using ResultQueue = protocol::BasicResultQueue<ResultPayload>;
+
 struct QueryState {
-    protocol::ResultQueue results;
+    ResultQueue results;
     std::unordered_map<std::string, RewrittenStatement> statements;
     std::unordered_map<std::string, RewrittenStatement> portals;
     // SQL-level PREPARE of rewritten statements: EXECUTE's tag must become the verb.
@@ -74,8 +84,8 @@ struct QueryState {
     // The answer confirmed a Parse or Close.
     void apply(const StatementChange& change);
     // The CommandComplete of a statement confirmed it: SQL PREPARE and DEALLOCATE change the
-    // books now; returns the fix of its tag (EXECUTE's is looked up now).
-    protocol::TagFix confirm(const audit::StatementPlan& statement, protocol::TagFix fix);
+    // books now; returns the verb its tag must have (EXECUTE's is looked up now).
+    audit::TagVerb confirm(const audit::StatementPlan& statement, audit::TagVerb fix);
     // ReadyForQuery: `transaction_status` 'I' means every portal bound before it is gone.
     void on_ready(char transaction_status);
 };

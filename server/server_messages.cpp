@@ -4,32 +4,14 @@
 
 #include "audit/parse_tree.h"
 #include "protocol/backend_messages.h"
-#include "server/client_session.h"
 #include "server/pump.h"
 
 namespace pgrev::server {
 
 using namespace pgrev::protocol;
 
-namespace {
-constexpr char kCloseComplete = '3';
-}  // namespace
-
 bool ServerMessages::wants_whole(char type) const {
-    switch (type) {
-        case backend::kCommandComplete:
-        case backend::kEmptyQueryResponse:
-        case backend::kPortalSuspended:
-        case backend::kParseComplete:
-        case kCloseComplete:
-        case backend::kCopyInResponse:
-        case backend::kErrorResponse:
-        case backend::kReadyForQuery:
-        case backend::kParameterStatus:
-            return true;
-        default:
-            return false;
-    }
+    return kWholeTypes.contains(type);
 }
 
 namespace {
@@ -74,25 +56,22 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
         case backend::kCommandComplete: {
             // The plan of the statement this completes (forwarded texts have none): what it
             // confirms goes into the books now.
-            ResultContext context;
+            ResultPayload::Context plan;
             std::size_t index = 0;
-            if (const ResultContext& current = state_.results.current_context()) {
+            if (const ResultPayload::Context& current = state_.results.current_context()) {
                 ResultQueue::Kind kind = state_.results.current_kind();
                 if (kind == ResultQueue::Kind::Query || kind == ResultQueue::Kind::Execute) {
-                    context = current;
+                    plan = current;
                     index = state_.results.current_statement();
                 }
             }
-            TagFix fix = state_.results.on_command_complete();
-            if (context) {
-                const auto& plan = *static_cast<const audit::RewritePlan*>(context.get());
-                if (index < plan.statements.size()) {
-                    fix = state_.confirm(plan.statements[index], fix);
-                }
+            audit::TagVerb verb = state_.results.on_command_complete();
+            if (plan && index < plan->statements.size()) {
+                verb = state_.confirm(plan->statements[index], verb);
             }
-            if (fix != kNoFix) {
+            if (verb != audit::TagVerb::None) {
                 std::string tag = decode_command_complete(m.body);
-                out.inject(encode_command_complete(audit::restore_tag(to_verb(fix), tag)));
+                out.inject(encode_command_complete(audit::restore_tag(verb, tag)));
                 return true;
             }
             break;
@@ -101,13 +80,13 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
             state_.results.on_empty_query();
             break;
         case backend::kParseComplete:
-            if (ResultContext change = state_.results.on_parse_complete()) {
-                state_.apply(*static_cast<const StatementChange*>(change.get()));
+            if (BooksChange change = state_.results.on_parse_complete(); change.name) {
+                state_.apply(*change.name);
             }
             break;
-        case kCloseComplete:
-            if (ResultContext change = state_.results.on_close_complete()) {
-                state_.apply(*static_cast<const StatementChange*>(change.get()));
+        case backend::kCloseComplete:
+            if (BooksChange change = state_.results.on_close_complete(); change.name) {
+                state_.apply(*change.name);
             }
             break;
         case backend::kCopyInResponse:
@@ -125,12 +104,11 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
             break;
         case backend::kErrorResponse: {
             ErrorFields error = decode_error_fields(m.body);
-            auto plan = std::static_pointer_cast<const audit::RewritePlan>(
-                state_.results.current_context());
-            TagFix fix = state_.results.current_fix();
+            ResultPayload::Context plan = state_.results.current_context();
+            audit::TagVerb verb = state_.results.current_fix();
             state_.results.on_error();
             session_.on_server_error(error);
-            if (plan && restore_error(*plan, to_verb(fix), error)) {
+            if (plan && restore_error(*plan, verb, error)) {
                 out.inject(encode_error_fields(backend::kErrorResponse, error));
                 return true;
             }
