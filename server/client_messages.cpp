@@ -8,6 +8,8 @@
 #include "audit/rewriter.h"
 #include "audit/sql_lexer.h"
 #include "protocol/frontend_messages.h"
+#include "protocol/pgrev_message.h"
+#include "protocol/sqlstate.h"
 
 namespace pgrev::server {
 
@@ -149,14 +151,8 @@ bool ClientMessages::needs_analysis(std::string_view sql) {
     return false;
 }
 
-audit::PlanPtr ClientMessages::refusal(std::string sqlstate, std::string message) const {
-    auto plan = std::make_shared<RewritePlan>();
-    plan->action = RewritePlan::Action::Refuse;
-    plan->refusal_sqlstate = std::move(sqlstate);
-    plan->refusal_message = std::move(message);
-    plan->sql = audit::refusal_statement(plan->refusal_sqlstate, plan->refusal_message);
-    plan->statements.emplace_back();
-    return plan;
+audit::PlanPtr ClientMessages::refusal(std::string_view sqlstate, std::string_view message) const {
+    return std::make_shared<RewritePlan>(audit::refusal_plan(sqlstate, protocol::pgrev_message(message)));
 }
 
 audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
@@ -166,14 +162,14 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
     load_error_.clear();
 
     if (!state_.standard_conforming_strings && !audit::backslashes_read_the_same(sql)) {
-        return refusal("0A000",
-                       "pgrev: cannot audit a statement with a backslash in a string literal "
+        return refusal(sqlstate::kFeatureNotSupported,
+                       "cannot audit a statement with a backslash in a string literal "
                        "while standard_conforming_strings is off: pgrev could misread the "
                        "literal (turn it on)");
     }
     if (!encoding_is_safe(state_.client_encoding) && !is_ascii(sql)) {
-        return refusal("0A000",
-                       "pgrev: cannot audit statements with non-ASCII text while "
+        return refusal(sqlstate::kFeatureNotSupported,
+                       "cannot audit statements with non-ASCII text while "
                        "client_encoding is " +
                            state_.client_encoding +
                            ": in it a character can hide a backslash or quote from pgrev "
@@ -187,8 +183,8 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
             return std::make_shared<RewritePlan>();
         }
         if (fresh) {
-            return refusal("58000",
-                           "pgrev: cannot audit this statement: the catalog of "
+            return refusal(sqlstate::kSystemError,
+                           "cannot audit this statement: the catalog of "
                            "database \"" +
                                session_.database() + "\" cannot be read: " + load_error);
         }
@@ -208,7 +204,7 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
         // A statement pgrev cannot analyse must not pass unaudited: fail closed.
         spdlog::error("{}: cannot analyse a statement ({}): {}", session_.describe(), e.what(),
                       std::string(sql.substr(0, 200)));
-        return refusal("XX000", std::string("pgrev: cannot audit this statement: internal "
+        return refusal(sqlstate::kInternalError, std::string("cannot audit this statement: internal "
                                             "error while analysing it (") +
                                     e.what() + ")");
     }
@@ -220,8 +216,8 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
     }
     if (!state_.standard_conforming_strings && !audit::backslashes_read_the_same(plan->sql)) {
         // What pgrev adds must read the same as well.
-        return refusal("0A000",
-                       "pgrev: cannot audit this statement while standard_conforming_strings "
+        return refusal(sqlstate::kFeatureNotSupported,
+                       "cannot audit this statement while standard_conforming_strings "
                        "is off: its rewrite holds a backslash in a string literal (turn it on)");
     }
     // A refusal for a table that may yet be created is decided afresh each time.
@@ -242,7 +238,7 @@ audit::PlanPtr ClientMessages::plan_after_settings(std::string_view sql) {
         // The server is in COPY FROM STDIN and reads this message as part of it: it fails the
         // COPY and discards the message unread (copyfromparse.c). Send it a text that would do
         // no harm if it ran; the queue gives it no entry.
-        return refusal("0A000", "pgrev: not run: the server read this message during COPY");
+        return refusal(sqlstate::kFeatureNotSupported, "not run: the server read this message during COPY");
     }
     if (state_.results.ready_will_follow()) {
         // What is in flight may change a setting, whatever its text (a DO block, an UPDATE of
@@ -252,8 +248,8 @@ audit::PlanPtr ClientMessages::plan_after_settings(std::string_view sql) {
         session_.suspend_client();
         return nullptr;
     }
-    return refusal("0A000",
-                   "pgrev: cannot audit this statement yet: a message before it in the same "
+    return refusal(sqlstate::kFeatureNotSupported,
+                   "cannot audit this statement yet: a message before it in the same "
                    "pipeline may change standard_conforming_strings or client_encoding, and "
                    "the server reports that only at the next Sync; send Sync first");
 }
@@ -299,8 +295,10 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
     for (const auto& st : plan->statements) {
         if (st.prepared_op == audit::PreparedOp::CreateTableAsExecute &&
             state_.statement_in_flight(st.prepared_name)) {
-            // What PostgreSQL says of the statement the client prepared.
-            plan = refusal("42809", "prepared statement is not a SELECT");
+            // What PostgreSQL says of the statement the client prepared, word for word (no
+            // "pgrev: ": the client sees the server's own error).
+            plan = std::make_shared<RewritePlan>(audit::refusal_plan(
+                sqlstate::kWrongObjectType, "prepared statement is not a SELECT"));
             break;
         }
     }

@@ -54,7 +54,8 @@ class ClientMessages : public protocol::MessageHandler {
     audit::PlanPtr plan_after_settings(std::string_view sql);
     // Session bookkeeping for a planned text; returns the verb each statement's tag must have.
     std::vector<audit::TagVerb> record(const audit::RewritePlan& plan);
-    audit::PlanPtr refusal(std::string sqlstate, std::string message) const;
+    // A refusal by pgrev: `reason` gets the "pgrev: " prefix.
+    audit::PlanPtr refusal(std::string_view sqlstate, std::string_view reason) const;
 
     SessionCallbacks& session_;
     QueryState& state_;

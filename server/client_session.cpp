@@ -5,6 +5,8 @@
 #include <boost/asio/buffer.hpp>
 
 #include "protocol/byte_reader.h"
+#include "protocol/pgrev_message.h"
+#include "protocol/sqlstate.h"
 #include "server/cancel_forwarder.h"
 #include "server/catalog_service.h"
 #include "server/upstream_connect.h"
@@ -25,8 +27,8 @@ std::string endpoint_text(const ClientSession::Socket& socket) {
 
 constexpr std::size_t kMaxAuthMessageSize = 64 * 1024;
 
-PgrevError fatal(std::string sqlstate, std::string message) {
-    return PgrevError{"FATAL", std::move(sqlstate), "pgrev: " + std::move(message), {}, {}};
+PgrevError fatal(std::string_view sqlstate, std::string_view message) {
+    return PgrevError{"FATAL", std::string(sqlstate), protocol::pgrev_message(message), {}, {}};
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -86,7 +88,7 @@ void ClientSession::arm_startup_timer() {
         if (ec || self->phase_ == State::Ready || self->phase_ == State::Closing) return;
         spdlog::warn("{}: closed: startup not finished within limits.startup_timeout ({} ms)",
                      self->describe(), self->config_.limits.startup_timeout.count());
-        PgrevError error = fatal("08006",
+        PgrevError error = fatal(sqlstate::kConnectionFailure,
                                  "startup did not finish in time "
                                  "(limits.startup_timeout)");
         if (self->phase_ == State::Authenticating) {
@@ -112,7 +114,7 @@ void ClientSession::read_startup_packet() {
                 std::span<const char, 4>(self->startup_buffer_.data(), 4));
             if (!length) {
                 spdlog::warn("{}: closed: invalid startup packet length", self->describe());
-                return self->refuse_startup(fatal("08P01", "invalid length of startup packet"),
+                return self->refuse_startup(fatal(sqlstate::kProtocolViolation, "invalid length of startup packet"),
                                             "invalid startup packet");
             }
             self->on_startup_packet(*length);
@@ -131,10 +133,10 @@ void ClientSession::on_startup_packet(std::size_t length) {
                 packet = protocol::decode_startup_packet(self->startup_buffer_);
             } catch (const protocol::UnsupportedProtocol& e) {
                 spdlog::warn("{}: closed: {}", self->describe(), e.what());
-                return self->refuse_startup(fatal("0A000", e.what()), "unsupported protocol");
+                return self->refuse_startup(fatal(sqlstate::kFeatureNotSupported, e.what()), "unsupported protocol");
             } catch (const protocol::ProtocolError& e) {
                 spdlog::warn("{}: closed: {}", self->describe(), e.what());
-                return self->refuse_startup(fatal("08P01", e.what()), "invalid startup packet");
+                return self->refuse_startup(fatal(sqlstate::kProtocolViolation, e.what()), "invalid startup packet");
             }
             switch (packet.kind) {
                 case protocol::StartupKind::SslRequest:
@@ -142,7 +144,7 @@ void ClientSession::on_startup_packet(std::size_t length) {
                         spdlog::warn("{}: closed: SSLRequest on a TLS connection",
                                      self->describe());
                         return self->refuse_startup(
-                            fatal("08P01", "SSLRequest on a connection that already uses TLS"),
+                            fatal(sqlstate::kProtocolViolation, "SSLRequest on a connection that already uses TLS"),
                             "protocol violation by client");
                     }
                     // 'N' without TLS configured lets sslmode=prefer clients go on in clear.
@@ -168,7 +170,7 @@ void ClientSession::on_startup_packet(std::size_t length) {
                 spdlog::warn("{}: refused: client did not ask for TLS (tls.client.sslmode = "
                              "require)",
                              self->describe());
-                return self->refuse_startup(fatal("08P01",
+                return self->refuse_startup(fatal(sqlstate::kProtocolViolation,
                                                   "this pgrev accepts only TLS connections "
                                                   "(tls.client.sslmode = require)"),
                                             "client without TLS");
@@ -179,7 +181,7 @@ void ClientSession::on_startup_packet(std::size_t length) {
                 spdlog::warn("{}: refused: too many clients (limits.max_clients = {})",
                              self->describe(), self->config_.limits.max_clients);
                 return self->refuse_startup(
-                    fatal("53300", fmt::format("sorry, too many clients already "
+                    fatal(sqlstate::kTooManyConnections, fmt::format("sorry, too many clients already "
                                                "(limits.max_clients = {})",
                                                self->config_.limits.max_clients)),
                     "too many clients");
@@ -241,7 +243,7 @@ void ClientSession::client_tls_handshake(bool direct) {
                 // TLS connection meant for another protocol is not taken for one.
                 spdlog::warn("{}: closed: direct TLS connection without ALPN \"postgresql\"",
                              self->describe());
-                return self->refuse_startup(fatal("08P01",
+                return self->refuse_startup(fatal(sqlstate::kProtocolViolation,
                                                   "received direct SSL connection request "
                                                   "without ALPN protocol negotiation extension"),
                                             "direct TLS without ALPN");
@@ -292,7 +294,7 @@ void ClientSession::open_upstream() {
                 spdlog::error("{}: cannot connect to PostgreSQL at {}: {}", self->describe(),
                               self->config_.upstream.to_string(), ec.message());
                 return self->refuse_startup(
-                    fatal("08006", fmt::format("cannot connect to the PostgreSQL "
+                    fatal(sqlstate::kConnectionFailure, fmt::format("cannot connect to the PostgreSQL "
                                                "server at {}: {}",
                                                self->config_.upstream.to_string(), ec.message())),
                     "upstream unreachable");
@@ -309,7 +311,7 @@ void ClientSession::negotiate_upstream() {
             if (!failure.empty()) {
                 spdlog::error("{}: {}", self->describe(), failure);
                 self->upstream_.close();
-                return self->refuse_startup(fatal("08006", failure), "upstream TLS failed");
+                return self->refuse_startup(fatal(sqlstate::kConnectionFailure, failure), "upstream TLS failed");
             }
             spdlog::info("{}: connected, application_name={}, client {}, upstream {}",
                          self->describe(), self->startup_.parameter("application_name"),
@@ -331,7 +333,7 @@ void ClientSession::send_startup() {
             if (self->phase_ == State::Closing) return;
             if (ec) {
                 self->upstream_.close();
-                return self->refuse_startup(fatal("08006",
+                return self->refuse_startup(fatal(sqlstate::kConnectionFailure,
                                                   "lost the connection to the PostgreSQL server "
                                                   "during startup: " +
                                                       ec.message()),
@@ -445,7 +447,7 @@ void ClientSession::arm_idle_timer() {
         if (waiting_for_client && std::chrono::steady_clock::now() - self->ready_since_ >=
                                       self->config_.limits.idle_timeout) {
             spdlog::info("{}: idle for longer than limits.idle_timeout", self->describe());
-            return self->terminate(fatal("57P05",
+            return self->terminate(fatal(sqlstate::kIdleSessionTimeout,
                                          "terminating connection due to idle timeout "
                                          "(limits.idle_timeout)"),
                                    "idle timeout");
@@ -467,7 +469,7 @@ void ClientSession::on_client_pump_end(const PumpResult& result) {
             spdlog::warn("{}: closed: {}, more than limits.max_message_size ({} B)", describe(),
                          result.detail, config_.limits.max_message_size);
             return terminate(
-                fatal("54000", fmt::format("{}, over the limit of {} bytes "
+                fatal(sqlstate::kProgramLimitExceeded, fmt::format("{}, over the limit of {} bytes "
                                            "(limits.max_message_size)",
                                            result.detail, config_.limits.max_message_size)),
                 "message too large");
@@ -476,10 +478,10 @@ void ClientSession::on_client_pump_end(const PumpResult& result) {
         case PumpEnd::InternalError:
             spdlog::error("{}: internal error handling a client message: {}", describe(),
                           result.detail);
-            return terminate(fatal("XX000", "internal error: " + result.detail), "internal error");
+            return terminate(fatal(sqlstate::kInternalError, "internal error: " + result.detail), "internal error");
         case PumpEnd::ProtocolViolation:
             spdlog::warn("{}: invalid message from client: {}", describe(), result.detail);
-            return terminate(fatal("08P01", "invalid message from client: " + result.detail),
+            return terminate(fatal(sqlstate::kProtocolViolation, "invalid message from client: " + result.detail),
                              "protocol violation by client");
     }
 }
@@ -495,18 +497,18 @@ void ClientSession::on_server_pump_end(const PumpResult& result) {
         if (result.end == PumpEnd::InternalError) {
             spdlog::error("{}: internal error handling a server message: {}", describe(),
                           result.detail);
-            error = fatal("XX000", "internal error: " + result.detail);
+            error = fatal(sqlstate::kInternalError, "internal error: " + result.detail);
             reason = "internal error";
         } else if (result.end == PumpEnd::ProtocolViolation) {
             spdlog::error("{}: invalid message from PostgreSQL: {}", describe(), result.detail);
-            error = fatal("08P01", "invalid message from the PostgreSQL server: " + result.detail);
+            error = fatal(sqlstate::kProtocolViolation, "invalid message from the PostgreSQL server: " + result.detail);
             reason = "protocol violation by server";
         } else if (result.end == PumpEnd::SinkFailed) {
             reason = "client disconnected";
         } else if (!client_terminated_ && !server_sent_fatal_) {
             spdlog::warn("{}: PostgreSQL closed the connection unexpectedly: {}", describe(),
                          result.detail);
-            error = fatal("08006", "lost the connection to the PostgreSQL server");
+            error = fatal(sqlstate::kConnectionFailure, "lost the connection to the PostgreSQL server");
             reason = "PostgreSQL closed the connection";
         }
         terminate(std::move(error), reason);
@@ -519,7 +521,7 @@ void ClientSession::end_out_of_step(const std::string& detail) {
     // pgrev no longer knows which answer belongs to which statement, so it could not restore a
     // tag or an error correctly: fail closed.
     spdlog::error("{}: lost track of the protocol: {}; ending the session", describe(), detail);
-    terminate(fatal("08P01", "lost track of the protocol (" + detail +
+    terminate(fatal(sqlstate::kProtocolViolation, "lost track of the protocol (" + detail +
                                  "); ending the session"),
               "out of step with the server");
 }

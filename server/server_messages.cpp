@@ -30,8 +30,7 @@ bool restore_error(const audit::RewritePlan& plan, audit::TagVerb verb, ErrorFie
     if (message != error.message()) changed = error.set('M', message) || changed;
     // pgrev's own refusal, raised by its DO block: the PL/pgSQL context and source location
     // ("inline_code_block line 1 at RAISE", pl_exec.c) would only mislead.
-    if (plan.action == audit::RewritePlan::Action::Refuse &&
-        (message.rfind("pgrev: ", 0) == 0 || message == plan.refusal_message)) {
+    if (plan.is_refusal_error(message)) {
         for (char code : {'W', 'F', 'L', 'R'})
             changed = error.erase(code) || changed;
     }
