@@ -103,9 +103,7 @@ class CatalogSnapshot {
     const std::vector<AuditedTableInfo>& tables() const { return present_; }
     const std::vector<ChildTable>& children() const { return links_.children; }
     const std::vector<AncestorTable>& ancestors() const { return links_.ancestors; }
-    const std::vector<RevDependency>& rev_dependencies() const {
-        return links_.rev_dependencies;
-    }
+    const std::vector<RevDependency>& rev_dependencies() const { return links_.rev_dependencies; }
     const std::vector<config::AuditedTable>& configured() const { return configured_; }
 
   private:

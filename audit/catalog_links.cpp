@@ -97,39 +97,39 @@ void read_views(PGconn* conn, const std::vector<std::string>& schemas,
 // 16384, which cannot be dropped): DROP ... CASCADE of any of them would reach the history.
 void read_rev_dependencies(PGconn* conn, const std::string& schema, const std::string& rev,
                            std::vector<RevDependency>& out) {
-    Result r = exec(
-        conn,
-        "WITH RECURSIVE deps(classid, objid) AS ("
-        "  SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d"
-        "  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = "
-        "    pg_catalog.to_regclass(pg_catalog.quote_ident($1) || '.' ||"
-        "    pg_catalog.quote_ident($2)) AND d.refobjid >= 16384"
-        // What an object depends on, and what its internal parts (a composite type's
-        // relation, say) depend on: dropping those changes the object too.
-        "  UNION SELECT"
-        "    CASE WHEN d.classid = deps.classid AND d.objid = deps.objid"
-        "      THEN d.refclassid ELSE d.classid END,"
-        "    CASE WHEN d.classid = deps.classid AND d.objid = deps.objid"
-        "      THEN d.refobjid ELSE d.objid END"
-        "  FROM pg_catalog.pg_depend d JOIN deps ON"
-        "    (d.classid = deps.classid AND d.objid = deps.objid AND d.refobjid >= 16384) OR"
-        "    (d.refclassid = deps.classid AND d.refobjid = deps.objid AND d.deptype = 'i')) "
-        "SELECT o.type, COALESCE(o.schema, ''), CASE deps.classid"
-        "  WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN"
-        "    (SELECT typname::text FROM pg_catalog.pg_type WHERE oid = deps.objid)"
-        "  WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN"
-        "    (SELECT collname::text FROM pg_catalog.pg_collation WHERE oid = deps.objid)"
-        "  WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN"
-        "    (SELECT nspname::text FROM pg_catalog.pg_namespace WHERE oid = deps.objid)"
-        "  WHEN 'pg_catalog.pg_extension'::pg_catalog.regclass THEN"
-        "    (SELECT extname::text FROM pg_catalog.pg_extension WHERE oid = deps.objid)"
-        "  WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN"
-        "    (SELECT proname::text FROM pg_catalog.pg_proc WHERE oid = deps.objid)"
-        "  WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN"
-        "    (SELECT relname::text FROM pg_catalog.pg_class WHERE oid = deps.objid)"
-        "  END "
-        "FROM deps, LATERAL pg_catalog.pg_identify_object(deps.classid, deps.objid, 0) o",
-        {schema, rev});
+    Result r =
+        exec(conn,
+             "WITH RECURSIVE deps(classid, objid) AS ("
+             "  SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d"
+             "  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = "
+             "    pg_catalog.to_regclass(pg_catalog.quote_ident($1) || '.' ||"
+             "    pg_catalog.quote_ident($2)) AND d.refobjid >= 16384"
+             // What an object depends on, and what its internal parts (a composite type's
+             // relation, say) depend on: dropping those changes the object too.
+             "  UNION SELECT"
+             "    CASE WHEN d.classid = deps.classid AND d.objid = deps.objid"
+             "      THEN d.refclassid ELSE d.classid END,"
+             "    CASE WHEN d.classid = deps.classid AND d.objid = deps.objid"
+             "      THEN d.refobjid ELSE d.objid END"
+             "  FROM pg_catalog.pg_depend d JOIN deps ON"
+             "    (d.classid = deps.classid AND d.objid = deps.objid AND d.refobjid >= 16384) OR"
+             "    (d.refclassid = deps.classid AND d.refobjid = deps.objid AND d.deptype = 'i')) "
+             "SELECT o.type, COALESCE(o.schema, ''), CASE deps.classid"
+             "  WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN"
+             "    (SELECT typname::text FROM pg_catalog.pg_type WHERE oid = deps.objid)"
+             "  WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN"
+             "    (SELECT collname::text FROM pg_catalog.pg_collation WHERE oid = deps.objid)"
+             "  WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN"
+             "    (SELECT nspname::text FROM pg_catalog.pg_namespace WHERE oid = deps.objid)"
+             "  WHEN 'pg_catalog.pg_extension'::pg_catalog.regclass THEN"
+             "    (SELECT extname::text FROM pg_catalog.pg_extension WHERE oid = deps.objid)"
+             "  WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN"
+             "    (SELECT proname::text FROM pg_catalog.pg_proc WHERE oid = deps.objid)"
+             "  WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN"
+             "    (SELECT relname::text FROM pg_catalog.pg_class WHERE oid = deps.objid)"
+             "  END "
+             "FROM deps, LATERAL pg_catalog.pg_identify_object(deps.classid, deps.objid, 0) o",
+             {schema, rev});
     for (int i = 0; i < PQntuples(r.get()); ++i) {
         if (PQgetisnull(r.get(), i, 2)) continue;
         std::string kind = PQgetvalue(r.get(), i, 0);
@@ -195,9 +195,10 @@ std::string rev_diversion_problem(PGconn* conn, const AuditedTableInfo& info) {
     if (PQntuples(r.get()) == 0) return {};
     std::string rev = info.schema + "." + info.rev_name();
     if (!PQgetisnull(r.get(), 0, 0)) {
-        return fmt::format("revision table {} has rules ({}), which can take revisions elsewhere: "
-                           "drop them on PostgreSQL",
-                           rev, PQgetvalue(r.get(), 0, 0));
+        return fmt::format(
+            "revision table {} has rules ({}), which can take revisions elsewhere: "
+            "drop them on PostgreSQL",
+            rev, PQgetvalue(r.get(), 0, 0));
     }
     if (!PQgetisnull(r.get(), 0, 1)) {
         return fmt::format(

@@ -221,8 +221,8 @@ std::string check_rev_type(PGconn* conn, const AuditedTableInfo& info, const Col
     return fmt::format(
         "column {} of {} is of type {} but its revision column in {} is of type {}: change it "
         "on PostgreSQL ({}) so its history records the values as stored",
-        quote_identifier(c), info.schema + "." + info.name, cols.types[i], rev_qualified,
-        rev_type, alter);
+        quote_identifier(c), info.schema + "." + info.name, cols.types[i], rev_qualified, rev_type,
+        alter);
 }
 
 // What is wrong with an existing revision table, or empty. With `adapt`, columns the table

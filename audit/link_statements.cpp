@@ -221,8 +221,7 @@ void StatementAnalyzer::check_create_links(const Json& f, StatementAnalysis& a) 
     if (rel_it == f.end()) return;
     RelationName rel = relation_name(*rel_it);
     TableMatch self = match(rel.schema, rel.name);
-    if (self.kind == Kind::RevTable && f.contains("partspec") &&
-        !policy_.allow_rev_table_changes) {
+    if (self.kind == Kind::RevTable && f.contains("partspec") && !policy_.allow_rev_table_changes) {
         // Its rows would live in partitions, tables pgrev does not know as history.
         refuse(a, sqlstate::kInsufficientPrivilege,
                fmt::format("CREATE TABLE {} ... PARTITION BY is refused: that is the name of {}, "

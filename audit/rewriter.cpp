@@ -94,8 +94,8 @@ class SiteWriter {
         // cannot file one column's value under another's name. A key-only delete names NULL
         // for the other columns, so no default of a revision column applies.
         for (const auto& c : t.columns) {
-            bool in_key = std::find(t.primary_key.begin(), t.primary_key.end(), c) !=
-                          t.primary_key.end();
+            bool in_key =
+                std::find(t.primary_key.begin(), t.primary_key.end(), c) != t.primary_key.end();
             columns += ", " + quote_identifier(c);
             values += ", ";
             values += key_only && !in_key ? "NULL" : source + "." + quote_identifier(c);

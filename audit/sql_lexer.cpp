@@ -385,8 +385,8 @@ bool backslashes_read_the_same(std::string_view text) {
         const Token& t = tokens[i - 1];
         if (at >= t.end) return false;  // between tokens: in a comment, or past the lexed text
         char first = text[t.begin];
-        bool insensitive = t.kind == TokenKind::QuotedIdentifier ||
-                           (t.kind == TokenKind::String && first != '\'');
+        bool insensitive =
+            t.kind == TokenKind::QuotedIdentifier || (t.kind == TokenKind::String && first != '\'');
         if (!insensitive) return false;
     }
     return true;

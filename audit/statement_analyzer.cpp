@@ -49,8 +49,8 @@ std::vector<std::size_t> bare_stars(const Json& returning) {
 
 std::string StatementAnalyzer::table_name(const TableMatch& m) const {
     if (m.kind == TableMatch::Kind::Child) {
-        std::string name = m.child->schema.empty() ? m.child->name
-                                                   : m.child->schema + "." + m.child->name;
+        std::string name =
+            m.child->schema.empty() ? m.child->name : m.child->schema + "." + m.child->name;
         const char* what =
             m.child->view ? " (a view of " : " (a partition or child of audited table ";
         return name + what + m.child->parent + ")";

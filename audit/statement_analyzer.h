@@ -188,8 +188,7 @@ class StatementAnalyzer {
     static bool is_audited_side(const TableMatch& m);  // its rows are or reach audited rows
     static bool is_rev_side(const TableMatch& m);      // its rows are or reach history
     static std::string dotted(const RelationName& rel);
-    void refuse_through_ancestor(const TableMatch& m, std::string_view what,
-                                 StatementAnalysis& a);
+    void refuse_through_ancestor(const TableMatch& m, std::string_view what, StatementAnalysis& a);
     // `m` would become a partition or child of `parent` (or gain it as an ancestor).
     void refuse_link(const TableMatch& m, std::string_view what, const std::string& parent,
                      StatementAnalysis& a);
@@ -226,7 +225,7 @@ class StatementAnalyzer {
     const std::vector<Token>& tokens_;
     const CatalogSnapshot& catalog_;
     const config::Audit& policy_;
-    std::vector<std::string> cte_names_;  // of the statement's WITH: they are not tables
+    std::vector<std::string> cte_names_;       // of the statement's WITH: they are not tables
     std::deque<ChildTable> created_children_;  // by earlier statements of the text
 };
 

@@ -48,8 +48,7 @@ class Loader : private detail::FieldReader {
                  "expected a map of settings (\"key: value\" lines), got " + describe(root.value));
         }
         Config config;
-        walk_map(root,
-                 {"listen", "upstream", "admin", "audit", "limits", "tls", "log", "workers"},
+        walk_map(root, {"listen", "upstream", "admin", "audit", "limits", "tls", "log", "workers"},
                  [&](std::string_view key, const Field& f) {
                      if (key == "listen") config.listen = endpoint(f);
                      if (key == "upstream") config.upstream = endpoint(f);
@@ -78,10 +77,6 @@ class Loader : private detail::FieldReader {
             fail(f, "\"" + text + "\": " + e.what());
         }
     }
-
-
-
-
 
     void admin(const Field& f, Admin& admin) const {
         walk_map(
@@ -223,7 +218,6 @@ class Loader : private detail::FieldReader {
                      if (key == "idle_timeout") limits.idle_timeout = duration(v, true);
                  });
     }
-
 
     void log(const Field& f, Config& config) const {
         static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {

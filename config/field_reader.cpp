@@ -83,8 +83,7 @@ std::uint64_t FieldReader::count(const Field& f, std::uint64_t min, std::uint64_
     const std::string text = scalar(f, "a whole number");
     std::uint64_t n = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (text.size() > 1 && text[0] == '-' &&
-        std::isdigit(static_cast<unsigned char>(text[1]))) {
+    if (text.size() > 1 && text[0] == '-' && std::isdigit(static_cast<unsigned char>(text[1]))) {
         fail(f, "must not be negative, got " + describe(f.value));
     }
     if (ec != std::errc() || end != text.data() + text.size() || n < min || n > max) {

@@ -86,8 +86,8 @@ class TlsSection {
             out.sslmode = mode(*t.sslmode, text, kModes,
                                "disable, allow, prefer, require, verify-ca, verify-full");
         }
-        const bool verifies = out.sslmode == UpstreamTlsMode::VerifyCa ||
-                              out.sslmode == UpstreamTlsMode::VerifyFull;
+        const bool verifies =
+            out.sslmode == UpstreamTlsMode::VerifyCa || out.sslmode == UpstreamTlsMode::VerifyFull;
         if (verifies && !t.ca_file) {
             reader_.fail(*t.sslmode, std::string(sslmode_name(out.sslmode)) +
                                          " needs tls.upstream.ca_file (the CA certificates that "

@@ -137,9 +137,9 @@ class FuzzHandler : public MessageHandler {
             check_round_trip(encode_parse(p), frontend::kParse);
             if (m.type == frontend::kParse) {
                 // A pending change of the books on every other Parse.
-                queue.push_parse(std::make_shared<int>(2),
-                                 !p.query.empty() && (p.query[0] & 1) ? std::make_shared<int>(4)
-                                                                     : nullptr);
+                queue.push_parse(std::make_shared<int>(2), !p.query.empty() && (p.query[0] & 1)
+                                                               ? std::make_shared<int>(4)
+                                                               : nullptr);
             }
         } catch (const ProtocolError&) {
         }

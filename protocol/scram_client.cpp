@@ -44,7 +44,9 @@ struct Wipe {
 // other mapped-to-nothing characters) and for those it rejects. A password SASLprep would
 // change (say "I\u00ADX" or a decomposed accent) fails to authenticate through this path: the
 // server answers "password authentication failed", never a wrong success.
-const std::string& normalise_password(const std::string& password) { return password; }
+const std::string& normalise_password(const std::string& password) {
+    return password;
+}
 
 std::string_view field_value(std::string_view field, char name, const char* what) {
     if (field.size() < 2 || field[0] != name || field[1] != '=') {
@@ -113,11 +115,13 @@ std::string base64_encode(std::string_view bytes) {
     std::string out;
     out.reserve((bytes.size() + 2) / 3 * 4);
     std::size_t i = 0;
-    auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(
-                                         static_cast<unsigned char>(bytes[k])); };
+    auto byte = [&](std::size_t k) {
+        return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
+    };
     for (; i + 3 <= bytes.size(); i += 3) {
         std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-        for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(v >> shift) & 63]);
+        for (int shift = 18; shift >= 0; shift -= 6)
+            out.push_back(kAlphabet[(v >> shift) & 63]);
     }
     std::size_t rest = bytes.size() - i;
     if (rest > 0) {
@@ -172,9 +176,13 @@ const char* ScramClient::mechanism() const {
     return channel_binding_.empty() ? "SCRAM-SHA-256" : "SCRAM-SHA-256-PLUS";
 }
 
-void ScramClient::set_nonce_for_testing(std::string nonce) { nonce_ = std::move(nonce); }
+void ScramClient::set_nonce_for_testing(std::string nonce) {
+    nonce_ = std::move(nonce);
+}
 
-void ScramClient::set_user_for_testing(std::string user) { user_ = std::move(user); }
+void ScramClient::set_user_for_testing(std::string user) {
+    user_ = std::move(user);
+}
 
 std::string ScramClient::client_first_message() {
     if (state_ != State::Start) throw ScramError("SCRAM client-first-message sent twice");
@@ -188,9 +196,12 @@ std::string ScramClient::client_first_message() {
     // RFC 5802 saslname: ',' and '=' are escaped.
     std::string user;
     for (char c : user_) {
-        if (c == ',') user += "=2C";
-        else if (c == '=') user += "=3D";
-        else user += c;
+        if (c == ',')
+            user += "=2C";
+        else if (c == '=')
+            user += "=3D";
+        else
+            user += c;
     }
     client_first_bare_ = "n=" + user + ",r=" + nonce_;
     state_ = State::SentFirst;
@@ -238,8 +249,8 @@ std::string ScramClient::client_final_message(std::string_view server_first) {
     const std::string& normalised = normalise_password(password_);
     if (PKCS5_PBKDF2_HMAC(normalised.data(), static_cast<int>(normalised.size()),
                           reinterpret_cast<const unsigned char*>(salt.data()),
-                          static_cast<int>(salt.size()), static_cast<int>(iterations),
-                          EVP_sha256(), static_cast<int>(salted.size()), salted.data()) != 1) {
+                          static_cast<int>(salt.size()), static_cast<int>(iterations), EVP_sha256(),
+                          static_cast<int>(salted.size()), salted.data()) != 1) {
         throw ScramError("PBKDF2-HMAC-SHA-256 failed");
     }
     // The password is not needed again: wipe it now, not when the session ends.
@@ -254,7 +265,8 @@ std::string ScramClient::client_final_message(std::string_view server_first) {
     Key client_signature = hmac(stored_key.data(), stored_key.size(), auth_message);
     Wipe wipe_client_signature{client_signature.data(), client_signature.size()};
     Key proof{};
-    for (std::size_t k = 0; k < proof.size(); ++k) proof[k] = client_key[k] ^ client_signature[k];
+    for (std::size_t k = 0; k < proof.size(); ++k)
+        proof[k] = client_key[k] ^ client_signature[k];
 
     Key server_key = hmac(salted.data(), salted.size(), "Server Key");
     Wipe wipe_server_key{server_key.data(), server_key.size()};
@@ -297,8 +309,9 @@ std::string tls_server_end_point(std::string_view certificate_der) {
         digest_nid == NID_undef) {
         // Ed25519 and RSA-PSS have no single digest; RFC 5929 does not say what to hash with,
         // and PostgreSQL refuses channel binding for such certificates too.
-        throw ScramError("could not determine the hash of the server certificate's signature "
-                         "algorithm for channel binding");
+        throw ScramError(
+            "could not determine the hash of the server certificate's signature "
+            "algorithm for channel binding");
     }
     // RFC 5929 section 4.1: MD5 and SHA-1 are replaced by SHA-256.
     if (digest_nid == NID_md5 || digest_nid == NID_sha1) digest_nid = NID_sha256;

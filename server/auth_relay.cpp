@@ -70,21 +70,20 @@ void AuthRelay::read_message(Connection& from, MessageHandler next) {
         }
         auto message = std::make_shared<std::string>(header_.data(), header_.size());
         message->resize(1 + length);
-        from.async_read(asio::buffer(message->data() + 5, length - 4),
-                        [this, side, message, next](const boost::system::error_code& rec,
-                                                    std::size_t) {
-                            if (rec) return lost(side, rec);
-                            try {
-                                char type = (*message)[0];
-                                next(type, std::move(*message));
-                            } catch (const std::exception& e) {
-                                fail(
-                                    sqlstate::kProtocolViolation,
-                                    std::string("invalid authentication message from the ") + side +
-                                        ": " + e.what(),
-                                    std::string("invalid authentication message from the ") + side);
-                            }
-                        });
+        from.async_read(
+            asio::buffer(message->data() + 5, length - 4),
+            [this, side, message, next](const boost::system::error_code& rec, std::size_t) {
+                if (rec) return lost(side, rec);
+                try {
+                    char type = (*message)[0];
+                    next(type, std::move(*message));
+                } catch (const std::exception& e) {
+                    fail(sqlstate::kProtocolViolation,
+                         std::string("invalid authentication message from the ") + side + ": " +
+                             e.what(),
+                         std::string("invalid authentication message from the ") + side);
+                }
+            });
     });
 }
 
@@ -111,7 +110,9 @@ void AuthRelay::on_server_message(char type, const std::string& message) {
         // clear connection); without it, it sends gs2 flag 'n', which the server accepts.
         mechanisms.erase(plus);
         return finish({AuthRelayResult::Next::Proxy,
-                       before_request_ + protocol::encode_authentication_sasl(mechanisms), {}, {}});
+                       before_request_ + protocol::encode_authentication_sasl(mechanisms),
+                       {},
+                       {}});
     }
     ask_client_for_password();
 }
@@ -119,10 +120,11 @@ void AuthRelay::on_server_message(char type, const std::string& message) {
 void AuthRelay::ask_client_for_password() {
     out_ = before_request_ + protocol::encode_authentication_cleartext_password();
     before_request_.clear();
-    client_.async_write(asio::buffer(out_), [this](const boost::system::error_code& ec, std::size_t) {
-        if (ec) return lost("client", ec);
-        read_message(client_, [this](char t, std::string m) { on_password(t, std::move(m)); });
-    });
+    client_.async_write(
+        asio::buffer(out_), [this](const boost::system::error_code& ec, std::size_t) {
+            if (ec) return lost("client", ec);
+            read_message(client_, [this](char t, std::string m) { on_password(t, std::move(m)); });
+        });
 }
 
 void AuthRelay::on_password(char type, std::string message) {
@@ -146,12 +148,14 @@ void AuthRelay::on_password(char type, std::string message) {
     }
     scram_ = std::make_unique<protocol::ScramClient>(std::move(password), std::move(binding));
     wipe(password);
-    out_ = protocol::encode_sasl_initial_response(scram_->mechanism(),
-                                                  scram_->client_first_message());
-    upstream_.async_write(asio::buffer(out_), [this](const boost::system::error_code& ec, std::size_t) {
-        if (ec) return lost("server", ec);
-        read_message(upstream_, [this](char t, std::string m) { on_scram_continue(t, std::move(m)); });
-    });
+    out_ =
+        protocol::encode_sasl_initial_response(scram_->mechanism(), scram_->client_first_message());
+    upstream_.async_write(
+        asio::buffer(out_), [this](const boost::system::error_code& ec, std::size_t) {
+            if (ec) return lost("server", ec);
+            read_message(upstream_,
+                         [this](char t, std::string m) { on_scram_continue(t, std::move(m)); });
+        });
 }
 
 void AuthRelay::on_scram_continue(char type, std::string message) {
@@ -169,7 +173,8 @@ void AuthRelay::on_scram_continue(char type, std::string message) {
                     "SCRAM exchange failed");
     }
     out_ = protocol::encode_sasl_response(reply);
-    upstream_.async_write(asio::buffer(out_), [this](const boost::system::error_code& ec, std::size_t) {
+    upstream_.async_write(asio::buffer(out_), [this](const boost::system::error_code& ec,
+                                                     std::size_t) {
         if (ec) return lost("server", ec);
         read_message(upstream_, [this](char t, std::string m) { on_scram_final(t, std::move(m)); });
     });
@@ -210,8 +215,9 @@ void AuthRelay::lost(const char* side, const boost::system::error_code& ec) {
     if (!is_end_of_stream(ec)) reason += " (" + ec.message() + ")";
     if (std::string_view(side) == "client" && scram_ == nullptr && client_.tls()) {
         // libpq with channel_binding=require ends here: pgrev asked for the password.
-        reason += "; a client with channel_binding=require cannot authenticate through pgrev "
-                  "when both legs are TLS (README, \"Authentication through TLS\")";
+        reason +=
+            "; a client with channel_binding=require cannot authenticate through pgrev "
+            "when both legs are TLS (README, \"Authentication through TLS\")";
     }
     AuthRelayResult result{AuthRelayResult::Next::Fail, {}, {}, reason};
     if (std::string_view(side) == "server") {

@@ -28,8 +28,7 @@ void CatalogService::invalidate(const std::string& database,
     std::lock_guard lock(mutex_);
     Entry& e = databases_[database];
     e.snapshot.reset();
-    e.pending_children.insert(e.pending_children.end(), new_children.begin(),
-                              new_children.end());
+    e.pending_children.insert(e.pending_children.end(), new_children.begin(), new_children.end());
     // The next statement that names one must be analysed, even before the next load is done.
     if (!new_children.empty()) rebuild_children_filter(e);
     // Read it again now: new partitions must be known before a client writes to them. A load

@@ -70,13 +70,13 @@ class CatalogService {
         bool loading = false;
         std::vector<Waiter> waiters;
         std::shared_ptr<const audit::NameFilter> children;
-        bool load_again = false;  // invalidated while a load was under way
+        bool load_again = false;                          // invalidated while a load was under way
         std::vector<audit::ChildTable> pending_children;  // see invalidate()
-        std::vector<std::string> filter_names;  // of `children`, from the last snapshot
+        std::vector<std::string> filter_names;            // of `children`, from the last snapshot
     };
 
     void install(Entry& entry, const audit::CatalogPtr& snapshot);  // with mutex_ held
-    void rebuild_children_filter(Entry& entry);                       // with mutex_ held
+    void rebuild_children_filter(Entry& entry);                     // with mutex_ held
 
     void load(const std::string& database);
 

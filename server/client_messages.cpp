@@ -52,9 +52,8 @@ BooksChange name_change(std::string name, std::optional<RewrittenStatement> stat
 
 // Statements whose answer changes the books: the plan waits on the Query's entry until then.
 bool has_prepared_ops(const RewritePlan& plan) {
-    return std::any_of(plan.statements.begin(), plan.statements.end(), [](const auto& st) {
-        return st.prepared_op != audit::PreparedOp::None;
-    });
+    return std::any_of(plan.statements.begin(), plan.statements.end(),
+                       [](const auto& st) { return st.prepared_op != audit::PreparedOp::None; });
 }
 
 }  // namespace
@@ -152,7 +151,8 @@ bool ClientMessages::needs_analysis(std::string_view sql) {
 }
 
 audit::PlanPtr ClientMessages::refusal(std::string_view sqlstate, std::string_view message) const {
-    return std::make_shared<RewritePlan>(audit::refusal_plan(sqlstate, protocol::pgrev_message(message)));
+    return std::make_shared<RewritePlan>(
+        audit::refusal_plan(sqlstate, protocol::pgrev_message(message)));
 }
 
 audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
@@ -204,9 +204,10 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
         // A statement pgrev cannot analyse must not pass unaudited: fail closed.
         spdlog::error("{}: cannot analyse a statement ({}): {}", session_.describe(), e.what(),
                       std::string(sql.substr(0, 200)));
-        return refusal(sqlstate::kInternalError, std::string("cannot audit this statement: internal "
-                                            "error while analysing it (") +
-                                    e.what() + ")");
+        return refusal(sqlstate::kInternalError,
+                       std::string("cannot audit this statement: internal "
+                                   "error while analysing it (") +
+                           e.what() + ")");
     }
     if (plan->action == RewritePlan::Action::NeedCatalog) {
         spdlog::debug("{}: {} is not in the catalog snapshot; reading it again",
@@ -238,7 +239,8 @@ audit::PlanPtr ClientMessages::plan_after_settings(std::string_view sql) {
         // The server is in COPY FROM STDIN and reads this message as part of it: it fails the
         // COPY and discards the message unread (copyfromparse.c). Send it a text that would do
         // no harm if it ran; the queue gives it no entry.
-        return refusal(sqlstate::kFeatureNotSupported, "not run: the server read this message during COPY");
+        return refusal(sqlstate::kFeatureNotSupported,
+                       "not run: the server read this message during COPY");
     }
     if (state_.results.ready_will_follow()) {
         // What is in flight may change a setting, whatever its text (a DO block, an UPDATE of

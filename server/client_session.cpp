@@ -114,8 +114,9 @@ void ClientSession::read_startup_packet() {
                 std::span<const char, 4>(self->startup_buffer_.data(), 4));
             if (!length) {
                 spdlog::warn("{}: closed: invalid startup packet length", self->describe());
-                return self->refuse_startup(fatal(sqlstate::kProtocolViolation, "invalid length of startup packet"),
-                                            "invalid startup packet");
+                return self->refuse_startup(
+                    fatal(sqlstate::kProtocolViolation, "invalid length of startup packet"),
+                    "invalid startup packet");
             }
             self->on_startup_packet(*length);
         });
@@ -133,10 +134,12 @@ void ClientSession::on_startup_packet(std::size_t length) {
                 packet = protocol::decode_startup_packet(self->startup_buffer_);
             } catch (const protocol::UnsupportedProtocol& e) {
                 spdlog::warn("{}: closed: {}", self->describe(), e.what());
-                return self->refuse_startup(fatal(sqlstate::kFeatureNotSupported, e.what()), "unsupported protocol");
+                return self->refuse_startup(fatal(sqlstate::kFeatureNotSupported, e.what()),
+                                            "unsupported protocol");
             } catch (const protocol::ProtocolError& e) {
                 spdlog::warn("{}: closed: {}", self->describe(), e.what());
-                return self->refuse_startup(fatal(sqlstate::kProtocolViolation, e.what()), "invalid startup packet");
+                return self->refuse_startup(fatal(sqlstate::kProtocolViolation, e.what()),
+                                            "invalid startup packet");
             }
             switch (packet.kind) {
                 case protocol::StartupKind::SslRequest:
@@ -144,7 +147,8 @@ void ClientSession::on_startup_packet(std::size_t length) {
                         spdlog::warn("{}: closed: SSLRequest on a TLS connection",
                                      self->describe());
                         return self->refuse_startup(
-                            fatal(sqlstate::kProtocolViolation, "SSLRequest on a connection that already uses TLS"),
+                            fatal(sqlstate::kProtocolViolation,
+                                  "SSLRequest on a connection that already uses TLS"),
                             "protocol violation by client");
                     }
                     // 'N' without TLS configured lets sslmode=prefer clients go on in clear.
@@ -167,9 +171,10 @@ void ClientSession::on_startup_packet(std::size_t length) {
             self->database_ = self->startup_.database();
             if (!self->client_.tls() &&
                 self->config_.tls.client.sslmode == config::ClientTlsMode::Require) {
-                spdlog::warn("{}: refused: client did not ask for TLS (tls.client.sslmode = "
-                             "require)",
-                             self->describe());
+                spdlog::warn(
+                    "{}: refused: client did not ask for TLS (tls.client.sslmode = "
+                    "require)",
+                    self->describe());
                 return self->refuse_startup(fatal(sqlstate::kProtocolViolation,
                                                   "this pgrev accepts only TLS connections "
                                                   "(tls.client.sslmode = require)"),
@@ -180,11 +185,11 @@ void ClientSession::on_startup_packet(std::size_t length) {
             if (sessions > self->config_.limits.max_clients) {
                 spdlog::warn("{}: refused: too many clients (limits.max_clients = {})",
                              self->describe(), self->config_.limits.max_clients);
-                return self->refuse_startup(
-                    fatal(sqlstate::kTooManyConnections, fmt::format("sorry, too many clients already "
-                                               "(limits.max_clients = {})",
-                                               self->config_.limits.max_clients)),
-                    "too many clients");
+                return self->refuse_startup(fatal(sqlstate::kTooManyConnections,
+                                                  fmt::format("sorry, too many clients already "
+                                                              "(limits.max_clients = {})",
+                                                              self->config_.limits.max_clients)),
+                                            "too many clients");
             }
             self->open_upstream();
         });
@@ -223,8 +228,8 @@ void ClientSession::detect_direct_tls() {
             if (ec) return self->drop_startup(ec);
             char first = 0;
             boost::system::error_code peek_error;
-            std::size_t n = self->client_.socket().receive(
-                asio::buffer(&first, 1), Socket::message_peek, peek_error);
+            std::size_t n = self->client_.socket().receive(asio::buffer(&first, 1),
+                                                           Socket::message_peek, peek_error);
             constexpr char kTlsHandshakeRecord = 0x16;
             if (!peek_error && n == 1 && first == kTlsHandshakeRecord) {
                 return self->client_tls_handshake(true);
@@ -251,8 +256,8 @@ void ClientSession::client_tls_handshake(bool direct) {
             if (!ec) return self->read_startup_packet();
             std::string reason = self->client_.verify_failure();
             if (reason.empty()) reason = ec.message();
-            spdlog::warn("{}: closed: TLS handshake with the client failed: {}{}",
-                         self->describe(), reason,
+            spdlog::warn("{}: closed: TLS handshake with the client failed: {}{}", self->describe(),
+                         reason,
                          self->config_.tls.client.ca_file.empty() ? "" : " (tls.client.ca_file)");
             self->close_reason_ = "TLS handshake failed";
             self->phase_ = State::Closing;
@@ -277,11 +282,10 @@ void ClientSession::refuse_startup(const PgrevError& error, const std::string& r
     phase_ = State::Closing;
     startup_timer_.cancel();
     auto bytes = std::make_shared<std::string>(protocol::encode_error_response(error));
-    client_.async_write(
-        asio::buffer(*bytes),
-        [self = shared_from_this(), bytes](const boost::system::error_code&, std::size_t) {
-            self->client_.shutdown();
-        });
+    client_.async_write(asio::buffer(*bytes), [self = shared_from_this(), bytes](
+                                                  const boost::system::error_code&, std::size_t) {
+        self->client_.shutdown();
+    });
 }
 
 void ClientSession::open_upstream() {
@@ -294,9 +298,10 @@ void ClientSession::open_upstream() {
                 spdlog::error("{}: cannot connect to PostgreSQL at {}: {}", self->describe(),
                               self->config_.upstream.to_string(), ec.message());
                 return self->refuse_startup(
-                    fatal(sqlstate::kConnectionFailure, fmt::format("cannot connect to the PostgreSQL "
-                                               "server at {}: {}",
-                                               self->config_.upstream.to_string(), ec.message())),
+                    fatal(sqlstate::kConnectionFailure,
+                          fmt::format("cannot connect to the PostgreSQL "
+                                      "server at {}: {}",
+                                      self->config_.upstream.to_string(), ec.message())),
                     "upstream unreachable");
             }
             self->negotiate_upstream();
@@ -311,7 +316,8 @@ void ClientSession::negotiate_upstream() {
             if (!failure.empty()) {
                 spdlog::error("{}: {}", self->describe(), failure);
                 self->upstream_.close();
-                return self->refuse_startup(fatal(sqlstate::kConnectionFailure, failure), "upstream TLS failed");
+                return self->refuse_startup(fatal(sqlstate::kConnectionFailure, failure),
+                                            "upstream TLS failed");
             }
             spdlog::info("{}: connected, application_name={}, client {}, upstream {}",
                          self->describe(), self->startup_.parameter("application_name"),
@@ -351,9 +357,10 @@ void ClientSession::on_auth_relay_done(AuthRelayResult result) {
     if (phase_ == State::Closing) return;
     switch (result.next) {
         case AuthRelayResult::Next::RetryWithTls:
-            spdlog::info("{}: PostgreSQL refused the connection in clear; trying TLS "
-                         "(tls.upstream.sslmode = allow)",
-                         describe());
+            spdlog::info(
+                "{}: PostgreSQL refused the connection in clear; trying TLS "
+                "(tls.upstream.sslmode = allow)",
+                describe());
             upstream_tls_retried_ = true;
             upstream_.reset();
             return open_upstream();
@@ -468,20 +475,22 @@ void ClientSession::on_client_pump_end(const PumpResult& result) {
         case PumpEnd::MessageTooLarge:
             spdlog::warn("{}: closed: {}, more than limits.max_message_size ({} B)", describe(),
                          result.detail, config_.limits.max_message_size);
-            return terminate(
-                fatal(sqlstate::kProgramLimitExceeded, fmt::format("{}, over the limit of {} bytes "
-                                           "(limits.max_message_size)",
-                                           result.detail, config_.limits.max_message_size)),
-                "message too large");
+            return terminate(fatal(sqlstate::kProgramLimitExceeded,
+                                   fmt::format("{}, over the limit of {} bytes "
+                                               "(limits.max_message_size)",
+                                               result.detail, config_.limits.max_message_size)),
+                             "message too large");
         case PumpEnd::OutOfStep:
             return end_out_of_step(result.detail);
         case PumpEnd::InternalError:
             spdlog::error("{}: internal error handling a client message: {}", describe(),
                           result.detail);
-            return terminate(fatal(sqlstate::kInternalError, "internal error: " + result.detail), "internal error");
+            return terminate(fatal(sqlstate::kInternalError, "internal error: " + result.detail),
+                             "internal error");
         case PumpEnd::ProtocolViolation:
             spdlog::warn("{}: invalid message from client: {}", describe(), result.detail);
-            return terminate(fatal(sqlstate::kProtocolViolation, "invalid message from client: " + result.detail),
+            return terminate(fatal(sqlstate::kProtocolViolation,
+                                   "invalid message from client: " + result.detail),
                              "protocol violation by client");
     }
 }
@@ -501,14 +510,16 @@ void ClientSession::on_server_pump_end(const PumpResult& result) {
             reason = "internal error";
         } else if (result.end == PumpEnd::ProtocolViolation) {
             spdlog::error("{}: invalid message from PostgreSQL: {}", describe(), result.detail);
-            error = fatal(sqlstate::kProtocolViolation, "invalid message from the PostgreSQL server: " + result.detail);
+            error = fatal(sqlstate::kProtocolViolation,
+                          "invalid message from the PostgreSQL server: " + result.detail);
             reason = "protocol violation by server";
         } else if (result.end == PumpEnd::SinkFailed) {
             reason = "client disconnected";
         } else if (!client_terminated_ && !server_sent_fatal_) {
             spdlog::warn("{}: PostgreSQL closed the connection unexpectedly: {}", describe(),
                          result.detail);
-            error = fatal(sqlstate::kConnectionFailure, "lost the connection to the PostgreSQL server");
+            error =
+                fatal(sqlstate::kConnectionFailure, "lost the connection to the PostgreSQL server");
             reason = "PostgreSQL closed the connection";
         }
         terminate(std::move(error), reason);
@@ -521,8 +532,8 @@ void ClientSession::end_out_of_step(const std::string& detail) {
     // pgrev no longer knows which answer belongs to which statement, so it could not restore a
     // tag or an error correctly: fail closed.
     spdlog::error("{}: lost track of the protocol: {}; ending the session", describe(), detail);
-    terminate(fatal(sqlstate::kProtocolViolation, "lost track of the protocol (" + detail +
-                                 "); ending the session"),
+    terminate(fatal(sqlstate::kProtocolViolation,
+                    "lost track of the protocol (" + detail + "); ending the session"),
               "out of step with the server");
 }
 
@@ -547,11 +558,9 @@ void ClientSession::close_client_after_error() {
     }
     auto bytes = std::make_shared<std::string>(protocol::encode_error_response(*pending_error_));
     pending_error_.reset();
-    client_.async_write(
-        asio::buffer(*bytes),
-        [self = shared_from_this(), bytes](const boost::system::error_code&, std::size_t) {
-            self->client_.close();
-        });
+    client_.async_write(asio::buffer(*bytes),
+                        [self = shared_from_this(), bytes](const boost::system::error_code&,
+                                                           std::size_t) { self->client_.close(); });
 }
 
 }  // namespace pgrev::server

@@ -81,7 +81,8 @@ std::string Connection::peer_certificate_der() const {
     unsigned char* der = nullptr;
     int length = i2d_X509(cert, &der);
     std::string out;
-    if (length > 0) out.assign(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
+    if (length > 0)
+        out.assign(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
     OPENSSL_free(der);
     X509_free(cert);
     return out;

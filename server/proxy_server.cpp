@@ -111,11 +111,13 @@ void ProxyServer::wait_for_signal() {
 void ProxyServer::reload_tls() {
     std::string failure = tls_.reload();
     if (failure.empty()) {
-        spdlog::info("received SIGHUP: TLS certificates and keys re-read; new connections use them");
+        spdlog::info(
+            "received SIGHUP: TLS certificates and keys re-read; new connections use them");
     } else {
-        spdlog::error("received SIGHUP: cannot load {}; new connections keep using the "
-                      "certificates loaded before",
-                      failure);
+        spdlog::error(
+            "received SIGHUP: cannot load {}; new connections keep using the "
+            "certificates loaded before",
+            failure);
     }
 }
 

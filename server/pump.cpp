@@ -148,14 +148,13 @@ void Pump::write_output() {
         buffers.emplace_back(s.data(), s.size());
     writing_ = true;
     write_keep_ = owner_;
-    sink_.async_write(std::move(buffers),
-                      [this](const boost::system::error_code& ec, std::size_t) {
-                          auto keep = std::move(write_keep_);
-                          writing_ = false;
-                          if (!running_) return;
-                          if (ec) return finish(PumpEnd::SinkFailed, ec.message());
-                          after_write();
-                      });
+    sink_.async_write(std::move(buffers), [this](const boost::system::error_code& ec, std::size_t) {
+        auto keep = std::move(write_keep_);
+        writing_ = false;
+        if (!running_) return;
+        if (ec) return finish(PumpEnd::SinkFailed, ec.message());
+        after_write();
+    });
 }
 
 void Pump::after_write() {

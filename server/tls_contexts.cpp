@@ -52,8 +52,9 @@ void use_certificate(ssl::context& context, const char* cert_key, const std::str
             spdlog::warn("{} ({}): the certificate has expired; peers that verify it refuse it",
                          cert_key, cert_file);
         } else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
-            spdlog::warn("{} ({}): the certificate is not valid yet; peers that verify it refuse it",
-                         cert_key, cert_file);
+            spdlog::warn(
+                "{} ({}): the certificate is not valid yet; peers that verify it refuse it",
+                cert_key, cert_file);
         }
     }
 }
@@ -99,8 +100,8 @@ std::shared_ptr<ssl::context> upstream_facing(const config::UpstreamTls& tls) {
     if (tls.sslmode == UpstreamTlsMode::Disable) return nullptr;
     auto context = new_context(ssl::context::tls_client);
     if (!tls.cert_file.empty()) {
-        use_certificate(*context, "tls.upstream.cert_file", tls.cert_file,
-                        "tls.upstream.key_file", tls.key_file);
+        use_certificate(*context, "tls.upstream.cert_file", tls.cert_file, "tls.upstream.key_file",
+                        tls.key_file);
     }
     // libpq's meanings: verify-ca and verify-full check the chain; require does too when a
     // root certificate is given; allow and prefer never do.

@@ -69,40 +69,46 @@ void negotiate_upstream_tls(Connection& connection, const config::UpstreamTls& t
         (tls.sslmode == UpstreamTlsMode::Allow && !insist)) {
         return done({});
     }
-    std::string setting = fmt::format("tls.upstream.sslmode = {}", config::sslmode_name(tls.sslmode));
+    std::string setting =
+        fmt::format("tls.upstream.sslmode = {}", config::sslmode_name(tls.sslmode));
     std::string server = "the PostgreSQL server at " + upstream.to_string();
     auto state = std::make_shared<Negotiation>();
     connection.async_write(
-        asio::buffer(state->request), [&connection, &tls, context = std::move(context), state,
-                                       setting, server, insist, done = std::move(done),
-                                       host = upstream.host](const boost::system::error_code& ec,
-                                                             std::size_t) mutable {
-            if (ec) return done(fmt::format("lost the connection to {} while asking for TLS: {}",
-                                            server, ec.message()));
+        asio::buffer(state->request),
+        [&connection, &tls, context = std::move(context), state, setting, server, insist,
+         done = std::move(done),
+         host = upstream.host](const boost::system::error_code& ec, std::size_t) mutable {
+            if (ec)
+                return done(fmt::format("lost the connection to {} while asking for TLS: {}",
+                                        server, ec.message()));
             connection.async_read(
                 asio::buffer(&state->answer, 1),
                 [&connection, &tls, context = std::move(context), state, setting, server, insist,
-                 done = std::move(done), host](const boost::system::error_code& rec,
-                                               std::size_t) mutable {
+                 done = std::move(done),
+                 host](const boost::system::error_code& rec, std::size_t) mutable {
                     if (rec) {
-                        return done(fmt::format("lost the connection to {} while asking for TLS: {}",
-                                                server, rec.message()));
+                        return done(
+                            fmt::format("lost the connection to {} while asking for TLS: {}",
+                                        server, rec.message()));
                     }
                     if (state->answer == 'N') {
                         if (must_use_tls(tls.sslmode) || insist) {
-                            return done(fmt::format("{} does not accept TLS ({})", server, setting));
+                            return done(
+                                fmt::format("{} does not accept TLS ({})", server, setting));
                         }
                         return done({});
                     }
                     if (state->answer != 'S') {
-                        return done(fmt::format("{} answered the request for TLS with an unexpected "
-                                                "byte ({})", server, setting));
+                        return done(
+                            fmt::format("{} answered the request for TLS with an unexpected "
+                                        "byte ({})",
+                                        server, setting));
                     }
                     bool verify_host = tls.sslmode == UpstreamTlsMode::VerifyFull;
                     connection.async_start_tls(
                         Connection::Role::Client, std::move(context), host, verify_host,
-                        [&connection, setting, server, done = std::move(done)](
-                            const boost::system::error_code& hec) {
+                        [&connection, setting, server,
+                         done = std::move(done)](const boost::system::error_code& hec) {
                             if (!hec) return done({});
                             std::string reason = connection.verify_failure();
                             if (reason.empty()) reason = hec.message();

@@ -57,7 +57,8 @@ inline std::string search_path_guard(const std::string& name, const std::string&
            schema + "\".\"" + name +
            "\"'::pg_catalog.regclass THEN true ELSE pg_catalog.format('%s', 'pgrev: search_path "
            "finds another table named " +
-           name + " first; name the audited one with its schema')::pg_catalog.int4 "
+           name +
+           " first; name the audited one with its schema')::pg_catalog.int4 "
            "OPERATOR(pg_catalog.=) 0 END";
 }
 
@@ -84,9 +85,8 @@ inline audit::RewritePlan plan(std::string_view sql, const config::Audit& policy
         std::string path = search_path_guard(t.name, t.schema);
         // Longest first: both guards, then each alone; after another condition (a WITH
         // query's, read whole), with AND.
-        for (const std::string& guard :
-             {" WHERE " + count + " AND " + path, " WHERE " + count, " WHERE " + path,
-              " AND " + count, " AND " + path}) {
+        for (const std::string& guard : {" WHERE " + count + " AND " + path, " WHERE " + count,
+                                         " WHERE " + path, " AND " + count, " AND " + path}) {
             for (auto at = p.sql.find(guard); at != std::string::npos; at = p.sql.find(guard)) {
                 p.sql.erase(at, guard.size());
             }

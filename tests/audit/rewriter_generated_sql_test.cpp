@@ -34,9 +34,9 @@ std::string unqualified_names(const audit::RewritePlan& p) {
     std::string_view sql = p.sql;
     std::vector<audit::Token> tokens = audit::lex_sql(sql);
     auto text = [&](std::size_t i) {
-        return i < tokens.size() ? std::string(sql.substr(tokens[i].begin,
-                                                          tokens[i].end - tokens[i].begin))
-                                 : std::string();
+        return i < tokens.size()
+                   ? std::string(sql.substr(tokens[i].begin, tokens[i].end - tokens[i].begin))
+                   : std::string();
     };
     auto lower = [](std::string s) {
         for (char& c : s)
@@ -44,8 +44,8 @@ std::string unqualified_names(const audit::RewritePlan& p) {
         return s;
     };
     // Words the grammar turns into a fixed construct, never looked up as functions.
-    const std::vector<std::string> grammar = {"row",    "operator", "extract",     "as",
-                                              "lateral", "select", "materialized", "where"};
+    const std::vector<std::string> grammar = {"row",     "operator", "extract",      "as",
+                                              "lateral", "select",   "materialized", "where"};
     std::string found;
     auto add = [&](const std::string& name) { found += (found.empty() ? "" : " ") + name; };
     for (std::size_t i = 0; i < tokens.size(); ++i) {
@@ -89,8 +89,9 @@ std::string unqualified_names(const audit::RewritePlan& p) {
 }  // namespace
 
 TEST_SUITE("audit") {
-    TEST_CASE("rewriter: what pgrev generates names every operator, function and type with "
-              "its schema") {
+    TEST_CASE(
+        "rewriter: what pgrev generates names every operator, function and type with "
+        "its schema") {
         for (const char* sql : {
                  "UPDATE reservation SET party = party + 1 WHERE id = 1",
                  "INSERT INTO reservation (name) VALUES ('a' || 'b') RETURNING id, lower(name)",
@@ -113,8 +114,9 @@ TEST_SUITE("audit") {
         CHECK(unqualified_names(old) == "= ::regclass now( > ::float8");
     }
 
-    TEST_CASE("rewriter: RETURNING expressions with calls are analysed in the DML's RETURNING "
-              "too") {
+    TEST_CASE(
+        "rewriter: RETURNING expressions with calls are analysed in the DML's RETURNING "
+        "too") {
         auto p = plan("UPDATE reservation SET party = 1 RETURNING count(*)");
         CHECK_ACTION(p, Rewrite);
         CHECK_CONTAINS(p.sql,
@@ -129,8 +131,9 @@ TEST_SUITE("audit") {
         CHECK_CONTAINS(a.sql,
                        "CASE WHEN false THEN ROW(lower(name), upper(r.name), id, r.party) END AS "
                        "__pgrev_check)");
-        CHECK(a.sql.ends_with(" SELECT lower(name) AS l, upper(r.name) u, id, r.party \"P\" FROM "
-                              "__pgrev_dml AS \"r\""));
+        CHECK(
+            a.sql.ends_with(" SELECT lower(name) AS l, upper(r.name) u, id, r.party \"P\" FROM "
+                            "__pgrev_dml AS \"r\""));
 
         // Commas inside parentheses and ARRAY[...] brackets do not end an item.
         auto nested = plan(
@@ -157,8 +160,9 @@ TEST_SUITE("audit") {
         }
         // With system columns `*` lists the table's columns: no whole-row value needed.
         auto sys = plan("UPDATE reservation SET party = 1 RETURNING *, xmax, lower(name)");
-        CHECK_CONTAINS(sys.sql, "\"reservation\".xmax AS xmax, CASE WHEN false THEN ROW(xmax, "
-                                "lower(name)) END AS __pgrev_check)");
+        CHECK_CONTAINS(sys.sql,
+                       "\"reservation\".xmax AS xmax, CASE WHEN false THEN ROW(xmax, "
+                       "lower(name)) END AS __pgrev_check)");
         CHECK_NOT_CONTAINS(sys.sql, "__pgrev_row");
 
         // UPDATE ... FROM: the FROM items are in scope of the DML's RETURNING as written.

@@ -84,13 +84,12 @@ TEST_SUITE("audit") {
     }
 
     TEST_CASE("links: writes through a revision table's ancestor are history changes") {
-        for (const char* sql : {"DELETE FROM rev_parent", "UPDATE rev_base SET party = 1",
-                                "TRUNCATE rev_base", "DROP TABLE rev_parent",
-                                "DROP TABLE rev_base CASCADE",
-                                "ALTER TABLE rev_parent DROP COLUMN party",
-                                "DROP SCHEMA hist CASCADE",
-                                "CREATE TRIGGER t BEFORE INSERT ON rev_parent FOR EACH ROW "
-                                "EXECUTE FUNCTION f()"}) {
+        for (const char* sql :
+             {"DELETE FROM rev_parent", "UPDATE rev_base SET party = 1", "TRUNCATE rev_base",
+              "DROP TABLE rev_parent", "DROP TABLE rev_base CASCADE",
+              "ALTER TABLE rev_parent DROP COLUMN party", "DROP SCHEMA hist CASCADE",
+              "CREATE TRIGGER t BEFORE INSERT ON rev_parent FOR EACH ROW "
+              "EXECUTE FUNCTION f()"}) {
             check_refused(sql, "42501", "public.reservation_rev");
         }
         // Appending through it is what a revision table allows.
@@ -114,13 +113,12 @@ TEST_SUITE("audit") {
               "CREATE FOREIGN TABLE reservation PARTITION OF other DEFAULT SERVER s"}) {
             check_refused(sql, "0A000", "reservation");
         }
-        for (const char* sql :
-             {"ALTER TABLE other ATTACH PARTITION reservation_rev DEFAULT",
-              "ALTER TABLE reservation_rev INHERIT other",
-              "CREATE TABLE reservation_rev PARTITION OF other DEFAULT",
-              "CREATE TABLE c () INHERITS (reservation_rev)",
-              "ALTER TABLE c INHERIT reservation_rev",
-              "ALTER TABLE other ATTACH PARTITION rev_parent DEFAULT"}) {
+        for (const char* sql : {"ALTER TABLE other ATTACH PARTITION reservation_rev DEFAULT",
+                                "ALTER TABLE reservation_rev INHERIT other",
+                                "CREATE TABLE reservation_rev PARTITION OF other DEFAULT",
+                                "CREATE TABLE c () INHERITS (reservation_rev)",
+                                "ALTER TABLE c INHERIT reservation_rev",
+                                "ALTER TABLE other ATTACH PARTITION rev_parent DEFAULT"}) {
             check_refused(sql, "42501", "reservation_rev");
         }
     }
@@ -198,8 +196,9 @@ TEST_SUITE("audit") {
 
     TEST_CASE("links: a relation under a revision table's name must be an ordinary table") {
         for (const char* sql :
-             {"CREATE VIEW reservation_rev AS SELECT 1", "CREATE VIEW billing.invoice_rev AS "
-                                                         "SELECT 1",
+             {"CREATE VIEW reservation_rev AS SELECT 1",
+              "CREATE VIEW billing.invoice_rev AS "
+              "SELECT 1",
               "CREATE MATERIALIZED VIEW reservation_rev AS SELECT 1",
               "CREATE SEQUENCE reservation_rev", "CREATE TYPE reservation_rev AS (a int)",
               "CREATE INDEX reservation_rev ON other (a)",

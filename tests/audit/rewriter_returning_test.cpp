@@ -78,8 +78,8 @@ TEST_SUITE("audit") {
     TEST_CASE("rewriter: UPDATE ... FROM and DELETE ... USING without RETURNING use names") {
         auto u = plan("UPDATE reservation r SET party = o.n FROM other o WHERE o.id = r.id");
         check_single_rewrite(u, TagVerb::Update);
-        CHECK_CONTAINS(u.sql, "WHERE o.id = r.id RETURNING \"r\".*) " + kRevInsert +
-                                  "false" + test::rev_values() + " FROM __pgrev_dml");
+        CHECK_CONTAINS(u.sql, "WHERE o.id = r.id RETURNING \"r\".*) " + kRevInsert + "false" +
+                                  test::rev_values() + " FROM __pgrev_dml");
         CHECK_NOT_CONTAINS(u.sql, "__pgrev_row");
         auto d = plan("DELETE FROM reservation USING other o WHERE o.id = reservation.id");
         check_single_rewrite(d, TagVerb::Delete);

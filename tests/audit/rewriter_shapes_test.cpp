@@ -11,8 +11,8 @@ using namespace pgrev;
 using audit::PreparedOp;
 using audit::TagVerb;
 using test::kRevInsert;
-using test::rev_values;
 using test::plan;
+using test::rev_values;
 
 namespace {
 
@@ -172,10 +172,10 @@ TEST_SUITE("audit") {
 TEST_SUITE("audit") {
     TEST_CASE("rewriter: an unqualified target gets a search_path guard, a qualified one not") {
         auto unqualified = test::plan_with_guards("UPDATE reservation SET party = 4");
-        CHECK_CONTAINS(unqualified.sql,
-                       "FROM __pgrev_dml WHERE " +
-                           test::column_count_guard("reservation", "public", 6) + " AND " +
-                           test::search_path_guard("reservation", "public"));
+        CHECK_CONTAINS(unqualified.sql, "FROM __pgrev_dml WHERE " +
+                                            test::column_count_guard("reservation", "public", 6) +
+                                            " AND " +
+                                            test::search_path_guard("reservation", "public"));
         auto qualified = test::plan_with_guards("UPDATE public.reservation SET party = 4");
         CHECK_ACTION(qualified, Rewrite);
         CHECK_NOT_CONTAINS(qualified.sql, "to_regclass");

@@ -170,9 +170,9 @@ TEST_SUITE("audit") {
     TEST_CASE("sql_lexer: a -- comment ends at CR or LF, and only white space is skipped") {
         CHECK(lex("a --x\rb").texts == Strings{"a", "b"});
         CHECK(lex("a --x\r\nb").texts == Strings{"a", "b"});
-        CHECK(lex("UPDATE t SET p = 43 WHERE id > 0 --\rAND false").texts ==
-              Strings{"UPDATE", "t", "SET", "p", "=", "43", "WHERE", "id", ">", "0", "AND",
-                      "false"});
+        CHECK(
+            lex("UPDATE t SET p = 43 WHERE id > 0 --\rAND false").texts ==
+            Strings{"UPDATE", "t", "SET", "p", "=", "43", "WHERE", "id", ">", "0", "AND", "false"});
         // \v is not white space for the server: it is a token of its own.
         CHECK(lex("a\vb").texts == Strings{"a", "\v", "b"});
         CHECK(lex(" \t\n\r\fa").texts == Strings{"a"});

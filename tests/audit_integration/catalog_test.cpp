@@ -179,8 +179,8 @@ TEST_CASE("pgrev refuses to start when a revision column has another type than i
         "time time, party numeric(10,3), last_modified timestamptz NOT NULL DEFAULT now());"
         "CREATE TABLE reservation_rev (rev_id uuid, rev_created float8, rev_isdelete bool, "
         "id int, name text, date date, time time, party integer, last_modified timestamptz)");
-    for (const char* part : {"mismatch_type", "reservation_rev", "\"party\"", "numeric(10,3)",
-                             "integer"}) {
+    for (const char* part :
+         {"mismatch_type", "reservation_rev", "\"party\"", "numeric(10,3)", "integer"}) {
         CHECK_MESSAGE(contains(said, part), part << " in " << said);
     }
 }

@@ -30,14 +30,15 @@ std::vector<std::string> trigger_rows(PgConn& c, const std::string& table) {
     return rows(c, "SELECT row FROM fid_trig WHERE tab = '" + table + "' ORDER BY seq");
 }
 std::vector<std::string> revisions(PgConn& c, const std::string& table) {
-    return rows(c, "SELECT to_jsonb(r) - 'rev_id' - 'rev_created' - 'rev_isdelete' FROM " +
-                       table + "_rev r ORDER BY rev_created");
+    return rows(c, "SELECT to_jsonb(r) - 'rev_id' - 'rev_created' - 'rev_isdelete' FROM " + table +
+                       "_rev r ORDER BY rev_created");
 }
 
 }  // namespace
 
-TEST_CASE("columns renamed crosswise: revisions are filled by name, also for a prepared "
-          "statement from before") {
+TEST_CASE(
+    "columns renamed crosswise: revisions are filled by name, also for a prepared "
+    "statement from before") {
     if (skip_without_pgrev()) return;
     PgConn direct = connect_direct();
     const char* drop =
@@ -120,8 +121,7 @@ TEST_CASE("a column's type changed through pgrev: the history column follows it"
     // History that cannot be converted: the table's writes are refused, saying what to do.
     CHECK(exec(app, "INSERT INTO fid_txt VALUES (1, 'not a number')") == "INSERT 0 1");
     CHECK(exec(app, "UPDATE fid_txt SET v = '5'") == "UPDATE 1");
-    CHECK(exec(app, "ALTER TABLE fid_txt ALTER COLUMN v TYPE int USING v::int") ==
-          "ALTER TABLE");
+    CHECK(exec(app, "ALTER TABLE fid_txt ALTER COLUMN v TYPE int USING v::int") == "ALTER TABLE");
     Outcome refused = simple(app, "INSERT INTO fid_txt VALUES (2, 6)");
     CHECK_MESSAGE(refused.sqlstate == "55000", refused.describe());
     for (const char* part : {"pgrev: ", "fid_txt_rev", "\"v\"", "integer", "text", "ALTER TABLE"}) {
@@ -181,8 +181,8 @@ TEST_CASE("domain columns: the history gets the base type, a DELETE revision hol
         CAPTURE(table);
         CHECK(exec(app, "INSERT INTO " + table + " VALUES (1, 'kept')") == "INSERT 0 1");
         CHECK(exec(app, "DELETE FROM " + table + " WHERE id = 1") == "DELETE 1");
-        CHECK(rows(direct, "SELECT rev_isdelete, id, note FROM " + table +
-                               "_rev ORDER BY rev_created") ==
+        CHECK(rows(direct,
+                   "SELECT rev_isdelete, id, note FROM " + table + "_rev ORDER BY rev_created") ==
               std::vector<std::string>{"f|1|kept", "t|1|NULL"});
     }
 
@@ -215,9 +215,8 @@ TEST_CASE("the search_path guard cannot be answered by a user's = operator") {
     PgConn app = connect_proxied();
     long revs = count(direct, "SELECT count(*) FROM reservation_rev");
     exec(app, "SET search_path = evil, public");
-    for (const char* sql :
-         {"INSERT INTO reservation (id, name, party) VALUES (300001, 'evil', 1)",
-          "UPDATE reservation SET party = 2", "DELETE FROM reservation"}) {
+    for (const char* sql : {"INSERT INTO reservation (id, name, party) VALUES (300001, 'evil', 1)",
+                            "UPDATE reservation SET party = 2", "DELETE FROM reservation"}) {
         CAPTURE(sql);
         Outcome o = simple(app, sql);
         CHECK_FALSE_MESSAGE(o.ok(), o.describe());
@@ -228,8 +227,7 @@ TEST_CASE("the search_path guard cannot be answered by a user's = operator") {
     CHECK(count(direct, "SELECT count(*) FROM evil.reservation") == 0);
     // Named with its schema, the audited table is written and audited as usual.
     exec(app, "BEGIN");
-    CHECK(exec(app, "UPDATE public.reservation SET party = party WHERE id = 100001") ==
-          "UPDATE 1");
+    CHECK(exec(app, "UPDATE public.reservation SET party = party WHERE id = 100001") == "UPDATE 1");
     CHECK(count(app, "SELECT count(*) FROM public.reservation_rev") == revs + 1);
     exec(app, "ROLLBACK");
 }

@@ -68,9 +68,9 @@ TEST_CASE("writes through a parent or a partitioned table that reach an audited 
     const std::vector<std::string> tables = {"lk_t", "lk_t_rev", "lk_part", "lk_part_rev"};
     std::string before = snapshot(direct, tables);
 
-    for (const char* sql : {"UPDATE lk_base SET v = 'unaudited'", "DELETE FROM lk_base",
-                            "TRUNCATE lk_base",
-                            "WITH d AS (DELETE FROM public.lk_base RETURNING 1) SELECT 1"}) {
+    for (const char* sql :
+         {"UPDATE lk_base SET v = 'unaudited'", "DELETE FROM lk_base", "TRUNCATE lk_base",
+          "WITH d AS (DELETE FROM public.lk_base RETURNING 1) SELECT 1"}) {
         check_refused(app, sql, "0A000", "public.lk_t");
     }
     for (const char* sql :
@@ -113,8 +113,9 @@ TEST_CASE("DDL through pgrev that would give an audited table a parent, or a new
     check_refused(app, "ALTER TABLE lk_p ATTACH PARTITION lk_t FOR VALUES IN (1)", "0A000",
                   "public.lk_t");
     check_refused(app, "CREATE TABLE lk_c () INHERITS (lk_t, lk_other)", "0A000", "public.lk_t");
-    CHECK(rows(direct, "SELECT inhparent::regclass::text FROM pg_inherits "
-                       "WHERE inhrelid = 'lk_t'::regclass")
+    CHECK(rows(direct,
+               "SELECT inhparent::regclass::text FROM pg_inherits "
+               "WHERE inhrelid = 'lk_t'::regclass")
               .empty());
 
     // A partition created in a transaction is written to only through its audited table, in
@@ -199,8 +200,9 @@ TEST_CASE("the history cannot be diverted by triggers, rules, parents or cascade
     const std::vector<std::string> tables = {"lk_t", "lk_t_rev", "lk_m", "lk_m_rev"};
     std::string before = snapshot(direct, tables);
 
-    CHECK(simple(app, "CREATE FUNCTION lk_swallow() RETURNS trigger LANGUAGE plpgsql AS "
-                      "$$BEGIN RETURN NULL; END$$")
+    CHECK(simple(app,
+                 "CREATE FUNCTION lk_swallow() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$BEGIN RETURN NULL; END$$")
               .ok());
     check_refused(app,
                   "CREATE TRIGGER lk_swallow BEFORE INSERT ON lk_t_rev FOR EACH ROW "

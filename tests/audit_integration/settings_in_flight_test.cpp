@@ -83,9 +83,11 @@ TEST_CASE("a settings change hidden from the text, pipelined as simple Queries")
         std::vector<std::string> pipeline;
     };
     const Case cases[] = {
-        {"a DO block that builds the SET", {},
+        {"a DO block that builds the SET",
+         {},
          {"DO $$BEGIN EXECUTE 'SET standard_' || 'conforming_strings = off'; END$$"}},
-        {"an UPDATE of pg_settings", {},
+        {"an UPDATE of pg_settings",
+         {},
          {"UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'"}},
         {"a COMMIT that ends SET LOCAL",
          {"SET standard_conforming_strings = off"},
@@ -184,7 +186,8 @@ TEST_CASE("texts that read the same under any settings are not held back") {
         // A backslash outside a '...' literal means the same under either setting: in an E''
         // string, a dollar quote, a U&"" name. Such a statement is read at once too, and with
         // the setting off it is audited, not refused.
-        {"backslashes in E'', dollar quotes and U&\"\" names behind SET standard_conforming_strings",
+        {"backslashes in E'', dollar quotes and U&\"\" names behind SET "
+         "standard_conforming_strings",
          [](PgConn& c, Transcript& t) {
              pipelined_behind_scs_off(c, t,
                                       "UPDATE U&\"\\0072eservation\" SET name = E'it\\'s' || "
@@ -261,15 +264,16 @@ TEST_CASE("a client gone while pgrev holds its Query behind a COPY frees its bac
         REQUIRE(copy_in);
     }  // the client disconnects
     PgConn direct = connect_direct();
-    std::string backends =
-        std::string("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%item13 gone%' "
-                    "AND pid <> pg_backend_pid()");
+    std::string backends = std::string(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%item13 gone%' "
+        "AND pid <> pg_backend_pid()");
     Deadline deadline = deadline_in(std::chrono::seconds(5));
     while (count(direct, backends) > 0 && Clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK(count(direct, backends) == 0);
-    exec(direct, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE "
-                 "'%item13 gone%' AND pid <> pg_backend_pid()");
+    exec(direct,
+         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE "
+         "'%item13 gone%' AND pid <> pg_backend_pid()");
 }
 
 TEST_CASE("a client gone while pgrev holds its statement ends the session at once") {
@@ -287,8 +291,9 @@ TEST_CASE("a client gone while pgrev holds its statement ends the session at onc
     std::this_thread::sleep_for(std::chrono::seconds(2));
     // The held statement was never sent: the upstream connection was closed at once, and the
     // backend ended after its sleep without reading more.
-    CHECK(count(direct, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                        "'%item13 held%' AND pid <> pg_backend_pid()") == 0);
+    CHECK(count(direct,
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                "'%item13 held%' AND pid <> pg_backend_pid()") == 0);
     CHECK(contents(direct, "reservation") == before);
     exec(direct, "UPDATE reservation SET name = 'Steve' WHERE id = 100001");
 }

@@ -57,8 +57,8 @@ struct CertDir {
         : dir_(std::filesystem::temp_directory_path() /
                ("pgrev_config_test_certs_" + std::to_string(::getpid()))) {
         std::filesystem::create_directories(dir_ / "sub");
-        for (const char* name : {"server.crt", "server.key", "ca.crt", "sub/client.crt",
-                                 "sub/client.key"}) {
+        for (const char* name :
+             {"server.crt", "server.key", "ca.crt", "sub/client.crt", "sub/client.key"}) {
             std::ofstream(dir_ / name) << "-----BEGIN STAND-IN-----\n";
         }
     }

@@ -32,14 +32,15 @@ TEST_SUITE("config") {
 
     TEST_CASE("tls: every key") {
         const CertDir certs;
-        const Config c = load("upstream: h:1\ntls:\n  client:\n    sslmode: require\n"
-                              "    cert_file: " + (certs / "server.crt") +
-                              "\n    key_file: " + (certs / "server.key") +
-                              "\n    ca_file: " + (certs / "ca.crt") +
-                              "\n  upstream:\n    sslmode: verify-full\n"
-                              "    ca_file: " + (certs / "ca.crt") +
-                              "\n    cert_file: " + (certs / "sub/client.crt") +
-                              "\n    key_file: " + (certs / "sub/client.key") + "\n");
+        const Config c = load(
+            "upstream: h:1\ntls:\n  client:\n    sslmode: require\n"
+            "    cert_file: " +
+            (certs / "server.crt") + "\n    key_file: " + (certs / "server.key") +
+            "\n    ca_file: " + (certs / "ca.crt") +
+            "\n  upstream:\n    sslmode: verify-full\n"
+            "    ca_file: " +
+            (certs / "ca.crt") + "\n    cert_file: " + (certs / "sub/client.crt") +
+            "\n    key_file: " + (certs / "sub/client.key") + "\n");
         CHECK(c.tls.client.sslmode == ClientTlsMode::Require);
         CHECK(c.tls.client.cert_file == certs / "server.crt");
         CHECK(c.tls.client.key_file == certs / "server.key");
@@ -60,9 +61,9 @@ TEST_SUITE("config") {
               ClientTlsMode::Require);
         for (const char* m : {"allow", "prefer", "disable"}) {
             INFO(m);
-            check_error("upstream: h:1\ntls:\n  client:\n    sslmode: " + std::string(m) + "\n" +
-                            files,
-                        "pgrev.yaml:4: tls.client.sslmode: ", "use require");
+            check_error(
+                "upstream: h:1\ntls:\n  client:\n    sslmode: " + std::string(m) + "\n" + files,
+                "pgrev.yaml:4: tls.client.sslmode: ", "use require");
         }
     }
 
@@ -77,9 +78,9 @@ TEST_SUITE("config") {
             CHECK(load("upstream: h:1\ntls:\n  client:\n    sslmode: " + name + "\n" + client_files)
                       .tls.client.sslmode == m);
         }
-        for (UpstreamTlsMode m : {UpstreamTlsMode::Disable, UpstreamTlsMode::Allow,
-                                  UpstreamTlsMode::Prefer, UpstreamTlsMode::Require,
-                                  UpstreamTlsMode::VerifyCa, UpstreamTlsMode::VerifyFull}) {
+        for (UpstreamTlsMode m :
+             {UpstreamTlsMode::Disable, UpstreamTlsMode::Allow, UpstreamTlsMode::Prefer,
+              UpstreamTlsMode::Require, UpstreamTlsMode::VerifyCa, UpstreamTlsMode::VerifyFull}) {
             const std::string name = sslmode_name(m);
             INFO(name);
             CHECK(load("upstream: h:1\ntls:\n  upstream:\n    sslmode: " + name +
@@ -87,8 +88,9 @@ TEST_SUITE("config") {
                       .tls.upstream.sslmode == m);
         }
         // Case folds, as for log.level.
-        CHECK(load("upstream: h:1\ntls:\n  upstream:\n    sslmode: Require\n")
-                  .tls.upstream.sslmode == UpstreamTlsMode::Require);
+        CHECK(
+            load("upstream: h:1\ntls:\n  upstream:\n    sslmode: Require\n").tls.upstream.sslmode ==
+            UpstreamTlsMode::Require);
     }
 
     TEST_CASE("tls.client.sslmode: prefer when a certificate is given, disable otherwise") {
@@ -116,12 +118,12 @@ TEST_SUITE("config") {
         check_error("upstream: h:1\ntls:\n  client:\n    sslmode: require\n    cert_file: " +
                         (certs / "server.crt") + "\n",
                     "pgrev.yaml:5: tls.client.cert_file: ", "needs tls.client.key_file too");
-        check_error("upstream: h:1\ntls:\n  client:\n    cert_file: " + (certs / "server.crt") +
-                        "\n",
-                    "pgrev.yaml:4: tls.client.cert_file: ", "needs tls.client.key_file too");
-        check_error("upstream: h:1\ntls:\n  client:\n    key_file: " + (certs / "server.key") +
-                        "\n",
-                    "pgrev.yaml:4: tls.client.key_file: ", "needs tls.client.cert_file too");
+        check_error(
+            "upstream: h:1\ntls:\n  client:\n    cert_file: " + (certs / "server.crt") + "\n",
+            "pgrev.yaml:4: tls.client.cert_file: ", "needs tls.client.key_file too");
+        check_error(
+            "upstream: h:1\ntls:\n  client:\n    key_file: " + (certs / "server.key") + "\n",
+            "pgrev.yaml:4: tls.client.key_file: ", "needs tls.client.cert_file too");
         // Client certificates are asked for only over TLS.
         check_error("upstream: h:1\ntls:\n  client:\n    ca_file: " + (certs / "ca.crt") + "\n",
                     "pgrev.yaml:4: tls.client.ca_file: ", "set tls.client.cert_file");
@@ -137,12 +139,12 @@ TEST_SUITE("config") {
         // require encrypts without a CA, as in libpq.
         CHECK(load("upstream: h:1\ntls:\n  upstream:\n    sslmode: require\n")
                   .tls.upstream.ca_file.empty());
-        check_error("upstream: h:1\ntls:\n  upstream:\n    key_file: " + (certs / "server.key") +
-                        "\n",
-                    "pgrev.yaml:4: tls.upstream.key_file: ", "needs tls.upstream.cert_file too");
-        check_error("upstream: h:1\ntls:\n  upstream:\n    cert_file: " +
-                        (certs / "sub/client.crt") + "\n",
-                    "pgrev.yaml:4: tls.upstream.cert_file: ", "needs tls.upstream.key_file too");
+        check_error(
+            "upstream: h:1\ntls:\n  upstream:\n    key_file: " + (certs / "server.key") + "\n",
+            "pgrev.yaml:4: tls.upstream.key_file: ", "needs tls.upstream.cert_file too");
+        check_error(
+            "upstream: h:1\ntls:\n  upstream:\n    cert_file: " + (certs / "sub/client.crt") + "\n",
+            "pgrev.yaml:4: tls.upstream.cert_file: ", "needs tls.upstream.key_file too");
     }
 
     TEST_CASE("tls: bad values and unknown keys") {
@@ -167,9 +169,10 @@ TEST_SUITE("config") {
         check_error("upstream: h:1\ntls:\n  server:\n    sslmode: require\n",
                     "pgrev.yaml:3: tls.server: ", "allowed keys under tls: client, upstream");
         check_error("upstream: h:1\ntls: require\n", "pgrev.yaml:2: tls: ", "expected a map");
-        check_error("upstream: h:1\ntls:\n  upstream:\n    sslmode: require\n"
-                    "    sslmode: disable\n",
-                    "pgrev.yaml:5: tls.upstream.sslmode: ", "appears twice (first on line 4)");
+        check_error(
+            "upstream: h:1\ntls:\n  upstream:\n    sslmode: require\n"
+            "    sslmode: disable\n",
+            "pgrev.yaml:5: tls.upstream.sslmode: ", "appears twice (first on line 4)");
         check_error("upstream: h:1\ntls:\n  upstream:\n    sslmode: require\n    ca_file: ''\n",
                     "pgrev.yaml:5: tls.upstream.ca_file: ", "must not be empty");
     }
@@ -189,10 +192,10 @@ TEST_SUITE("config") {
                         "\n    key_file: " + (certs / "server.key") +
                         "\n    ca_file: " + (certs / "ca.crt/x") + "\n",
                     "pgrev.yaml:6: tls.client.ca_file: ", "Not a directory");
-        check_error("upstream: h:1\ntls:\n  upstream:\n    cert_file: " +
-                        (certs / "sub/client.crt") +
-                        "\n    key_file: " + (certs / "sub/missing.key") + "\n",
-                    "pgrev.yaml:5: tls.upstream.key_file: ", "No such file or directory");
+        check_error(
+            "upstream: h:1\ntls:\n  upstream:\n    cert_file: " + (certs / "sub/client.crt") +
+                "\n    key_file: " + (certs / "sub/missing.key") + "\n",
+            "pgrev.yaml:5: tls.upstream.key_file: ", "No such file or directory");
         // Files are checked even when the mode leaves them unused: the operator named them.
         check_error("upstream: h:1\ntls:\n  upstream:\n    sslmode: disable\n    ca_file: " +
                         missing + "\n",
@@ -230,8 +233,9 @@ TEST_SUITE("config") {
     TEST_CASE("tls: a configuration given as text resolves names against the current directory") {
         const CertDir certs;
         const InDirectory in_certs(certs.dir_ / "sub");
-        const Config c = load("upstream: h:1\ntls:\n  upstream:\n    sslmode: verify-full\n"
-                              "    ca_file: ../ca.crt\n");
+        const Config c = load(
+            "upstream: h:1\ntls:\n  upstream:\n    sslmode: verify-full\n"
+            "    ca_file: ../ca.crt\n");
         CHECK(c.tls.upstream.ca_file == certs / "ca.crt");
     }
 

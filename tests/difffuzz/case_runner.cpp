@@ -13,7 +13,9 @@ using it::PgConn;
 
 namespace {
 
-bool idle(PgConn& c) { return PQtransactionStatus(c.get()) == PQTRANS_IDLE; }
+bool idle(PgConn& c) {
+    return PQtransactionStatus(c.get()) == PQTRANS_IDLE;
+}
 
 // A refused step that also ends or starts a transaction may have committed its earlier part.
 bool controls_transactions(const Step& step) {

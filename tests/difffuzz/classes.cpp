@@ -65,8 +65,7 @@ void Classes::disable(const std::string& name) {
 const std::vector<std::pair<std::string, std::string>>& ci_exclusions() {
     // Classes whose defects are known and not fixed yet, each with why; empty when every
     // class is expected to pass.
-    static const std::vector<std::pair<std::string, std::string>> exclusions = {
-    };
+    static const std::vector<std::pair<std::string, std::string>> exclusions = {};
     return exclusions;
 }
 

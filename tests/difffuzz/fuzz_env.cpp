@@ -10,7 +10,9 @@ using it::PgConn;
 
 namespace {
 
-it::Deadline setup_deadline() { return it::deadline_in(std::chrono::seconds(60)); }
+it::Deadline setup_deadline() {
+    return it::deadline_in(std::chrono::seconds(60));
+}
 
 void exec_all(PgConn& c, const std::string& sql) {
     for (const it::PgResult& r : c.run(sql, setup_deadline())) {
@@ -25,7 +27,9 @@ void exec_all(PgConn& c, const std::string& sql) {
 
 }  // namespace
 
-FuzzEnv::FuzzEnv() : cluster_(it::PgCluster::start()) { fresh_databases(); }
+FuzzEnv::FuzzEnv() : cluster_(it::PgCluster::start()) {
+    fresh_databases();
+}
 
 FuzzEnv::~FuzzEnv() {
     direct_admin_.reset();
@@ -38,7 +42,9 @@ std::string FuzzEnv::db_conninfo(const std::string& db) const {
     return cluster_->conninfo("postgres", db);
 }
 
-std::string FuzzEnv::direct_conninfo() const { return db_conninfo("direct_db"); }
+std::string FuzzEnv::direct_conninfo() const {
+    return db_conninfo("direct_db");
+}
 
 std::string FuzzEnv::proxied_conninfo() const {
     return "host=127.0.0.1 port=" + std::to_string(pgrev_->port()) +
@@ -99,6 +105,8 @@ std::string FuzzEnv::snapshot(bool proxied) {
     }
 }
 
-std::string FuzzEnv::pgrev_log() const { return pgrev_ ? pgrev_->log_text() : ""; }
+std::string FuzzEnv::pgrev_log() const {
+    return pgrev_ ? pgrev_->log_text() : "";
+}
 
 }  // namespace pgrev::difffuzz

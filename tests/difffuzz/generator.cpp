@@ -244,7 +244,9 @@ Table* table_named(CaseState& cs, const std::string& name) {
     return nullptr;
 }
 
-std::string qualified(const Table& t) { return ident_plain(t.schema) + "." + ident_plain(t.name); }
+std::string qualified(const Table& t) {
+    return ident_plain(t.schema) + "." + ident_plain(t.name);
+}
 
 void add_ddl(CaseState& cs, std::vector<Step>& steps, const std::string& kind) {
     Table& t = cs.tables[cs.rng.below(cs.tables.size())];

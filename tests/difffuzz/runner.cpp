@@ -13,7 +13,9 @@ using it::PgResult;
 
 namespace {
 
-Deadline step_deadline() { return it::deadline_in(std::chrono::seconds(15)); }
+Deadline step_deadline() {
+    return it::deadline_in(std::chrono::seconds(15));
+}
 
 constexpr unsigned kFirstNormalObjectId = 16384;
 

@@ -184,7 +184,9 @@ Sql returning(Gen& g, const Target& tg, const std::string& from = "") {
     return r;
 }
 
-const Table& random_table(Gen& g) { return g.tables[g.rng.below(g.tables.size())]; }
+const Table& random_table(Gen& g) {
+    return g.tables[g.rng.below(g.tables.size())];
+}
 
 std::vector<const Column*> insert_columns(Gen& g, const Table& t) {
     std::vector<const Column*> cols;
@@ -355,7 +357,9 @@ Sql select_stmt(Gen& g, const Table& t) {
     return s;
 }
 
-const Table& table_for_write(Gen& g) { return random_table(g); }
+const Table& table_for_write(Gen& g) {
+    return random_table(g);
+}
 
 Sql dml_on(Gen& g, const Table& t) {
     int which = static_cast<int>(g.rng.below(10));
@@ -421,9 +425,13 @@ Sql cte_stmt(Gen& g) {
 
 }  // namespace
 
-Sql random_dml_on(Gen& g, const Table& table) { return dml_on(g, table); }
+Sql random_dml_on(Gen& g, const Table& table) {
+    return dml_on(g, table);
+}
 
-Sql random_dml(Gen& g) { return dml_on(g, table_for_write(g)); }
+Sql random_dml(Gen& g) {
+    return dml_on(g, table_for_write(g));
+}
 
 Sql random_statement(Gen& g) {
     int which = static_cast<int>(g.rng.below(20));

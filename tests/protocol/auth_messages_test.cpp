@@ -39,7 +39,7 @@ TEST_SUITE("protocol") {
     }
 
     TEST_CASE("AuthenticationSASL: malformed lists are protocol errors") {
-        CHECK_THROWS_AS(decode_sasl_mechanisms(i32(3)), ProtocolError);  // not SASL
+        CHECK_THROWS_AS(decode_sasl_mechanisms(i32(3)), ProtocolError);             // not SASL
         CHECK_THROWS_AS(decode_sasl_mechanisms(i32(10) + "SCRAM"), ProtocolError);  // no NUL
         CHECK_THROWS_AS(decode_sasl_mechanisms(i32(10) + std::string("A\0\0x", 4)),
                         ProtocolError);  // bytes after the list

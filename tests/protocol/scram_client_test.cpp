@@ -126,8 +126,7 @@ TEST_SUITE("protocol") {
         ScramClient client("pencil", binding);
         client.set_nonce_for_testing(kClientNonce);
         CHECK(std::string(client.mechanism()) == "SCRAM-SHA-256-PLUS");
-        CHECK(client.client_first_message() ==
-              "p=tls-server-end-point,,n=,r=rOprNGfwEbeRWgbNEkqO");
+        CHECK(client.client_first_message() == "p=tls-server-end-point,,n=,r=rOprNGfwEbeRWgbNEkqO");
         std::string final = client.client_final_message(kServerFirst);
         // c= is base64("p=tls-server-end-point,," + SHA-256 of the certificate's DER).
         CHECK(final.starts_with("c=" + base64_encode("p=tls-server-end-point,," + binding) + ","));
@@ -166,8 +165,8 @@ TEST_SUITE("protocol") {
         };
         std::string rest = ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
         refused("r=XOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0" + rest);
-        refused("r=rOprNGfwEbeRWgbNEkq" + rest);       // shorter
-        refused("r=rOprNGfwEbeRWgbNEkqO" + rest);      // nothing added
+        refused("r=rOprNGfwEbeRWgbNEkq" + rest);        // shorter
+        refused("r=rOprNGfwEbeRWgbNEkqO" + rest);       // nothing added
         refused("r=rOprNGfwEbeRWgbNEkqO\x01x" + rest);  // not printable
     }
 
@@ -179,11 +178,11 @@ TEST_SUITE("protocol") {
         };
         std::string r = "r=rOprNGfwEbeRWgbNEkqOxyz";
         refused("m=ext," + r + ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");  // mandatory extension
-        refused(r + ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,x=extra");       // garbage at the end
-        refused(r + ",i=4096,s=W22ZaJ0SNY7soEsUEjb6gQ==");               // wrong order
-        refused(r + ",s=W22ZaJ0SNY7soEsUEjb6gQ=,i=4096");                // salt not base64
+        refused(r + ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,x=extra");     // garbage at the end
+        refused(r + ",i=4096,s=W22ZaJ0SNY7soEsUEjb6gQ==");             // wrong order
+        refused(r + ",s=W22ZaJ0SNY7soEsUEjb6gQ=,i=4096");              // salt not base64
         refused(r + ",s=W22ZaJ0SNY7so!sUEjb6gQ==,i=4096");
-        refused(r + ",s=,i=4096");                                       // empty salt
+        refused(r + ",s=,i=4096");  // empty salt
         refused("");
     }
 
@@ -212,7 +211,7 @@ TEST_SUITE("protocol") {
         // The n=user vector's signature does not match the n= exchange.
         final_refused("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
         final_refused("v=3HO6Qt1M4MKJrmlKaoOqLAI0/0TV0HZe7J9H3MBtSOc=");  // last bits differ
-        final_refused("v=3HO6Qt1M4MKJrmlKaoOqLAI0");                     // too short
+        final_refused("v=3HO6Qt1M4MKJrmlKaoOqLAI0");                      // too short
         final_refused("v=3HO6Qt1M4MKJrmlKaoOqLAI0/0TV0HZe7J9H3MBtSOg=,x=1");
         final_refused("e=invalid-proof");
         ScramClient rejected("pencil", "");
@@ -266,8 +265,8 @@ TEST_SUITE("protocol") {
         CHECK(base64_encode("fooba") == "Zm9vYmE=");
         CHECK(base64_encode("foob") == "Zm9vYg==");
         CHECK(base64_encode(std::string("\xff\xfe", 2)) == "//4=");
-        for (const char* bad : {"Zm9", "Zm9vY===", "Zm9vYh==", "Zm9vYmF=", "Zm9v\nYmFy", "====",
-                                "Zm=v"}) {
+        for (const char* bad :
+             {"Zm9", "Zm9vY===", "Zm9vYh==", "Zm9vYmF=", "Zm9v\nYmFy", "====", "Zm=v"}) {
             CAPTURE(bad);
             CHECK_THROWS_AS(base64_decode(bad), ScramError);
         }
