@@ -48,6 +48,7 @@ Conn connect(const config::Config& config, const std::string& database) {
 
 Result exec(PGconn* conn, const std::string& sql, const std::vector<std::string>& params = {}) {
     std::vector<const char*> values;
+    values.reserve(params.size());
     for (const auto& p : params)
         values.push_back(p.c_str());
     Result r(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
@@ -117,6 +118,7 @@ std::vector<std::string> read_primary_key(PGconn* conn, const std::string& schem
                     "ORDER BY pg_catalog.array_position(i.indkey::int2[], a.attnum)",
                     {schema, name});
     std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(PQntuples(r.get())));
     for (int i = 0; i < PQntuples(r.get()); ++i)
         out.emplace_back(PQgetvalue(r.get(), i, 0));
     return out;
@@ -398,6 +400,7 @@ std::vector<std::string> list_databases(const config::Config& config) {
                     "SELECT datname FROM pg_catalog.pg_database "
                     "WHERE datallowconn AND NOT datistemplate ORDER BY datname");
     std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(PQntuples(r.get())));
     for (int i = 0; i < PQntuples(r.get()); ++i)
         out.emplace_back(PQgetvalue(r.get(), i, 0));
     return out;

@@ -249,7 +249,8 @@ const Json& node_fields(const Json& node) {
     return node.begin().value();
 }
 
-RelationName relation_name(const Json& rv) {
+RelationName relation_name(const Json& range_var_fields) {
+    const Json& rv = range_var_fields;
     RelationName r;
     r.schema = rv.value("schemaname", "");
     r.name = rv.value("relname", "");

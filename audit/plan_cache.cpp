@@ -10,7 +10,7 @@ std::size_t plan_bytes(const RewritePlan& plan) {
     for (const auto& st : plan.statements)
         bytes += st.prepared_name.capacity();
     for (const auto& t : plan.unknown_tables)
-        bytes += sizeof t + t.capacity();
+        bytes += sizeof(std::string) + t.capacity();
     return bytes;
 }
 

@@ -73,7 +73,7 @@ std::string StatementAnalyzer::qualified(const config::AuditedTable& t) const {
 }
 
 void StatementAnalyzer::refuse(StatementAnalysis& a, std::string_view sqlstate,
-                               std::string message) {
+                               const std::string& message) {
     if (a.refused) return;  // the first reason is the one reported
     a.refused = true;
     a.sqlstate = std::string(sqlstate);

@@ -217,7 +217,7 @@ class StatementAnalyzer {
     bool plan_returning_check(const Json& returning, DmlSite& site, StatementAnalysis& a);
 
     // The first refusal of the statement; `message` without the "pgrev: " prefix.
-    void refuse(StatementAnalysis& a, std::string_view sqlstate, std::string message);
+    void refuse(StatementAnalysis& a, std::string_view sqlstate, const std::string& message);
     std::size_t last_token_end(std::size_t begin, std::size_t end) const;
     std::string qualified(const config::AuditedTable& t) const;
 

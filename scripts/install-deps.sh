@@ -29,6 +29,8 @@ packages=(
     # libraries (CMakeLists.txt finds them; README, Layout says what each is for)
     libboost-dev libpq-dev libspdlog-dev nlohmann-json3-dev doctest-dev
     libpg-query-dev libyaml-cpp-dev libssl-dev
+    # scripts/check-style.sh (run by scripts/test.sh): formatting and lint
+    clang-format clang-tidy
     # the TLS tests and bench/run.sh --tls make their certificates with the openssl tool
     openssl
     # scripts/pg-roots.sh: Debian roots with PostgreSQL 17 and 18 for the tests (ctest pg_roots)

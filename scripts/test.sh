@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# README command #2: installs the dependencies, builds, and runs every test
-# (doctest unit tests and the integration tests, which start their own PostgreSQL 15).
+# README command #2: installs the dependencies, builds, checks the style (clang-format,
+# clang-tidy: scripts/check-style.sh) and runs every test (doctest unit tests and the
+# integration tests, which start their own PostgreSQL 15).
 #
 #   bash scripts/test.sh
 #
@@ -11,4 +12,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-deps.sh
 bash scripts/build.sh
+bash scripts/check-style.sh
 exec ctest --test-dir build --output-on-failure

@@ -150,9 +150,9 @@ bool ClientMessages::needs_analysis(std::string_view sql) {
     return false;
 }
 
-audit::PlanPtr ClientMessages::refusal(std::string_view sqlstate, std::string_view message) const {
+audit::PlanPtr ClientMessages::refusal(std::string_view sqlstate, std::string_view reason) const {
     return std::make_shared<RewritePlan>(
-        audit::refusal_plan(sqlstate, protocol::pgrev_message(message)));
+        audit::refusal_plan(sqlstate, protocol::pgrev_message(reason)));
 }
 
 audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {

@@ -408,7 +408,7 @@ void ClientSession::request_catalog() {
     client_to_server_.suspend();
     state_.catalogs->refresh(
         database_, client_.get_executor(),
-        [self = shared_from_this()](audit::CatalogPtr, const std::string& error) {
+        [self = shared_from_this()](const audit::CatalogPtr&, const std::string& error) {
             if (self->phase_ == State::Closing) return;
             self->client_messages_.on_catalog_loaded(error);
             self->client_to_server_.resume();
