@@ -91,11 +91,27 @@ void ClientSession::arm_startup_timer() {
         PgrevError error = fatal(sqlstate::kConnectionFailure,
                                  "startup did not finish in time "
                                  "(limits.startup_timeout)");
+        if (self->phase_ == State::Authenticating && !self->server_to_client_.running()) {
+            // The AuthRelay has an operation in flight, maybe a write to the client: cancel
+            // it, and on_auth_relay_done writes the error once nothing else writes.
+            self->startup_timed_out_ = true;
+            boost::system::error_code ignored;
+            self->client_.socket().cancel(ignored);
+            self->upstream_.socket().cancel(ignored);
+            return;
+        }
         if (self->phase_ == State::Authenticating) {
             // The pumps run: the server-to-client one writes the error between messages.
             return self->terminate(error, "startup timeout");
         }
         self->upstream_.close();
+        if (self->client_tls_handshaking_) {
+            // No message can go out before the handshake is done.
+            self->close_reason_ = "startup timeout";
+            self->phase_ = State::Closing;
+            self->client_.close();
+            return;
+        }
         self->refuse_startup(error, "startup timeout");
     });
 }
@@ -239,9 +255,11 @@ void ClientSession::detect_direct_tls() {
 }
 
 void ClientSession::client_tls_handshake(bool direct) {
+    client_tls_handshaking_ = true;
     client_.async_start_tls(
         Connection::Role::Server, tls_->for_clients, {}, false,
         [self = shared_from_this(), direct](const boost::system::error_code& ec) {
+            self->client_tls_handshaking_ = false;
             if (self->phase_ != State::Startup) return;
             if (!ec && direct && !self->client_.alpn_is_postgresql()) {
                 // As PostgreSQL: direct TLS must say it is for PostgreSQL (ALPN), so that a
@@ -355,6 +373,12 @@ void ClientSession::send_startup() {
 
 void ClientSession::on_auth_relay_done(AuthRelayResult result) {
     if (phase_ == State::Closing) return;
+    if (startup_timed_out_) {
+        upstream_.close();
+        return refuse_startup(fatal(sqlstate::kConnectionFailure,
+                                    "startup did not finish in time (limits.startup_timeout)"),
+                              "startup timeout");
+    }
     switch (result.next) {
         case AuthRelayResult::Next::RetryWithTls:
             spdlog::info(

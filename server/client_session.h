@@ -102,6 +102,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, privat
     std::vector<char> startup_buffer_;
     bool upstream_tls_retried_ = false;  // tls.upstream.sslmode allow: the second attempt
     bool direct_tls_checked_ = false;    // the first byte was looked at (detect_direct_tls)
+    bool client_tls_handshaking_ = false;
+    bool startup_timed_out_ = false;  // limits.startup_timeout passed while the relay ran
 
     QueryState query_state_;
     ClientMessages client_messages_;

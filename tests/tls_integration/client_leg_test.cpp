@@ -259,3 +259,28 @@ TEST_CASE("the password pgrev asks for when both legs are TLS never reaches its 
     CHECK_MESSAGE(log.find(TestRoles::kScramPassword) == std::string::npos, log);
     CHECK_MESSAGE(log.find("wrong-secret-x") == std::string::npos, log);
 }
+
+TEST_CASE("limits.startup_timeout while pgrev waits for the password of a TLS client") {
+    // Both legs TLS, SCRAM: pgrev has asked for the password and the client never answers.
+    // The timeout must end the exchange with pgrev's FATAL over the client's TLS connection
+    // (not with a second write racing the one of the password request).
+    PgrevOptions options = env().pgrev_options();
+    options.tls = tls_yaml(PgrevTls{});
+    options.limits.startup_timeout = "1s";
+    auto pgrev = env().start_pgrev(options);
+    // StartupMessage for scramuser / app, then silence for longer than the timeout.
+    const std::string script =
+        "(printf '\\000\\000\\000\\045\\000\\003\\000\\000user\\000scramuser\\000"
+        "database\\000app\\000\\000'; sleep 3) | /usr/bin/openssl s_client -quiet -starttls "
+        "postgres -connect 127.0.0.1:" +
+        std::to_string(pgrev->port()) + " -CAfile " + certs().ca;
+    CommandResult r = run_command({"/bin/sh", "-c", script}, {}, std::chrono::seconds(10));
+    const std::string password_request("R\0\0\0\x08\0\0\0\x03", 9);
+    CHECK_MESSAGE(r.out.find(password_request) == 0, r.describe());
+    CHECK_MESSAGE(r.out.find("C08006") != std::string::npos, r.describe());
+    CHECK_MESSAGE(r.out.find("pgrev: startup did not finish in time (limits.startup_timeout)") !=
+                      std::string::npos,
+                  r.describe());
+    CHECK_MESSAGE(log_shows(*pgrev, "startup not finished within limits.startup_timeout"),
+                  pgrev->log_text());
+}
