@@ -1,6 +1,7 @@
 #include "protocol/backend_messages.h"
 
 #include "protocol/byte_reader.h"
+#include "protocol/pgrev_message.h"
 
 namespace pgrev::protocol {
 
@@ -81,6 +82,10 @@ char decode_ready_for_query(std::span<const char> body) {
         throw ProtocolError("ReadyForQuery has an unknown transaction status");
     }
     return status;
+}
+
+PgrevError pgrev_fatal(std::string_view sqlstate, std::string_view text) {
+    return PgrevError{"FATAL", std::string(sqlstate), pgrev_message(text), {}, {}};
 }
 
 std::string encode_ready_for_query(char transaction_status) {

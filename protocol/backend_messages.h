@@ -60,6 +60,8 @@ struct PgrevError {
     std::string hint;
 };
 std::string encode_error_response(const PgrevError& error);
+// A FATAL of pgrev's own: `text` gets the "pgrev: " prefix.
+PgrevError pgrev_fatal(std::string_view sqlstate, std::string_view text);
 
 // ReadyForQuery: the transaction status, 'I' idle, 'T' in a block, 'E' in a failed block.
 char decode_ready_for_query(std::span<const char> body);

@@ -205,8 +205,7 @@ void AuthRelay::on_after_scram(char /*type*/, std::string message) {
 void AuthRelay::fail(std::string_view sqlstate, std::string_view message, std::string reason) {
     finish({AuthRelayResult::Next::Fail,
             {},
-            protocol::PgrevError{
-                "FATAL", std::string(sqlstate), protocol::pgrev_message(message), {}, {}},
+            protocol::pgrev_fatal(sqlstate, message),
             std::move(reason)});
 }
 
@@ -221,13 +220,9 @@ void AuthRelay::lost(const char* side, const boost::system::error_code& ec) {
     }
     AuthRelayResult result{AuthRelayResult::Next::Fail, {}, {}, reason};
     if (std::string_view(side) == "server") {
-        result.error = protocol::PgrevError{
-            "FATAL",
-            std::string(sqlstate::kConnectionFailure),
-            protocol::pgrev_message(
-                "lost the connection to the PostgreSQL server during authentication"),
-            {},
-            {}};
+        result.error = protocol::pgrev_fatal(
+            sqlstate::kConnectionFailure,
+            "lost the connection to the PostgreSQL server during authentication");
     }
     finish(std::move(result));
 }

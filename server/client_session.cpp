@@ -28,7 +28,7 @@ std::string endpoint_text(const ClientSession::Socket& socket) {
 constexpr std::size_t kMaxAuthMessageSize = 64 * 1024;
 
 PgrevError fatal(std::string_view sqlstate, std::string_view message) {
-    return PgrevError{"FATAL", std::string(sqlstate), protocol::pgrev_message(message), {}, {}};
+    return protocol::pgrev_fatal(sqlstate, message);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -272,8 +272,7 @@ void ClientSession::client_tls_handshake(bool direct) {
                                             "direct TLS without ALPN");
             }
             if (!ec) return self->read_startup_packet();
-            std::string reason = self->client_.verify_failure();
-            if (reason.empty()) reason = ec.message();
+            std::string reason = self->client_.handshake_failure(ec);
             spdlog::warn("{}: closed: TLS handshake with the client failed: {}{}", self->describe(),
                          reason,
                          self->config_.tls.client.ca_file.empty() ? "" : " (tls.client.ca_file)");

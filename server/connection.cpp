@@ -59,6 +59,11 @@ std::string Connection::verify_failure() const {
     return X509_verify_cert_error_string(result);
 }
 
+std::string Connection::handshake_failure(const boost::system::error_code& ec) const {
+    std::string reason = verify_failure();
+    return reason.empty() ? ec.message() : reason;
+}
+
 std::string Connection::tls_description() const {
     if (!tls_) return "clear";
     SSL* handle = tls_->native_handle();

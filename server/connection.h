@@ -51,6 +51,9 @@ class Connection {
     // Why the peer's certificate was not accepted (expired, hostname mismatch, ...); empty
     // when it was, or when nothing was checked.
     std::string verify_failure() const;
+    // Why a handshake that ended with `ec` failed: the certificate check's reason when there
+    // is one, else OpenSSL's.
+    std::string handshake_failure(const boost::system::error_code& ec) const;
     // "TLSv1.3 TLS_AES_256_GCM_SHA384", or "clear".
     std::string tls_description() const;
     // The TLS handshake agreed on ALPN "postgresql" (PostgreSQL 17's direct TLS).

@@ -110,10 +110,8 @@ void negotiate_upstream_tls(Connection& connection, const config::UpstreamTls& t
                         [&connection, setting, server,
                          done = std::move(done)](const boost::system::error_code& hec) {
                             if (!hec) return done({});
-                            std::string reason = connection.verify_failure();
-                            if (reason.empty()) reason = hec.message();
                             done(fmt::format("TLS connection to {} failed ({}): {}", server,
-                                             setting, reason));
+                                             setting, connection.handshake_failure(hec)));
                         });
                 });
         });

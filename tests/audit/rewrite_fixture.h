@@ -9,13 +9,18 @@
 
 namespace pgrev::test {
 
-inline audit::CatalogSnapshot reservation_catalog() {
+// The configured tables of the fixture: reservation and billing.invoice (full-row deletes).
+inline std::vector<config::AuditedTable> reservation_tables() {
     config::AuditedTable reservation;
     reservation.name = "reservation";
     config::AuditedTable invoice;
     invoice.schema = "billing";
     invoice.name = "invoice";
     invoice.on_delete = config::DeleteRecord::FullRow;
+    return {reservation, invoice};
+}
+
+inline audit::CatalogSnapshot reservation_catalog() {
     audit::AuditedTableInfo r{"public",
                               "reservation",
                               {"id", "name", "date", "time", "party", "last_modified"},
@@ -28,7 +33,7 @@ inline audit::CatalogSnapshot reservation_catalog() {
                               {"no", "year"},
                               config::DeleteRecord::FullRow,
                               {}};
-    return audit::CatalogSnapshot({reservation, invoice}, {r, i});
+    return audit::CatalogSnapshot(reservation_tables(), {r, i});
 }
 
 // The start of the revision insert for `reservation`, up to its values (SiteWriter::rev_insert).

@@ -62,13 +62,7 @@ inline config::Config reservation_config() {
     config::Config c;
     c.upstream = {"127.0.0.1", 5432};
     c.tls.upstream.sslmode = config::UpstreamTlsMode::Disable;
-    config::AuditedTable reservation;
-    reservation.name = "reservation";
-    config::AuditedTable invoice;
-    invoice.schema = "billing";
-    invoice.name = "invoice";
-    invoice.on_delete = config::DeleteRecord::FullRow;
-    c.audit.tables = {reservation, invoice};
+    c.audit.tables = reservation_tables();
     return c;
 }
 
