@@ -107,6 +107,13 @@ std::string AuditedTable::qualified_name() const {
     return quote_if_needed(schema) + "." + quote_if_needed(name);
 }
 
+bool Audit::is_trusted(std::string_view schema, std::string_view name) const {
+    for (const RoutineName& r : trusted_routines) {
+        if (r.schema == schema && r.name == name) return true;
+    }
+    return false;
+}
+
 AuditedTable parse_table_name(const std::string& text) {
     std::vector<std::string> parts;
     std::size_t pos = 0;

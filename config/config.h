@@ -61,6 +61,12 @@ struct Admin {
     std::string database = "postgres";
 };
 
+// A function or procedure, by catalog names (folded as table names are, see AuditedTable).
+struct RoutineName {
+    std::string schema = "public";
+    std::string name;
+};
+
 struct Audit {
     std::vector<AuditedTable> tables;
     bool create_rev_tables = true;
@@ -71,6 +77,21 @@ struct Audit {
     bool allow_merge = false;
     bool allow_unparsable = false;
     bool allow_rev_table_changes = false;
+    // Code the server runs on a client's behalf that names an audited table, and DDL that
+    // changes an audited table's rows without INSERT/UPDATE/DELETE (README, Refusals).
+    bool allow_do_blocks = false;            // DO whose body names an audited table
+    bool allow_routine_definitions = false;  // CREATE FUNCTION/PROCEDURE whose body names one
+    bool allow_routine_calls = false;        // calls of routines whose source names one
+    bool allow_triggers = false;             // triggers whose function names one
+    bool allow_rules = false;                // rules whose action writes one
+    bool allow_column_rewrites = false;      // ALTER COLUMN ... TYPE ... USING
+    bool allow_partition_changes = false;    // rows joining or leaving an audited table by DDL
+    bool allow_rev_backfill = false;         // INSERT / COPY FROM into a revision table
+    // audit.trusted_routines: functions and procedures the DBA vouches for: defining, calling
+    // them and triggers running them are let through whatever their source names.
+    std::vector<RoutineName> trusted_routines;
+
+    bool is_trusted(std::string_view schema, std::string_view name) const;
 };
 
 struct Limits {

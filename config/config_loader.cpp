@@ -103,16 +103,37 @@ class Loader : private detail::FieldReader {
     }
 
     void audit(const Field& f, Audit& audit) const {
-        walk_map(f, {"tables", "create_rev_tables", "allow"},
+        walk_map(f, {"tables", "create_rev_tables", "allow", "trusted_routines"},
                  [&](std::string_view key, const Field& v) {
                      if (key == "create_rev_tables") audit.create_rev_tables = boolean(v);
                      if (key == "tables") tables(v, audit.tables);
                      if (key == "allow") allowances(v, audit);
+                     if (key == "trusted_routines") trusted_routines(v, audit.trusted_routines);
                  });
     }
 
-    // audit.allow: [truncate, copy_from, merge, unparsable, rev_table_changes]
+    // audit.allow: [truncate, copy_from, ...]: the names are a contract (README).
     void allowances(const Field& f, Audit& audit) const {
+        static constexpr std::pair<std::string_view, bool Audit::*> kAllowances[] = {
+            {"truncate", &Audit::allow_truncate},
+            {"copy_from", &Audit::allow_copy_from},
+            {"merge", &Audit::allow_merge},
+            {"unparsable", &Audit::allow_unparsable},
+            {"rev_table_changes", &Audit::allow_rev_table_changes},
+            {"do_blocks", &Audit::allow_do_blocks},
+            {"routine_definitions", &Audit::allow_routine_definitions},
+            {"routine_calls", &Audit::allow_routine_calls},
+            {"triggers", &Audit::allow_triggers},
+            {"rules", &Audit::allow_rules},
+            {"column_rewrites", &Audit::allow_column_rewrites},
+            {"partition_changes", &Audit::allow_partition_changes},
+            {"rev_backfill", &Audit::allow_rev_backfill},
+        };
+        std::string names;
+        for (const auto& [name, member] : kAllowances) {
+            names += names.empty() ? "" : ", ";
+            names += name;
+        }
         if (f.value.IsNull()) return;
         if (!f.value.IsSequence()) {
             fail(f, "expected a list such as [truncate, copy_from], got " + describe(f.value));
@@ -120,23 +141,34 @@ class Loader : private detail::FieldReader {
         for (std::size_t i = 0; i < f.value.size(); ++i) {
             const Field item{f.value[i], f.path + "[" + std::to_string(i) + "]",
                              line_of(f.value[i], f.line)};
-            std::string what = scalar(item,
-                                      "one of truncate, copy_from, merge, unparsable, "
-                                      "rev_table_changes");
-            if (what == "truncate") {
-                audit.allow_truncate = true;
-            } else if (what == "copy_from") {
-                audit.allow_copy_from = true;
-            } else if (what == "merge") {
-                audit.allow_merge = true;
-            } else if (what == "unparsable") {
-                audit.allow_unparsable = true;
-            } else if (what == "rev_table_changes") {
-                audit.allow_rev_table_changes = true;
-            } else {
-                fail(item, "unknown allowance \"" + what +
-                               "\"; allowed are truncate, copy_from, merge, unparsable, "
-                               "rev_table_changes");
+            std::string what = scalar(item, "one of " + names);
+            bool known = false;
+            for (const auto& [name, member] : kAllowances) {
+                if (what == name) {
+                    audit.*member = true;
+                    known = true;
+                }
+            }
+            if (!known) fail(item, "unknown allowance \"" + what + "\"; allowed are " + names);
+        }
+    }
+
+    // audit.trusted_routines: [schema.name, ...], folded and quoted as table names are.
+    void trusted_routines(const Field& f, std::vector<RoutineName>& out) const {
+        if (f.value.IsNull()) return;
+        if (!f.value.IsSequence()) {
+            fail(f, "expected a list of routine names, e.g. [public.archive_old], got " +
+                        describe(f.value));
+        }
+        for (std::size_t i = 0; i < f.value.size(); ++i) {
+            const Field item{f.value[i], f.path + "[" + std::to_string(i) + "]",
+                             line_of(f.value[i], f.line)};
+            std::string text = scalar(item, "a function or procedure name, schema.name");
+            try {
+                AuditedTable parsed = parse_table_name(text);
+                out.push_back(RoutineName{std::move(parsed.schema), std::move(parsed.name)});
+            } catch (const std::invalid_argument& e) {
+                fail(item, e.what());
             }
         }
     }

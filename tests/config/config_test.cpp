@@ -261,6 +261,41 @@ audit:
                     "pgrev.yaml:3: limits.idle_timeout: ", "expected a duration");
     }
 
+    TEST_CASE("audit.allow switches and audit.trusted_routines") {
+        const Config c = load(R"(upstream: h:1
+audit:
+  allow: [do_blocks, routine_definitions, routine_calls, triggers, rules, column_rewrites,
+          partition_changes, rev_backfill, truncate]
+  trusted_routines: [archive_old, billing."Close_Month"]
+)");
+        const Audit& a = c.audit;
+        CHECK(a.allow_do_blocks);
+        CHECK(a.allow_routine_definitions);
+        CHECK(a.allow_routine_calls);
+        CHECK(a.allow_triggers);
+        CHECK(a.allow_rules);
+        CHECK(a.allow_column_rewrites);
+        CHECK(a.allow_partition_changes);
+        CHECK(a.allow_rev_backfill);
+        CHECK(a.allow_truncate);
+        CHECK_FALSE(a.allow_merge);
+        CHECK(a.is_trusted("public", "archive_old"));
+        CHECK(a.is_trusted("billing", "Close_Month"));
+        CHECK_FALSE(a.is_trusted("billing", "close_month"));
+        CHECK_FALSE(a.is_trusted("other", "archive_old"));
+        const Audit defaults = load("upstream: h:1\n").audit;
+        CHECK_FALSE(defaults.allow_do_blocks);
+        CHECK_FALSE(defaults.allow_rev_backfill);
+        CHECK(defaults.trusted_routines.empty());
+        check_error("upstream: h:1\naudit:\n  allow: [do_block]\n", "pgrev.yaml:3: audit.allow[0]: ",
+                    "unknown allowance \"do_block\"; allowed are truncate, copy_from, merge, "
+                    "unparsable, rev_table_changes, do_blocks,");
+        check_error("upstream: h:1\naudit:\n  trusted_routines: f\n",
+                    "pgrev.yaml:3: audit.trusted_routines: ", "expected a list of routine names");
+        check_error("upstream: h:1\naudit:\n  trusted_routines: ['a.b.c']\n",
+                    "pgrev.yaml:3: audit.trusted_routines[0]: ", "");
+    }
+
     TEST_CASE("more errors that explain themselves") {
         check_error("upstream: h:1\nadmin:\n  user: ''\n",
                     "pgrev.yaml:3: admin.user: ", "must not be empty");
