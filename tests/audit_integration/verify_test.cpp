@@ -238,6 +238,7 @@ TEST_CASE("verify of mixed-case names, and of every database that has the table"
     INFO(only_a.describe());
     CHECK(only_a.exit_status == 0);
     CHECK(contains(only_a.out, "vfy_case_a: \"Billing\".\"Invoice\": consistent"));
+    CHECK_FALSE(contains(only_a.out, "vfy_case_b"));  // --database: that one only
 
     PgConn direct_a = a.direct();
     exec(direct_a, "UPDATE \"Billing\".\"Invoice\" SET \"Amount\" = 11 WHERE \"InvoiceId\" = 1");
@@ -254,6 +255,30 @@ TEST_CASE("verify of mixed-case names, and of every database that has the table"
                    "vfy_case_b: \"Billing\".\"Invoice\": \"InvoiceId\"=7: no "
                    "revision\n"));
     CHECK(contains(all.out, "pgrev verify: 2 discrepancies in 2 of the tables; 2 tables checked"));
+}
+
+TEST_CASE("verify reads a partitioned table through its parent") {
+    if (skip_without_pgrev()) return;
+    HistoryDb h("vfy_part",
+                "CREATE TABLE part (id int, region text, v text, PRIMARY KEY (id, region)) "
+                "  PARTITION BY LIST (region);"
+                "CREATE TABLE part_eu PARTITION OF part FOR VALUES IN ('eu');"
+                "CREATE TABLE part_us PARTITION OF part FOR VALUES IN ('us')",
+                "{tables: [part]}");
+    PgConn app = h.proxied();
+    exec(app, "INSERT INTO part VALUES (1, 'eu', 'a'), (1, 'us', 'b'), (2, 'us', 'c')");
+    exec(app, "UPDATE part SET v = v || '2' WHERE id = 1");
+    exec(app, "DELETE FROM part WHERE id = 2");
+    CommandResult ok = h.run("verify");
+    INFO(ok.describe());
+    CHECK(ok.exit_status == 0);
+    PgConn direct = h.direct();
+    exec(direct, "UPDATE part_us SET v = 'behind' WHERE id = 1");
+    CommandResult found = h.run("verify");
+    INFO(found.describe());
+    CHECK(found.exit_status == 1);
+    CHECK(contains(found.out, "vfy_part: public.part: id=1, region=us: changed (v)\n"));
+    CHECK(contains(found.out, "pgrev verify: 1 discrepancy in 1 of the tables"));
 }
 
 TEST_CASE("verify says when it could not check: no server, no revision table, bad arguments") {
