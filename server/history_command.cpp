@@ -312,6 +312,7 @@ int run_history_command(const std::string& command, const std::vector<std::strin
         };
         if (arg == "-h" || arg == "--help") {
             std::fputs(("Usage:" + std::string(kHistoryUsage).substr(6)).c_str(), stdout);
+            std::fputs("\n", stdout);
             std::fputs(kHistoryDescription, stdout);
             return 0;
         }
