@@ -80,8 +80,11 @@ std::string verify_with_key(const AuditedTableInfo& t) {
     }
     differs += "]::pg_catalog.int4[]";
     // The latest revision of every key: DISTINCT ON keeps the first row of each key in the
-    // ORDER BY, one sort of the revision table. ctid breaks ties of rev_created: the revision
-    // table is only ever appended to, so a later row has the greater ctid.
+    // ORDER BY, one sort of the revision table. rev_created is clock_timestamp() when the
+    // revision was written (microseconds; float8 keeps them), so two revisions of one key
+    // hardly ever tie; if they do, ctid orders them as written, the revision table being
+    // only appended to (space of aborted inserts, once vacuumed, could be reused: a tie
+    // would have to fall exactly there).
     std::string latest =
         texts_of(t, "DISTINCT ON (" + keys + ") true AS found, r.rev_isdelete AS deleted, ",
                  rev_table_sql(t), "r") +

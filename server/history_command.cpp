@@ -282,6 +282,13 @@ int run(const Options& o) {
             tally.failed = true;
         }
     }
+    if (o.tables.empty() && tally.tables_checked == 0 && !tally.failed) {
+        // A check of nothing must not read as a pass.
+        could_not(o.command,
+                  "none of the tables of audit.tables is in any of the databases: "
+                  "nothing checked");
+        tally.failed = true;
+    }
     std::fflush(stdout);
     print_summary(o, tally);
     if (tally.failed) return 2;

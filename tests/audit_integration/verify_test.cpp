@@ -295,6 +295,17 @@ TEST_CASE("verify says when it could not check: no server, no revision table, ba
     CHECK(r.exit_status == 2);
     CHECK(contains(r.err, "pgrev verify: cannot connect as admin role \"postgres\""));
 
+    // A check of nothing is no pass.
+    options.upstream_port = env.pgrev_options().upstream_port;
+    options.audit = "{tables: [vfy_nowhere]}";
+    std::string nowhere = env.cluster().dir() + "/verify-nowhere.yaml";
+    write_file(nowhere, pgrev_config_yaml(options, free_tcp_port()));
+    CommandResult none =
+        run_command({pgrev_binary(), "verify", "--config", nowhere}, {}, std::chrono::seconds(60));
+    INFO(none.describe());
+    CHECK(none.exit_status == 2);
+    CHECK(contains(none.err, "nothing checked"));
+
     CommandResult no_config = run_command({pgrev_binary(), "verify"}, {}, std::chrono::seconds(10));
     CHECK(no_config.exit_status == 2);
     CHECK(contains(no_config.err, "use --config FILE"));
