@@ -197,7 +197,7 @@ void print_summary(const Options& o, const Tally& t) {
     }
     std::printf("pgrev verify: %ld discrepanc%s in %d of the tables; %s\n", t.total,
                 t.total == 1 ? "y" : "ies", t.tables_with_discrepancies, in.c_str());
-    if (t.kinds.contains(audit::kNoRevision)) {
+    if (t.kinds.contains(audit::kNoRevision) || t.kinds.contains(audit::kMoreThanRecorded)) {
         std::printf(
             "hint: rows with no revision at all: rows a table held before auditing started "
             "have none; run 'pgrev baseline --config %s' once when auditing starts on a table "
