@@ -287,7 +287,8 @@ audit:
         CHECK_FALSE(defaults.allow_do_blocks);
         CHECK_FALSE(defaults.allow_rev_backfill);
         CHECK(defaults.trusted_routines.empty());
-        check_error("upstream: h:1\naudit:\n  allow: [do_block]\n", "pgrev.yaml:3: audit.allow[0]: ",
+        check_error("upstream: h:1\naudit:\n  allow: [do_block]\n",
+                    "pgrev.yaml:3: audit.allow[0]: ",
                     "unknown allowance \"do_block\"; allowed are truncate, copy_from, merge, "
                     "unparsable, rev_table_changes, do_blocks,");
         check_error("upstream: h:1\naudit:\n  trusted_routines: f\n",
