@@ -229,6 +229,13 @@ void PgCluster::create_roles_and_database() {
                 PGRES_COMMAND_OK);
 }
 
+void PgCluster::restart(int shutdown_signal) {
+    if (postmaster_ && postmaster_->running()) {
+        postmaster_->stop(shutdown_signal, std::chrono::seconds(20));
+    }
+    start_server();
+}
+
 void PgCluster::stop() {
     if (!postmaster_ || !postmaster_->running()) return;
     // SIGINT is PostgreSQL's fast shutdown: abort sessions, checkpoint, exit.
