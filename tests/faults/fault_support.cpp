@@ -115,11 +115,12 @@ void create_schema() {
     conn.run_one("ALTER DATABASE app SET synchronous_commit = on", patience(), PGRES_COMMAND_OK);
 }
 
-RestartablePgrev::RestartablePgrev(const std::string& audit_yaml) {
+RestartablePgrev::RestartablePgrev(const std::string& audit_yaml, const std::string& log_level) {
     static std::atomic<int> instances{0};
     TestEnv& env = TestEnv::get();
     PgrevOptions options = env.pgrev_options();
     options.audit = audit_yaml;
+    options.log_level = log_level;
     port_ = free_tcp_port();
     std::string name = env.cluster().dir() + "/pgrev-faults-" + std::to_string(++instances);
     config_path_ = name + ".yaml";

@@ -39,7 +39,7 @@ constexpr const char* kAuditYaml = "{tables: [fault_item, fault_txn]}";
 // the address they know. The log file collects every run.
 class RestartablePgrev {
   public:
-    explicit RestartablePgrev(const std::string& audit_yaml);
+    explicit RestartablePgrev(const std::string& audit_yaml, const std::string& log_level = "info");
     ~RestartablePgrev();
     RestartablePgrev(const RestartablePgrev&) = delete;
     RestartablePgrev& operator=(const RestartablePgrev&) = delete;

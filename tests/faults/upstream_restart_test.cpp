@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <memory>
 #include <thread>
 
 #include "fault_support.h"
@@ -55,4 +56,28 @@ TEST_CASE("PostgreSQL restarted (fast and immediate) under audited write load th
     CHECK(pgrev.running());
     expect_clients_fine(reports, faults);
     expect_consistent(pgrev, ledger);
+}
+
+TEST_CASE("pgrev started while PostgreSQL is down audits the writes once PostgreSQL is up") {
+    FaultScale scale = fault_scale();
+    create_schema();  // the revision tables do not exist: pgrev must create them when it can
+    std::unique_ptr<RestartablePgrev> pgrev;
+    std::string refusal;
+    TestEnv::get().cluster().restart(SIGINT, [&] {
+        pgrev = std::make_unique<RestartablePgrev>(kAuditYaml);
+        // Meanwhile a client is told at once that there is no server, and does not wait.
+        PgConn::Attempt attempt = PgConn::try_connect(pgrev->conninfo(), patience());
+        CHECK_FALSE(attempt.conn);
+        refusal = attempt.error;
+    });
+    CHECK_MESSAGE(refusal.find("cannot connect to the PostgreSQL server") != std::string::npos,
+                  refusal);
+    Ledger ledger;
+    {
+        ThreadedLoad load(pgrev->conninfo(), 1, kClients, ledger);
+        CHECK(load.wait_for_progress(std::vector<int>(kClients, 0), std::chrono::seconds(30)));
+        load_for(scale.load_seconds);
+        expect_clients_fine(load.stop(), 0);
+    }
+    expect_consistent(*pgrev, ledger);
 }
