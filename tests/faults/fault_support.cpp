@@ -162,8 +162,9 @@ void RestartablePgrev::kill_hard() {
     if (child_) child_->stop(SIGKILL, std::chrono::seconds(5));
 }
 
-void RestartablePgrev::stop() {
-    if (child_ && child_->running()) child_->stop(SIGTERM, std::chrono::seconds(10));
+int RestartablePgrev::stop() {
+    if (!child_ || !child_->running()) return -1;
+    return child_->stop(SIGTERM, std::chrono::seconds(10));
 }
 
 std::string RestartablePgrev::conninfo() const {

@@ -46,7 +46,8 @@ class RestartablePgrev {
 
     void start();      // waits until it listens (its log says so); throws with the log otherwise
     void kill_hard();  // SIGKILL, and reaps it
-    void stop();       // SIGTERM
+    int stop();        // SIGTERM (SIGKILL after 10 s); the exit status, -1 if it did not run
+    bool needed_sigkill() const { return child_ && child_->needed_sigkill(); }
     bool running() { return child_ && child_->running(); }
     std::uint16_t port() const { return port_; }
     const std::string& config_path() const { return config_path_; }

@@ -1,7 +1,7 @@
-// pgrev SIGKILLed while clients write audited tables through it, and started again on the same
-// port: the clients see their connections drop (an error, never a hang), the server ends the
-// sessions pgrev left (rolling back what had no COMMIT), writes work once pgrev is back, and the
-// history matches the tables.
+// pgrev SIGKILLed (or stopped with SIGTERM) while clients write audited tables through it, and
+// started again on the same port: the clients see their connections drop (an error, never a hang),
+// the server ends the sessions pgrev left (rolling back what had no COMMIT), writes work once pgrev
+// is back, and the history matches the tables.
 #include <doctest/doctest.h>
 
 #include <thread>
@@ -18,7 +18,8 @@ constexpr int kClients = 4;
 
 }  // namespace
 
-TEST_CASE("pgrev killed with SIGKILL under audited write load and restarted") {
+TEST_CASE(
+    "pgrev killed with SIGKILL, or stopped with SIGTERM, under audited write load and restarted") {
     FaultScale scale = fault_scale();
     create_schema();
     RestartablePgrev pgrev(kAuditYaml);
@@ -32,7 +33,14 @@ TEST_CASE("pgrev killed with SIGKILL under audited write load and restarted") {
         std::vector<int> before = load.committed();
         REQUIRE(load.wait_for_progress(before, std::chrono::seconds(30)));
         std::this_thread::sleep_for(load_ms);
-        pgrev.kill_hard();
+        if (round % 2 == 0) {
+            pgrev.kill_hard();
+        } else {
+            // A stop on SIGTERM does not wait for the sessions: it ends them, at once.
+            int status = pgrev.stop();
+            CHECK_MESSAGE(!pgrev.needed_sigkill(), "pgrev ignored SIGTERM under load for 10 s");
+            CHECK(status == 0);
+        }
         ++kills;
         // The kernel closed pgrev's upstream connections: the server ends those sessions.
         CHECK_MESSAGE(wait_for_client_sessions_gone(direct, std::chrono::seconds(30)),
