@@ -3,6 +3,8 @@
 #include <libpq-fe.h>
 #include <sys/socket.h>
 
+#include <csignal>
+
 #include <deque>
 #include <optional>
 #include <sstream>
@@ -66,7 +68,8 @@ StepResult run_step(PgConn& conn, const Statement& s, bool extended) {
 }
 
 // Ends the connection the way a killed client does: no Terminate, the TCP connection just goes.
-void vanish(std::optional<PgConn>& conn) {
+void vanish(std::optional<PgConn>& conn, const Vanish& how) {
+    if (how.kill_process) raise(SIGKILL);
     shutdown(PQsocket(conn->get()), SHUT_RDWR);
     conn.reset();  // PQfinish's Terminate goes nowhere now
 }
@@ -149,14 +152,15 @@ class Client {
         int writes = 0;
         for (const Statement& s : statements_of(plan_.client, txn, updated, deleted)) {
             if (!step(s, "")) return failed(txn);
-            if (++writes == fate.after_write) return vanish(conn_);
+            if (++writes == fate.after_write) return vanish(conn_, fate);
         }
-        if (fate.after_write > 0) return vanish(conn_);  // asked for more writes than there are
+        if (fate.after_write > 0)
+            return vanish(conn_, fate);  // asked for more writes than there are
         plan_.record(txn, TxnState::CommitSent);
         if (fate.during_commit) {
             // PQsendQuery flushes the COMMIT to the socket before it returns.
             if (PQsendQuery(conn_->get(), "COMMIT") == 0) return lost("send COMMIT");
-            return vanish(conn_);
+            return vanish(conn_, fate);
         }
         StepResult commit = run_step(*conn_, {"COMMIT", "COMMIT", {}}, plan_.extended);
         if (commit.ok && commit.tag == "COMMIT") {

@@ -42,9 +42,11 @@ const char* state_name(TxnState state);
 
 // Where a client stops on purpose, to end its connection abruptly (shutdown() of its socket,
 // no Terminate): after the n-th write of the transaction (1..4), or right after sending COMMIT.
+// A client process may instead kill itself there (SIGKILL): a real kill at an exact moment.
 struct Vanish {
     int after_write = 0;  // 0: not before COMMIT
     bool during_commit = false;
+    bool kill_process = false;  // raise(SIGKILL) instead of shutdown()
 };
 
 struct ClientPlan {
