@@ -6,8 +6,10 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
+#include "server/history_command.h"
 #include "server/proxy_server.h"
 #include "server/tls_contexts.h"
 
@@ -15,7 +17,9 @@ namespace {
 
 constexpr const char* kUsage = R"(Usage: pgrev --config FILE [--check]
        pgrev --help | --version
+)";
 
+constexpr const char* kDescription = R"(
 pgrev sits between your application and PostgreSQL. Point the application's connection
 string at pgrev's listen address instead of PostgreSQL; everything is forwarded unchanged,
 and for the tables listed under audit.tables every INSERT, UPDATE and DELETE also appends
@@ -33,6 +37,8 @@ SIGHUP re-reads the TLS certificate and key files (tls.*) for new connections.
 
 Exit status: 0 after a clean stop, 1 for a configuration error, 2 for bad usage,
 3 when pgrev cannot listen.
+
+Checking the history (README.md, "Checking the history"):
 )";
 
 spdlog::level::level_enum to_spdlog(pgrev::config::LogLevel level) {
@@ -60,12 +66,20 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 &&
+        (std::strcmp(argv[1], "verify") == 0 || std::strcmp(argv[1], "baseline") == 0)) {
+        return pgrev::server::run_history_command(argv[1],
+                                                  std::vector<std::string>(argv + 2, argv + argc));
+    }
     std::string config_path;
     bool check_only = false;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "-h" || arg == "--help") {
             std::fputs(kUsage, stdout);
+            std::fputs(pgrev::server::kHistoryUsage, stdout);
+            std::fputs(kDescription, stdout);
+            std::fputs(pgrev::server::kHistoryDescription, stdout);
             return 0;
         }
         if (arg == "-V" || arg == "--version") {
