@@ -24,6 +24,14 @@ std::string listed(const std::vector<std::string>& problems) {
     return text;
 }
 
+// "1,9,2" as verify names the key: "1, txn=9, k=2" (after "client=").
+std::string verify_key(const std::string& key) {
+    std::size_t first = key.find(',');
+    std::size_t second = key.find(',', first + 1);
+    return key.substr(0, first) + ", txn=" + key.substr(first + 1, second - first - 1) +
+           ", k=" + key.substr(second + 1);
+}
+
 }  // namespace
 
 TEST_CASE("the fault tests' checks find changes without revisions and revisions without changes") {
@@ -38,7 +46,8 @@ TEST_CASE("the fault tests' checks find changes without revisions and revisions 
     }
     PgConn direct = connect_direct();
     REQUIRE(check_against_ledger(direct, ledger).problems.empty());
-    REQUIRE(check_consistency(pgrev).empty());
+    std::vector<std::string> before = check_consistency(pgrev);
+    REQUIRE_MESSAGE(before.empty(), listed(before));
 
     // Behind pgrev's back: a change without its revision, a row without any, a revision
     // without its change, a lost revision, and a committed transaction gone.
@@ -56,6 +65,16 @@ TEST_CASE("the fault tests' checks find changes without revisions and revisions 
                    PGRES_COMMAND_OK);
     direct.run_one("DELETE FROM fault_txn WHERE client = 2 AND txn = 6", patience(),
                    PGRES_COMMAND_OK);
+
+    CommandResult verify = run_verify(pgrev);
+    INFO("pgrev verify: " << verify.describe());
+    CHECK(verify.exit_status == 1);
+    CHECK(mentions({verify.out},
+                   "app: public.fault_item: client=" + verify_key(changed) + ": changed (val)\n"));
+    CHECK(mentions({verify.out}, "app: public.fault_item: client=7, txn=7, k=1: no revision\n"));
+    CHECK(mentions({verify.out}, "app: public.fault_item: client=8, txn=8, k=1: missing row\n"));
+    CHECK(mentions({verify.out}, "app: public.fault_txn: client=2, txn=5: no revision\n"));
+    CHECK(mentions({verify.out}, "app: public.fault_txn: client=2, txn=6: missing row\n"));
 
     std::vector<std::string> history = check_consistency(pgrev);
     INFO("found:" << listed(history));

@@ -183,14 +183,21 @@ std::vector<std::string> pgrev_logs() {
     return logs;
 }
 
+CommandResult run_verify(const RestartablePgrev& pgrev) {
+    return run_command({pgrev_binary(), "verify", "--config", pgrev.config_path()}, {},
+                       std::chrono::seconds(120));
+}
+
 std::vector<std::string> check_consistency(const RestartablePgrev& pgrev) {
-    (void)pgrev;
+    std::vector<std::string> problems;
+    CommandResult verify = run_verify(pgrev);
+    if (verify.exit_status != 0) problems.push_back("pgrev verify: " + verify.describe());
     PgConn conn = connect_direct();
-    std::vector<std::string> problems =
-        check_history(conn, "fault_item", {"client", "txn", "k"}, {"val"});
-    std::vector<std::string> more =
-        check_history(conn, "fault_txn", {"client", "txn"}, {"updated", "deleted"});
-    problems.insert(problems.end(), more.begin(), more.end());
+    for (auto history :
+         {check_history(conn, "fault_item", {"client", "txn", "k"}, {"val"}),
+          check_history(conn, "fault_txn", {"client", "txn"}, {"updated", "deleted"})}) {
+        problems.insert(problems.end(), history.begin(), history.end());
+    }
     return problems;
 }
 

@@ -64,9 +64,14 @@ class RestartablePgrev {
 // The log files of every RestartablePgrev so far, in order (printed under a failed test).
 std::vector<std::string> pgrev_logs();
 
+// `pgrev verify --config FILE` with pgrev's configuration (all its audited tables), run to
+// completion.
+CommandResult run_verify(const RestartablePgrev& pgrev);
+
 // No committed change without its revision, no revision without its change: the check the
-// tests end with (see check_history in fault_support.cpp). Returns the discrepancies found,
-// empty when none.
+// tests end with. `pgrev verify` must exit 0, and a check of the tests' own in SQL (see
+// check_history in fault_support.cpp, written independently of verify) must find nothing.
+// Returns the discrepancies found, empty when none.
 std::vector<std::string> check_consistency(const RestartablePgrev& pgrev);
 
 }  // namespace pgrev::it::faults

@@ -83,4 +83,6 @@ TEST_CASE("a client that sends an audited write and leaves while pgrev reads the
         CHECK(count_or_zero(direct, table + "_rev") == rows + 1);
     }
     CHECK(pgrev.running());
+    CommandResult verify = run_verify(pgrev);
+    CHECK_MESSAGE(verify.exit_status == 0, verify.describe());
 }
