@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 

@@ -159,7 +159,7 @@ class Client {
         plan_.record(txn, TxnState::CommitSent);
         if (fate.during_commit) {
             // PQsendQuery flushes the COMMIT to the socket before it returns.
-            if (PQsendQuery(conn_->get(), "COMMIT") == 0) return lost("send COMMIT");
+            if (PQsendQuery(conn_->get(), "COMMIT") == 0) return lost();
             return vanish(conn_, fate);
         }
         StepResult commit = run_step(*conn_, {"COMMIT", "COMMIT", {}}, plan_.extended);
@@ -192,13 +192,12 @@ class Client {
 
     void handle_error(const StepResult& r, const std::string& what) {
         keep_error(what.substr(0, 60) + ": " + r.error);
-        if (r.broken) return lost(what);
+        if (r.broken) return lost();
         // The connection is fine, so no fault explains the error.
         note_unexpected(what.substr(0, 120) + ": " + r.error);
     }
 
-    void lost(const std::string& what) {
-        (void)what;
+    void lost() {
         ++report_.sessions_lost;
         conn_.reset();
     }
