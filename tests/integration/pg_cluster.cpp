@@ -229,6 +229,19 @@ void PgCluster::create_roles_and_database() {
                 PGRES_COMMAND_OK);
 }
 
+void PgCluster::restart(int shutdown_signal, const std::function<void()>& while_down) {
+    if (postmaster_ && postmaster_->running()) {
+        postmaster_->stop(shutdown_signal, std::chrono::seconds(20));
+    }
+    try {
+        if (while_down) while_down();
+    } catch (...) {
+        start_server();  // the next test needs the server
+        throw;
+    }
+    start_server();
+}
+
 void PgCluster::stop() {
     if (!postmaster_ || !postmaster_->running()) return;
     // SIGINT is PostgreSQL's fast shutdown: abort sessions, checkpoint, exit.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +55,11 @@ class PgCluster {
     const std::optional<RunAs>& run_as() const { return run_as_; }
     // The certificates of a cluster started with options.tls (throws otherwise).
     const TlsCertificates& certificates() const;
+    // What `pg_ctl restart -m fast|immediate` does, for the fault tests: stops the postmaster
+    // with `shutdown_signal` (SIGINT: fast, SIGQUIT: immediate, i.e. crash recovery at the
+    // next start) and starts it again on the same port and data directory; `while_down` runs
+    // in between.
+    void restart(int shutdown_signal, const std::function<void()>& while_down = {});
 
   private:
     PgCluster() = default;
