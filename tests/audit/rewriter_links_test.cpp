@@ -92,8 +92,11 @@ TEST_SUITE("audit") {
               "EXECUTE FUNCTION f()"}) {
             check_refused(sql, "42501", "public.reservation_rev");
         }
-        // Appending through it is what a revision table allows.
-        check_not_refused("INSERT INTO rev_parent (id) VALUES (1)");
+        // Appending through it is a backfill (rewriter_bypass_test.cpp).
+        check_refused("INSERT INTO rev_parent (id) VALUES (1)", "42501", "rev_backfill");
+        config::Audit backfill;
+        backfill.allow_rev_backfill = true;
+        check_not_refused("INSERT INTO rev_parent (id) VALUES (1)", backfill);
         check_not_refused("ALTER TABLE rev_parent DETACH PARTITION reservation_rev");
         config::Audit allow;
         allow.allow_rev_table_changes = true;
