@@ -95,15 +95,19 @@ const std::vector<Attack> kAttacks = {
      "public.reservation_rev"},
 };
 
+// Refused as a simple Query and in the extended protocol; the session goes on.
 void check_refused(PgConn& app, const Attack& a) {
-    Outcome o = simple(app, a.sql);
-    CHECK_MESSAGE(o.sqlstate == a.sqlstate, o.describe());
-    CHECK_MESSAGE(o.message.rfind("pgrev: ", 0) == 0, o.describe());
-    CHECK_MESSAGE(o.message.find(a.names) != std::string::npos,
-                  "the message should name " << a.names << ": " << o.describe());
-    CHECK_MESSAGE(o.message.find("audit.allow") != std::string::npos, o.describe());
-    CHECK(PQtransactionStatus(app.get()) == PQTRANS_IDLE);
-    CHECK(simple(app, "SELECT 1").rows == std::vector<std::string>{"1"});
+    for (bool extended : {false, true}) {
+        CAPTURE(extended);
+        Outcome o = extended ? with_params(app, a.sql, {}) : simple(app, a.sql);
+        CHECK_MESSAGE(o.sqlstate == a.sqlstate, o.describe());
+        CHECK_MESSAGE(o.message.rfind("pgrev: ", 0) == 0, o.describe());
+        CHECK_MESSAGE(o.message.find(a.names) != std::string::npos,
+                      "the message should name " << a.names << ": " << o.describe());
+        CHECK_MESSAGE(o.message.find("audit.allow") != std::string::npos, o.describe());
+        CHECK(PQtransactionStatus(app.get()) == PQTRANS_IDLE);
+        CHECK(simple(app, "SELECT 1").rows == std::vector<std::string>{"1"});
+    }
 }
 
 }  // namespace
@@ -127,6 +131,9 @@ TEST_CASE("code, rules, DDL and forged revisions that would go around the audit 
         check_refused(app, a);
         CHECK(snapshot(direct) == before);
     }
+
+    // A refused ATTACH links nothing: its table stays an ordinary one.
+    CHECK(simple(app, "UPDATE bp_filled SET v = v").tag == "UPDATE 1");
 
     // Not an audited table: a longer name, a body that names none. They run as directly.
     CHECK(simple(app, "DO $$BEGIN UPDATE reservations SET v = 'changed'; END$$").tag == "DO");
