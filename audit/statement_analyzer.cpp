@@ -145,12 +145,13 @@ void StatementAnalyzer::check_target_is_not_rev(std::string_view kind, const Jso
                                                 StatementAnalysis& a) {
     check_write_through_ancestor(kind, fields, a);
     RelationName rel = relation_name(fields.at("relation"));
-    if (TableMatch m = match(rel.schema, rel.name); forges_history(m, kind, fields)) {
+    TableMatch m = match(rel.schema, rel.name);
+    if (forges_history(m, kind, fields)) {
         refuse_forged_history(m, "INSERT", a);
         return;
     }
     if (!changes_history(kind, fields)) return;
-    refuse_history_change(match(rel.schema, rel.name),
+    refuse_history_change(m,
                           verb_of(kind) == TagVerb::Insert ? "INSERT ... ON CONFLICT DO UPDATE"
                                                            : verb_name(verb_of(kind)),
                           a);
