@@ -213,6 +213,7 @@ void StatementAnalyzer::check_alter_table_links(const Json& f, StatementAnalysis
                                "below it, and revision history is append-only",
                                table_name(target)));
         }
+        check_row_ddl(cmd, target, rel, a);  // row_ddl_statements.cpp
     }
 }
 

@@ -1,13 +1,15 @@
 #include "audit/name_filter.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "config/text.h"
 
 namespace pgrev::audit {
 
-NameFilter::NameFilter(const std::vector<std::string>& names, bool unicode_escapes) {
+NameFilter::NameFilter(const std::vector<std::string>& names, bool unicode_escapes)
+    : escapes_(unicode_escapes) {
     for (const auto& name : names) {
         std::string n = config::lower_ascii(name);
         if (!n.empty()) needles_.push_back(std::move(n));
@@ -48,6 +50,43 @@ bool NameFilter::contains_ci(std::string_view text, std::string_view needle) {
 bool NameFilter::may_match(std::string_view sql) const {
     for (const auto& needle : needles_) {
         if (contains_ci(sql, needle)) return true;
+    }
+    return escapes_ && may_spell_in_strings(sql);
+}
+
+bool NameFilter::may_spell_in_strings(std::string_view sql) {
+    auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f'; };
+    if (sql.find('\\') != std::string_view::npos) {
+        // E'..' or e'..' where a token starts (not the end of a word like "one'").
+        for (std::size_t q = sql.find('\''); q != std::string_view::npos;
+             q = sql.find('\'', q + 1)) {
+            if (q == 0 || config::lower_ascii(sql[q - 1]) != 'e') continue;
+            if (q == 1) return true;
+            unsigned char before = static_cast<unsigned char>(sql[q - 2]);
+            if (!(std::isalnum(before) || before == '_' || before == '$' || before >= 0x80)) {
+                return true;
+            }
+        }
+    }
+    // A string continues on the next line after white space, or (for the server, not for
+    // libpg_query) after a `--` comment: a quote ends the line, or the line holds "--", and the
+    // next one starts with a quote.
+    std::size_t line_begin = 0;
+    for (std::size_t nl = sql.find('\n'); nl != std::string_view::npos;
+         nl = sql.find('\n', nl + 1)) {
+        std::size_t i = nl + 1;
+        while (i < sql.size() && (is_space(sql[i]) || sql[i] == '\n'))
+            ++i;
+        if (i < sql.size() && sql[i] == '\'') {
+            std::size_t end = nl;
+            while (end > line_begin && is_space(sql[end - 1]))
+                --end;
+            if (end > line_begin && sql[end - 1] == '\'') return true;
+            if (sql.substr(line_begin, nl - line_begin).find("--") != std::string_view::npos) {
+                return true;
+            }
+        }
+        line_begin = nl + 1;
     }
     return false;
 }

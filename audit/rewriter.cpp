@@ -426,8 +426,6 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
     for (const auto& statement : parsed.statements) {
         StatementAnalysis a = analyzer.analyze(statement);
         plan.changes_catalog = plan.changes_catalog || a.changes_catalog;
-        plan.new_children.insert(plan.new_children.end(), a.new_children.begin(),
-                                 a.new_children.end());
         if (!a.unknown_tables.empty()) {
             if (!catalog_is_fresh) {
                 plan.action = RewritePlan::Action::NeedCatalog;
@@ -439,6 +437,10 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
         if (a.refused) {
             add_refusal(sql, tokens, statement, a, plan, edits);
         } else {
+            // A refused statement links nothing: it never runs (a refused ATTACH PARTITION
+            // must not make its table a partition in pgrev's books).
+            plan.new_children.insert(plan.new_children.end(), a.new_children.begin(),
+                                     a.new_children.end());
             add_rewrite(sql, a, plan, edits);
         }
     }

@@ -144,9 +144,14 @@ void StatementAnalyzer::refuse_hidden_writes(const StatementNode& n, StatementAn
 void StatementAnalyzer::check_target_is_not_rev(std::string_view kind, const Json& fields,
                                                 StatementAnalysis& a) {
     check_write_through_ancestor(kind, fields, a);
-    if (!changes_history(kind, fields)) return;
     RelationName rel = relation_name(fields.at("relation"));
-    refuse_history_change(match(rel.schema, rel.name),
+    TableMatch m = match(rel.schema, rel.name);
+    if (forges_history(m, kind, fields)) {
+        refuse_forged_history(m, "INSERT", a);
+        return;
+    }
+    if (!changes_history(kind, fields)) return;
+    refuse_history_change(m,
                           verb_of(kind) == TagVerb::Insert ? "INSERT ... ON CONFLICT DO UPDATE"
                                                            : verb_name(verb_of(kind)),
                           a);
@@ -170,8 +175,9 @@ int StatementAnalyzer::count_audited_writes(const Json& node, std::string* first
         RelationName rel = relation_name(*rel_it);
         TableMatch m = match(rel.schema, rel.name);
         bool audited = is_audited(m) || reaches_through_ancestor(m, kind, fields);
-        bool history = m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes &&
-                       changes_history(kind, fields);
+        bool history = (m.kind == TableMatch::Kind::RevTable && !policy_.allow_rev_table_changes &&
+                        changes_history(kind, fields)) ||
+                       forges_history(m, kind, fields);
         if (!audited && !history) return;
         if (count++ == 0 && first != nullptr) {
             *first = table_name(m);

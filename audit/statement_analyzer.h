@@ -151,6 +151,37 @@ class StatementAnalyzer {
     // Definitions (functions, rules, triggers, views) do not run now: nothing to refuse.
     void analyze_definition(const StatementNode& n, StatementAnalysis& a);
 
+    // Code the server runs on the client's behalf (code_statements.cpp): DO blocks, routines
+    // and rules whose code names an audited or revision table, and the catalog changes that
+    // make pgrev read its flagged routines, triggers and rules again.
+    void analyze_do(const StatementNode& n, StatementAnalysis& a);
+    void analyze_create_routine(const StatementNode& n, StatementAnalysis& a);
+    void analyze_rule(const StatementNode& n, StatementAnalysis& a);
+    void analyze_code_change(const StatementNode& n, StatementAnalysis& a);
+    // OBJECT_FUNCTION, _PROCEDURE, _ROUTINE, _TRIGGER, _RULE: DROP, RENAME and SET SCHEMA of
+    // one change what pgrev reads of them.
+    static bool is_code_object(std::string_view object_type);
+    // "audited table s.t" (or a revision table, a child, ...) that `code` names; empty when it
+    // names none (code_names.h).
+    std::string table_named_in_code(std::string_view code, bool quoted_are_code) const;
+    // The same for the parse tree of an SQL-standard routine body (BEGIN ATOMIC, RETURN).
+    std::string table_named_in_tree(const Json& body) const;
+
+    // DDL that changes an audited table's rows without INSERT/UPDATE/DELETE
+    // (row_ddl_statements.cpp): ALTER COLUMN ... TYPE ... USING, partitions and children that
+    // join or leave it; and rows a client writes into a revision table.
+    void check_row_ddl(const Json& cmd, const TableMatch& target, const RelationName& rel,
+                       StatementAnalysis& a);
+    // `what` would make the rows of `table` join (or leave) those of audited table `audited`.
+    void refuse_partition_change(std::string_view what, const std::string& table,
+                                 const std::string& audited, bool joins, StatementAnalysis& a);
+    // "schema.table" of the audited table whose rows `m` holds or reaches.
+    static std::string audited_of(const TableMatch& m);
+    // INSERT (but ON CONFLICT DO UPDATE, a history change) or COPY FROM into a revision table,
+    // or into a partitioned parent of one, unless audit.allow has rev_backfill.
+    bool forges_history(const TableMatch& m, std::string_view kind, const Json& fields) const;
+    void refuse_forged_history(const TableMatch& m, std::string_view what, StatementAnalysis& a);
+
     // The DML of an audited table at `fields` and its text ranges; nullopt when it is not one
     // (or is refused, or its table is unknown).
     std::optional<DmlSite> dml_site(std::string_view kind, const Json& fields, std::size_t end,

@@ -12,7 +12,7 @@ namespace pgrev::audit {
 
 StatementAnalyzer::KindAnalyzer StatementAnalyzer::analyzer_of(std::string_view kind) {
     using S = StatementAnalyzer;
-    static constexpr std::array<std::pair<std::string_view, KindAnalyzer>, 21> kAnalyzers{{
+    static constexpr std::array<std::pair<std::string_view, KindAnalyzer>, 22> kAnalyzers{{
         // Changes of whole tables and of tables' definitions (table_statements.cpp).
         {"MergeStmt", &S::analyze_merge},
         {"TruncateStmt", &S::analyze_truncate},
@@ -23,7 +23,7 @@ StatementAnalyzer::KindAnalyzer StatementAnalyzer::analyzer_of(std::string_view 
         {"RenameStmt", &S::analyze_rename},
         {"AlterTableStmt", &S::analyze_alter_table},
         {"CreateStmt", &S::analyze_create_table},
-        {"DoStmt", &S::analyze_opaque_code},
+        {"DoStmt", &S::analyze_do},
         {"CallStmt", &S::analyze_opaque_code},
         {"ExplainStmt", &S::analyze_explain},
         // Prepared statements, which the session keeps (prepared_statements.cpp).
@@ -32,11 +32,13 @@ StatementAnalyzer::KindAnalyzer StatementAnalyzer::analyzer_of(std::string_view 
         {"CreateTableAsStmt", &S::analyze_create_table_as},
         {"DeallocateStmt", &S::analyze_deallocate},
         {"DiscardStmt", &S::analyze_discard},
-        // Definitions do not run now: writes they make later are outside what a proxy can see
-        // (README). Their links to audited tables are checked by check_links.
-        {"CreateFunctionStmt", &S::analyze_definition},
-        {"RuleStmt", &S::analyze_definition},
-        {"CreateTrigStmt", &S::analyze_definition},
+        // Code the server runs later on the client's behalf (code_statements.cpp). Their links
+        // to audited tables are checked by check_links.
+        {"CreateFunctionStmt", &S::analyze_create_routine},
+        {"RuleStmt", &S::analyze_rule},
+        {"CreateTrigStmt", &S::analyze_code_change},
+        {"AlterFunctionStmt", &S::analyze_code_change},
+        // A view is written to only through what it reads (check_view_links).
         {"ViewStmt", &S::analyze_definition},
     }};
     for (const auto& [name, analyzer] : kAnalyzers) {

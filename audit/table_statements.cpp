@@ -93,6 +93,7 @@ void StatementAnalyzer::analyze_copy(const StatementNode& n, StatementAnalysis& 
     if (auto rel_it = f.find("relation"); rel_it != f.end() && f.value("is_from", false)) {
         RelationName rel = relation_name(*rel_it);
         TableMatch m = match(rel.schema, rel.name);
+        if (forges_history(m, "CopyStmt", f)) refuse_forged_history(m, "COPY FROM", a);
         if (is_audited(m) && !policy_.allow_copy_from) {
             refuse(a, sqlstate::kFeatureNotSupported,
                    fmt::format("COPY FROM into {} is refused: the copied rows "
@@ -120,6 +121,8 @@ void StatementAnalyzer::analyze_drop(const StatementNode& n, StatementAnalysis& 
         for (const auto& obj : n.fields.value("objects", Json::array())) {
             analyze_drop_table(dropped_table(obj), a);
         }
+    } else if (is_code_object(type)) {
+        a.changes_catalog = true;
     }
 }
 
@@ -149,6 +152,11 @@ void StatementAnalyzer::analyze_drop_table(const RelationName& rel, StatementAna
                fmt::format("DROP of {} is refused: it would drop the revision table "
                            "with it, and revision history is append-only",
                            table_name(m)));
+    } else if (m.kind == Kind::Child && !m.child->view) {
+        // Its rows would vanish from the audited table's without revisions.
+        refuse_partition_change("DROP TABLE " + dotted(rel), dotted(rel), m.child->parent, false,
+                                a);
+        a.changes_catalog = true;
     } else if (!refuse_history_change(m, "DROP", a) &&
                (m.kind == Kind::Audited || m.kind == Kind::Ancestor)) {
         a.changes_catalog = true;
@@ -165,10 +173,12 @@ void StatementAnalyzer::analyze_drop_owned(const StatementNode&, StatementAnalys
 }
 
 void StatementAnalyzer::analyze_set_schema(const StatementNode& n, StatementAnalysis& a) {
+    if (is_code_object(n.fields.value("objectType", ""))) a.changes_catalog = true;
     refuse_new_name_of_audited(n.fields, "ALTER ... SET SCHEMA", a);
 }
 
 void StatementAnalyzer::analyze_rename(const StatementNode& n, StatementAnalysis& a) {
+    if (is_code_object(n.fields.value("renameType", ""))) a.changes_catalog = true;
     if (n.fields.value("renameType", "") == "OBJECT_TABLE") {
         refuse_new_name_of_audited(n.fields, "RENAME", a);
     } else {

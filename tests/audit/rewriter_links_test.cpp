@@ -92,8 +92,11 @@ TEST_SUITE("audit") {
               "EXECUTE FUNCTION f()"}) {
             check_refused(sql, "42501", "public.reservation_rev");
         }
-        // Appending through it is what a revision table allows.
-        check_not_refused("INSERT INTO rev_parent (id) VALUES (1)");
+        // Appending through it is a backfill (rewriter_bypass_test.cpp).
+        check_refused("INSERT INTO rev_parent (id) VALUES (1)", "42501", "rev_backfill");
+        config::Audit backfill;
+        backfill.allow_rev_backfill = true;
+        check_not_refused("INSERT INTO rev_parent (id) VALUES (1)", backfill);
         check_not_refused("ALTER TABLE rev_parent DETACH PARTITION reservation_rev");
         config::Audit allow;
         allow.allow_rev_table_changes = true;
@@ -140,7 +143,11 @@ TEST_SUITE("audit") {
                       "0A000", "r28");
         check_refused("ALTER TABLE r29 INHERIT reservation_2026; UPDATE x.r29 SET party = 1",
                       "0A000", "r29");
-        CHECK(plan("ALTER TABLE r29 INHERIT reservation").new_children.size() == 1);
+        config::Audit allow;
+        allow.allow_partition_changes = true;
+        CHECK(plan("ALTER TABLE r29 INHERIT reservation", allow).new_children.size() == 1);
+        // Refused, it links nothing.
+        CHECK(plan("ALTER TABLE r29 INHERIT reservation").new_children.empty());
         CHECK(plan("CREATE TABLE s.r30 () INHERITS (reservation_2026)").new_children[0].parent ==
               "public.reservation");
     }

@@ -201,15 +201,20 @@ TEST_SUITE("audit") {
             "EXPLAIN ANALYZE");
     }
 
-    // INSERT into a revision table is allowed, but with ON CONFLICT DO UPDATE it would rewrite an
-    // existing revision (rev_id is the primary key).
+    // INSERT into a revision table is allowed only with rev_backfill; with ON CONFLICT DO UPDATE
+    // it would rewrite an existing revision (rev_id is the primary key): refused even then.
     TEST_CASE("refusals: INSERT ... ON CONFLICT DO UPDATE into a revision table") {
-        check_refused(plan("INSERT INTO reservation_rev (rev_id, rev_created, rev_isdelete, id) "
-                           "VALUES ('00000000-0000-0000-0000-000000000001', 0, false, 1) "
-                           "ON CONFLICT (rev_id) DO UPDATE SET party = 99"),
-                      "42501", "public.reservation_rev");
+        for (const config::Audit& policy :
+             {config::Audit{}, allowing(&config::Audit::allow_rev_backfill)}) {
+            check_refused(plan("INSERT INTO reservation_rev (rev_id, rev_created, rev_isdelete, "
+                               "id) VALUES ('00000000-0000-0000-0000-000000000001', 0, false, 1) "
+                               "ON CONFLICT (rev_id) DO UPDATE SET party = 99",
+                               policy),
+                          "42501", "public.reservation_rev");
+        }
         CHECK_ACTION(plan("INSERT INTO reservation_rev (rev_id) VALUES (gen_random_uuid()) "
-                          "ON CONFLICT DO NOTHING"),
+                          "ON CONFLICT DO NOTHING",
+                          allowing(&config::Audit::allow_rev_backfill)),
                      Forward);
     }
 

@@ -103,8 +103,8 @@ TEST_CASE("a column's type changed through pgrev: the history column follows it"
     exec(direct,
          "CREATE TABLE fid_num (id int PRIMARY KEY, v int);"
          "CREATE TABLE fid_txt (id int PRIMARY KEY, v text)");
-    std::unique_ptr<PgrevProcess> pgrev =
-        TestEnv::get().start_pgrev(PgrevLimits{}, "{tables: [reservation, fid_num, fid_txt]}");
+    std::unique_ptr<PgrevProcess> pgrev = TestEnv::get().start_pgrev(
+        PgrevLimits{}, "{tables: [reservation, fid_num, fid_txt], allow: [column_rewrites]}");
     PgConn app = connect_via(pgrev->port());
 
     CHECK(exec(app, "INSERT INTO fid_num VALUES (1, 4)") == "INSERT 0 1");
