@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # README command #2: installs the dependencies, builds, checks the style (clang-format,
 # clang-tidy: scripts/check-style.sh) and runs every test (doctest unit tests and the
-# integration tests, which start their own PostgreSQL 15); then each libFuzzer target for
-# 60 s (scripts/fuzz.sh).
+# integration tests, which start their own PostgreSQL 15); then the unit and integration
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh) and
+# each libFuzzer target for 60 s (scripts/fuzz.sh).
 #
 #   bash scripts/test.sh
 #
@@ -16,6 +17,7 @@ bash scripts/build.sh
 bash scripts/check-style.sh
 failed=()
 ctest --test-dir build --output-on-failure || failed+=(ctest)
+bash scripts/sanitize.sh || failed+=(sanitize.sh)
 bash scripts/fuzz.sh || failed+=(fuzz.sh)
 if [[ ${#failed[@]} -gt 0 ]]; then
     echo "test.sh: FAILED: ${failed[*]}" >&2
