@@ -32,7 +32,12 @@ export LSAN_OPTIONS=suppressions=$root/scripts/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # ASan's redzones and -O0 make frames several times bigger: the depth bounds of audit/ are
 # sized for an 8 MB stack with the normal build's frames (whose tests check them there).
-# Threads take the same default (glibc), pgrev's included.
-ulimit -s 65536
+# Threads take the same default (glibc), pgrev's included. 64 MB, or the hard limit if lower.
+hard_stack=$(ulimit -H -s)
+if [[ "$hard_stack" == unlimited || "$hard_stack" -ge 65536 ]]; then
+    ulimit -s 65536
+else
+    ulimit -s "$hard_stack"
+fi
 
 exec ctest --test-dir build-asan --output-on-failure -R '^(unit|integration|audit_integration)$'
