@@ -35,7 +35,9 @@ void decode(std::span<const char> packet) {
             CHECK(packet.size() == 8);
             break;
         case StartupKind::CancelRequest: {
-            CHECK(packet.size() == 16);
+            // A 1 to 256 byte key since protocol 3.2 (4 bytes in 3.0): 13 to 268 bytes in all.
+            CHECK(packet.size() >= 13 && packet.size() <= 12 + kMaxCancelSecretSize);
+            CHECK(p.cancel.secret.size() == packet.size() - 12);
             std::string again = encode_cancel_request(p.cancel);
             CHECK(std::string_view(again) == std::string_view(packet.data(), packet.size()));
             break;

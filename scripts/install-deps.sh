@@ -31,6 +31,10 @@ packages=(
     libpg-query-dev libyaml-cpp-dev libssl-dev
     # scripts/check-style.sh (run by scripts/test.sh): formatting and lint
     clang-format clang-tidy
+    # scripts/fuzz.sh: clang builds the libFuzzer targets; libFuzzer and clang's sanitizer
+    # runtimes (libclang_rt.fuzzer, .asan, .ubsan) are in libclang-rt-14-dev, which clang
+    # only recommends. gcc's sanitizer runtimes (scripts/sanitize.sh) come with g++.
+    clang libclang-rt-14-dev
     # the TLS tests and bench/run.sh --tls make their certificates with the openssl tool
     openssl
     # scripts/pg-roots.sh: Debian roots with PostgreSQL 17 and 18 for the tests (ctest pg_roots)

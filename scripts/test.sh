@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # README command #2: installs the dependencies, builds, checks the style (clang-format,
 # clang-tidy: scripts/check-style.sh) and runs every test (doctest unit tests and the
-# integration tests, which start their own PostgreSQL 15).
+# integration tests, which start their own PostgreSQL 15); then the unit and integration
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh) and
+# each libFuzzer target for 60 s (scripts/fuzz.sh).
 #
 #   bash scripts/test.sh
 #
-# Exits with ctest's status.
+# Every stage runs even when an earlier test stage fails; exits non-zero when any failed.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,4 +15,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
 bash scripts/check-style.sh
-exec ctest --test-dir build --output-on-failure
+failed=()
+ctest --test-dir build --output-on-failure || failed+=(ctest)
+bash scripts/sanitize.sh || failed+=(sanitize.sh)
+bash scripts/fuzz.sh || failed+=(fuzz.sh)
+if [[ ${#failed[@]} -gt 0 ]]; then
+    echo "test.sh: FAILED: ${failed[*]}" >&2
+    exit 1
+fi
+echo "test.sh: every stage passed"

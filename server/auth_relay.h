@@ -52,6 +52,12 @@ class AuthRelay {
     // Reads the server's first answers to the StartupMessage. `keep` is held by every pending
     // operation (the session that owns the connections and this relay).
     void start(bool may_retry_with_tls, std::shared_ptr<void> keep, Done done);
+    // Drops `keep` and `done` without calling back: for pgrev's stop, once no pending
+    // operation will ever complete (ProxyServer::run).
+    void abandon() {
+        keep_.reset();
+        done_ = nullptr;
+    }
 
   private:
     using MessageHandler = std::function<void(char type, std::string message)>;

@@ -70,6 +70,13 @@ ClientSession::~ClientSession() {
     state_.open_connections.fetch_sub(1);
 }
 
+void ClientSession::release_at_stop() {
+    if (close_reason_.empty()) close_reason_ = "pgrev stopped";
+    auth_relay_.abandon();
+    client_to_server_.abandon();
+    server_to_client_.abandon();
+}
+
 std::string ClientSession::describe() const {
     if (startup_.parameters.empty()) return fmt::format("client {}", client_address_);
     return fmt::format("session {} ({} user={} database={})", id_, client_address_,

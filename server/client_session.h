@@ -42,6 +42,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, privat
     ClientSession& operator=(const ClientSession&) = delete;
 
     void start();
+    // For pgrev's stop, after the worker threads ended: the pumps and the AuthRelay keep the
+    // session alive while they wait for operations that will never complete now; this lets
+    // it go, so that it is destroyed with its pending handlers (see ProxyServer::run).
+    void release_at_stop();
 
     std::string describe() const override;
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <stdexcept>
 
@@ -88,11 +89,22 @@ void ProxyServer::accept_next() {
             auto& io = static_cast<asio::io_context&>(socket.get_executor().context());
             // The session starts on its own thread.
             asio::post(io, [this, s = std::move(socket)]() mutable {
-                std::make_shared<ClientSession>(std::move(s), state_)->start();
+                auto session = std::make_shared<ClientSession>(std::move(s), state_);
+                remember(session);
+                session->start();
             });
         }
         accept_next();
     });
+}
+
+void ProxyServer::remember(const std::shared_ptr<ClientSession>& session) {
+    std::lock_guard lock(sessions_mutex_);
+    if (sessions_.size() >= prune_sessions_at_) {
+        std::erase_if(sessions_, [](const auto& s) { return s.expired(); });
+        prune_sessions_at_ = std::max<std::size_t>(64, 2 * sessions_.size());
+    }
+    sessions_.push_back(session);
 }
 
 void ProxyServer::wait_for_signal() {
@@ -142,7 +154,23 @@ void ProxyServer::run() {
         io->stop();
     for (auto& t : threads)
         t.join();
-    catalogs_.stop();
+    catalogs_.stop();  // a load that ends now posts its callbacks, to be destroyed unrun
+    // A session still open is kept alive by its own pumps (or AuthRelay) until their
+    // operations complete, which they never will now: release it, so that it is destroyed
+    // (and logs its end) here or with its pending handlers when its io_context goes.
+    std::vector<std::shared_ptr<ClientSession>> open;
+    {
+        std::lock_guard lock(sessions_mutex_);
+        for (const auto& s : sessions_) {
+            if (auto session = s.lock()) open.push_back(std::move(session));
+        }
+        sessions_.clear();
+    }
+    for (const auto& session : open)
+        session->release_at_stop();
+    open.clear();
+    work_guards_.clear();
+    workers_.clear();
     spdlog::info("pgrev stopped");
 }
 

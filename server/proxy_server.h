@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -15,6 +16,8 @@
 #include "server/tls_contexts.h"
 
 namespace pgrev::server {
+
+class ClientSession;
 
 class ProxyServer {
   public:
@@ -39,6 +42,7 @@ class ProxyServer {
     void wait_for_signal();
     void reload_tls();
     boost::asio::io_context& next_worker();
+    void remember(const std::shared_ptr<ClientSession>& session);
 
     const config::Config& config_;
     CatalogService catalogs_;
@@ -47,6 +51,10 @@ class ProxyServer {
     std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
     std::vector<WorkGuard> work_guards_;
     std::size_t next_worker_ = 0;
+    // Every session started (expired ones are dropped as it grows), for run()'s stop.
+    std::mutex sessions_mutex_;
+    std::vector<std::weak_ptr<ClientSession>> sessions_;
+    std::size_t prune_sessions_at_ = 64;
     boost::asio::io_context acceptor_io_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::signal_set signals_;

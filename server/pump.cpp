@@ -101,6 +101,14 @@ void Pump::abandon_if_suspended() {
     owner_.reset();
 }
 
+void Pump::abandon() {
+    running_ = false;
+    done_ = nullptr;
+    owner_.reset();
+    read_keep_.reset();
+    write_keep_.reset();
+}
+
 void Pump::process() {
     protocol::MessageStream::Result result;
     try {

@@ -64,6 +64,9 @@ class Pump {
     // Ends a suspended pump without calling back: it has no operation pending that would,
     // so only this releases the session it keeps alive.
     void abandon_if_suspended();
+    // Ends the pump without calling back, whatever it waits for, and releases the session:
+    // for pgrev's stop, once no pending operation will ever complete (ProxyServer::run).
+    void abandon();
 
     bool at_message_boundary() const { return stream_.at_message_boundary(); }
     void set_max_message_size(std::size_t bytes) { stream_.set_max_message_size(bytes); }

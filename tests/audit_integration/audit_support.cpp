@@ -1,5 +1,7 @@
 #include "audit_support.h"
 
+#include "sanitizer_reports.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -253,6 +255,7 @@ std::string start_refused(const std::string& db, const std::string& schema_sql,
         run_command({pgrev_binary(), "--config", config_path}, {}, std::chrono::seconds(10));
     CHECK_FALSE_MESSAGE(run.timed_out, "pgrev started anyway: " << run.describe());
     CHECK(run.exit_status != 0);
+    check_sanitizer_output("pgrev --config " + config_path, run.out + run.err);
     return run.out + run.err;
 }
 

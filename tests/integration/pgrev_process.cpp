@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "raw_client.h"
+#include "sanitizer_reports.h"
 
 #ifndef PGREV_BINARY
 #error "PGREV_BINARY must name the pgrev executable"
@@ -64,6 +65,8 @@ PgrevProcess::PgrevProcess(const PgrevOptions& options) {
         if (!child_->running() || Clock::now() >= deadline) {
             std::string why = child_->running() ? "does not listen after 10 s" : "exited";
             child_->stop(SIGKILL, std::chrono::seconds(5));
+            sanitizer_checked_ = true;
+            check_sanitizer_output("pgrev log " + log_path_, log_text());
             throw std::runtime_error("pgrev " + why + "\n--- config ---\n" + config_text_ +
                                      "--- log ---\n" + log_text());
         }
@@ -84,7 +87,14 @@ void PgrevProcess::reload() {
 
 int PgrevProcess::stop(std::chrono::milliseconds grace) {
     if (!child_) return -1;
-    return child_->stop(SIGTERM, grace);
+    int status = child_->stop(SIGTERM, grace);
+    // Once per process: leaks are reported as it exits, other errors when they happen (and
+    // the process stops there, so later tests fail too, but this names the cause).
+    if (!sanitizer_checked_) {
+        sanitizer_checked_ = true;
+        check_sanitizer_output("pgrev log " + log_path_, log_text());
+    }
+    return status;
 }
 
 }  // namespace pgrev::it

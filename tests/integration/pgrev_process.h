@@ -61,6 +61,7 @@ class PgrevProcess {
     std::string log_path_;
     std::string config_text_;
     std::optional<ChildProcess> child_;
+    bool sanitizer_checked_ = false;
 };
 
 std::string pgrev_binary();  // PGREV_TEST_BINARY, else the one CMake built

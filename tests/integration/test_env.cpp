@@ -7,6 +7,8 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "sanitizer_reports.h"
+
 namespace pgrev::it {
 
 namespace {
@@ -68,6 +70,13 @@ TestEnv::~TestEnv() {
         pgrev_.reset();
     }
     cluster_.reset();
+    // The shared pgrev stops after doctest has returned its status: a sanitizer report found
+    // now (or one a test already failed on) must still fail the run.
+    if (sanitizer_reports_found() > 0) {
+        std::cerr << "sanitizer reports found in pgrev's logs: " << sanitizer_reports_found()
+                  << "\n";
+        std::_Exit(1);
+    }
 }
 
 PgrevProcess& TestEnv::pgrev() {
