@@ -36,6 +36,10 @@
 // (tests/integration/pg_cluster.cpp) and pgrev has created `reservation_rev` at start.
 // PGREV_TEST_LOG_LEVEL sets pgrev's log level (default info); PGREV_TEST_SHOW_LOG=1 prints
 // pgrev's log at the end even when the test passed (on failure its tail is always printed).
+// The harness reports sanitizer findings through doctest when a test is running; this is not
+// a doctest binary, so it carries doctest's implementation (and is never "in a test").
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
