@@ -65,11 +65,12 @@ struct FlaggedRoutine {
     std::string via;      // "s.f" when it names `reaches` only through another routine
 };
 
-// An enabled trigger whose function is a flagged routine: a write to its table runs it.
+// An enabled trigger whose function is a flagged routine: a write to its table runs it, and so
+// does a write through a table it is a partition or child of.
 struct FlaggedTrigger {
-    std::string schema;  // of its table
+    std::string schema;  // of its table, or of the parent
     std::string table;
-    std::string trigger;
+    std::string trigger;  // its name; "name of s.partition" when listed under a parent
     std::string function_schema;
     std::string function;
     std::string reaches;  // as the function's FlaggedRoutine::reaches

@@ -152,7 +152,9 @@ std::map<std::string, FlaggedRoutine> read_routines(PGconn* conn, const Relation
     return flagged;
 }
 
-// Enabled triggers (not the internal ones of foreign keys) whose function is flagged.
+// Enabled triggers (not the internal ones of foreign keys) whose function is flagged, listed
+// under their table and under each table it is a partition or child of (at any depth): rows
+// written through a parent reach it.
 void read_triggers(PGconn* conn, const std::map<std::string, FlaggedRoutine>& routines,
                    std::vector<FlaggedTrigger>& out) {
     if (routines.empty()) return;
@@ -161,12 +163,19 @@ void read_triggers(PGconn* conn, const std::map<std::string, FlaggedRoutine>& ro
     for (const auto& [oid, r] : routines)
         oids.push_back(oid);
     Result r = exec(conn,
-                    "SELECT n.nspname, c.relname, t.tgname, t.tgfoid::pg_catalog.text "
-                    "FROM pg_catalog.pg_trigger t "
-                    "JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "
+                    "WITH RECURSIVE trg(rel, own, tgname, tgfoid) AS ("
+                    "  SELECT t.tgrelid, t.tgrelid, t.tgname, t.tgfoid"
+                    "  FROM pg_catalog.pg_trigger t"
+                    "  WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'"
+                    "    AND t.tgfoid = ANY ($1::pg_catalog.oid[])"
+                    "  UNION SELECT i.inhparent, trg.own, trg.tgname, trg.tgfoid"
+                    "  FROM pg_catalog.pg_inherits i JOIN trg ON i.inhrelid = trg.rel) "
+                    "SELECT n.nspname, c.relname, CASE WHEN trg.rel = trg.own THEN"
+                    "  trg.tgname::pg_catalog.text ELSE trg.tgname || ' of ' ||"
+                    "  trg.own::pg_catalog.regclass::pg_catalog.text END,"
+                    "  trg.tgfoid::pg_catalog.text "
+                    "FROM trg JOIN pg_catalog.pg_class c ON c.oid = trg.rel "
                     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' "
-                    "  AND t.tgfoid = ANY ($1::pg_catalog.oid[]) "
                     "ORDER BY 1, 2, 3",
                     {text_array(oids)});
     for (int i = 0; i < PQntuples(r.get()); ++i) {

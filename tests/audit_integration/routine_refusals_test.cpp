@@ -38,7 +38,8 @@ void check_refused(PgConn& app, const std::string& sql, const std::vector<std::s
 }
 
 const char* const kDrop =
-    "DROP TABLE IF EXISTS rt_t, rt_t_rev, rt_ts, rt_other, rt_ruled, rt_booking, rt_booking_rev, "
+    "DROP TABLE IF EXISTS rt_t, rt_t_rev, rt_ts, rt_other, rt_pt, rt_ruled, rt_booking, "
+    "rt_booking_rev, "
     "rt_room CASCADE;"
     "DROP FUNCTION IF EXISTS rt_plpgsql(), rt_sql(), rt_atomic(), rt_dynamic(), rt_wrapper(), "
     "rt_harmless(), rt_trig_fn(), rt_late(), rt_direct_late(), rt_quoted();"
@@ -66,6 +67,9 @@ CREATE FUNCTION rt_trig_fn() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN UPDATE rt_t SET v = 'trigger'; RETURN NEW; END $$;
 CREATE TABLE rt_other (id int);
 CREATE TRIGGER rt_trig AFTER INSERT ON rt_other FOR EACH ROW EXECUTE FUNCTION rt_trig_fn();
+CREATE TABLE rt_pt (id int) PARTITION BY RANGE (id);
+CREATE TABLE rt_pt1 PARTITION OF rt_pt FOR VALUES FROM (0) TO (100);
+CREATE TRIGGER rt_part_trig AFTER INSERT ON rt_pt1 FOR EACH ROW EXECUTE FUNCTION rt_trig_fn();
 CREATE TABLE rt_ruled (id int);
 CREATE RULE rt_rule AS ON INSERT TO rt_ruled DO ALSO UPDATE rt_t SET v = 'rule';
 CREATE TABLE rt_room (id int PRIMARY KEY);
@@ -115,12 +119,16 @@ TEST_CASE("calls of routines whose source names an audited table are refused") {
     SUBCASE("writes to a table whose trigger or rule writes the audited table") {
         check_refused(app, "INSERT INTO rt_other VALUES (1)",
                       {"rt_trig", "public.rt_trig_fn", "rt_t", "triggers"});
+        // Through the partitioned parent of a table with such a trigger.
+        check_refused(app, "INSERT INTO rt_pt VALUES (1)",
+                      {"rt_part_trig of public.rt_pt1", "public.rt_trig_fn"});
         check_refused(app, "INSERT INTO rt_ruled VALUES (1)", {"rt_rule", "rt_t", "rules"});
         check_refused(app,
                       "CREATE TRIGGER rt_trig2 AFTER INSERT ON rt_ts FOR EACH ROW "
                       "EXECUTE FUNCTION rt_trig_fn()",
                       {"public.rt_trig_fn", "triggers"});
         CHECK(count(direct, "SELECT count(*) FROM rt_other") == 0);
+        CHECK(count(direct, "SELECT count(*) FROM rt_pt") == 0);
         CHECK(count(direct, "SELECT count(*) FROM pg_trigger WHERE tgname = 'rt_trig2'") == 0);
         CHECK(contents(direct, "rt_t") == before);
     }
