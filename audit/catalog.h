@@ -85,6 +85,20 @@ struct FlaggedRule {
     std::string reaches;  // "audited table s.t", "routine s.f", ...
 };
 
+// A relation whose own definition calls a flagged routine: a view's query or a row-level
+// security policy (run when it is read or written), or a column default, generated column,
+// check constraint or index expression (run when it is written). A view reading such a view
+// is one too.
+struct RoutineUser {
+    std::string schema;
+    std::string name;
+    std::string what;  // "view", "default of column c", "constraint c", "policy p", ...
+    std::string routine_schema;
+    std::string routine;
+    std::string reaches;  // as the routine's FlaggedRoutine::reaches
+    bool on_read = false;
+};
+
 // A foreign key of an audited table (or of a partition or child of one): its ON DELETE and
 // ON UPDATE actions other than NO ACTION / RESTRICT change the audited rows without revisions.
 struct ForeignKeyLink {
@@ -124,6 +138,7 @@ struct CatalogLinks {
     std::vector<FlaggedRoutine> routines;
     std::vector<FlaggedTrigger> triggers;
     std::vector<FlaggedRule> rules;
+    std::vector<RoutineUser> routine_users;
     std::vector<ForeignKeyLink> foreign_keys;
     std::vector<TruncateReach> truncate_reaches;
 };

@@ -228,6 +228,69 @@ void read_rules(PGconn* conn, const Relations& relations,
     }
 }
 
+// Relations whose definition calls a flagged routine (RoutineUser), views of them at any depth.
+void read_routine_users(PGconn* conn, const std::map<std::string, FlaggedRoutine>& routines,
+                        std::vector<RoutineUser>& out) {
+    if (routines.empty()) return;
+    std::vector<std::string> oids;
+    oids.reserve(routines.size());
+    for (const auto& [oid, r] : routines)
+        oids.push_back(oid);
+    const std::string calls =
+        " d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass"
+        " AND d.refobjid = ANY ($1::pg_catalog.oid[])";
+    Result r = exec(
+        conn,
+        "WITH RECURSIVE direct(rel, what, proc, on_read) AS ("
+        "  SELECT w.ev_class, 'view'::pg_catalog.text, d.refobjid, true"
+        "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid"
+        "  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+        "    AND w.rulename = '_RETURN' AND" +
+            calls +
+            "  UNION ALL SELECT ad.adrelid, 'default of column ' || a.attname, d.refobjid, false"
+            "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid"
+            "  JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum"
+            "  WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND" +
+            calls +
+            "  UNION ALL SELECT c.conrelid, 'constraint ' || c.conname, d.refobjid, false"
+            "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_constraint c ON c.oid = d.objid"
+            "  WHERE d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass"
+            "    AND c.conrelid <> 0 AND" +
+            calls +
+            "  UNION ALL SELECT i.indrelid, 'index ' || "
+            "d.objid::pg_catalog.regclass::pg_catalog.text,"
+            "    d.refobjid, false"
+            "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_index i ON i.indexrelid = d.objid"
+            "  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND" +
+            calls +
+            "  UNION ALL SELECT p.polrelid, 'policy ' || p.polname, d.refobjid, true"
+            "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_policy p ON p.oid = d.objid"
+            "  WHERE d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND" +
+            calls +
+            "), "
+            "users(rel, what, proc, on_read) AS ("
+            "  SELECT * FROM direct"
+            "  UNION SELECT w.ev_class, 'view of ' || u.rel::pg_catalog.regclass::pg_catalog.text,"
+            "    u.proc, true"
+            "  FROM users u JOIN pg_catalog.pg_depend d ON d.refobjid = u.rel"
+            "    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+            "    AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+            "  JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid"
+            "  WHERE u.on_read AND w.rulename = '_RETURN' AND w.ev_class <> u.rel) "
+            "SELECT DISTINCT ON (n.nspname, c.relname, u.on_read) n.nspname, c.relname, u.what,"
+            "  u.proc::pg_catalog.text, u.on_read "
+            "FROM users u JOIN pg_catalog.pg_class c ON c.oid = u.rel "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "ORDER BY n.nspname, c.relname, u.on_read DESC, u.what",
+        {text_array(oids)});
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        const FlaggedRoutine& f = routines.at(PQgetvalue(r.get(), i, 3));
+        out.push_back({PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1),
+                       PQgetvalue(r.get(), i, 2), f.schema, f.name, f.reaches,
+                       std::string_view(PQgetvalue(r.get(), i, 4)) == "t"});
+    }
+}
+
 // Foreign keys of the audited tables and their partitions and children (each declared one
 // once: not the copies PostgreSQL makes for partitions).
 void read_foreign_keys(PGconn* conn, const Relations& tables, std::vector<ForeignKeyLink>& out) {
@@ -285,6 +348,7 @@ void read_server_side_code(PGconn* conn, const std::vector<config::AuditedTable>
         links.routines.push_back(r);
     read_triggers(conn, routines, links.triggers);
     read_rules(conn, reached, routines, links.rules);
+    read_routine_users(conn, routines, links.routine_users);
     // The tables that hold audited rows themselves.
     Relations rows = audited_relations(configured, links, {});
     read_foreign_keys(conn, rows, links.foreign_keys);

@@ -59,7 +59,7 @@ void StatementAnalyzer::check_server_side_code(const Json& node, StatementAnalys
     if (changes_server_side_code(kind, fields)) a.changes_catalog = true;
     const CatalogLinks& links = catalog_.links();
     if (links.routines.empty() && links.triggers.empty() && links.rules.empty() &&
-        links.truncate_reaches.empty()) {
+        links.routine_users.empty() && links.truncate_reaches.empty()) {
         return;
     }
     // A routine's body does not run now: what it calls is looked at when it is called (a
@@ -83,6 +83,8 @@ void StatementAnalyzer::check_server_side_code(const Json& node, StatementAnalys
                       } else if ((is_write(k) || (k == "CopyStmt" && f.value("is_from", false))) &&
                                  f.contains("relation")) {
                           check_write_runs_code(k, relation_name(f.at("relation")), a);
+                      } else if (k == "RangeVar") {
+                          check_read_runs_code(relation_name(f), a);
                       } else if (k == "TruncateStmt") {
                           check_truncate_reach(f, a);
                       } else if (k == "CreateTrigStmt" || k == "CreateEventTrigStmt") {
@@ -115,6 +117,8 @@ void StatementAnalyzer::check_write_runs_code(std::string_view kind, const Relat
                        : kind == "MergeStmt"  ? "MERGE into"
                        : kind == "CopyStmt"   ? "COPY FROM into"
                                               : "TRUNCATE of";
+    // TRUNCATE runs no defaults nor constraints.
+    if (kind != "TruncateStmt") check_routine_users(rel, false, what, a);
     if (!policy_.allow_triggers) {
         for (const auto& t : catalog_.links().triggers) {
             if (t.table != rel.name || (!rel.schema.empty() && t.schema != rel.schema)) continue;
@@ -137,6 +141,28 @@ void StatementAnalyzer::check_write_runs_code(std::string_view kind, const Relat
                                "[rules])",
                                what, r->schema, r->table, r->rule, r->reaches));
         }
+    }
+}
+
+void StatementAnalyzer::check_read_runs_code(const RelationName& rel, StatementAnalysis& a) {
+    check_routine_users(rel, true, "use of", a);
+}
+
+void StatementAnalyzer::check_routine_users(const RelationName& rel, bool reading_only,
+                                            std::string_view what, StatementAnalysis& a) {
+    if (policy_.allow_routine_calls) return;
+    for (const auto& u : catalog_.links().routine_users) {
+        if (u.name != rel.name || (!rel.schema.empty() && u.schema != rel.schema)) continue;
+        if ((reading_only && !u.on_read) || policy_.is_trusted(u.routine_schema, u.routine)) {
+            continue;
+        }
+        refuse(a, sqlstate::kFeatureNotSupported,
+               fmt::format("{} {}.{} is refused: its {} calls {}.{}, which reaches {}, and "
+                           "those writes would have no revisions (list the routine in "
+                           "audit.trusted_routines, or allow it with audit.allow: "
+                           "[routine_calls])",
+                           what, u.schema, u.name, u.what, u.routine_schema, u.routine, u.reaches));
+        return;
     }
 }
 

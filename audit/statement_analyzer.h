@@ -225,6 +225,11 @@ class StatementAnalyzer {
     void check_call(const std::pair<std::string, std::string>& name, StatementAnalysis& a);
     void check_write_runs_code(std::string_view kind, const RelationName& rel,
                                StatementAnalysis& a);
+    void check_read_runs_code(const RelationName& rel, StatementAnalysis& a);
+    // Relations whose definition calls a flagged routine; `reading_only`: those whose code a
+    // read of it runs.
+    void check_routine_users(const RelationName& rel, bool reading_only, std::string_view what,
+                             StatementAnalysis& a);
     void check_truncate_reach(const Json& fields, StatementAnalysis& a);
     void check_trigger_function(const Json& fields, StatementAnalysis& a);
 

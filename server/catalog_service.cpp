@@ -193,6 +193,8 @@ void CatalogService::install(Entry& entry, const audit::CatalogPtr& snapshot) {
         names.push_back(t.table);
     for (const auto& r : links.rules)
         names.push_back(r.table);
+    for (const auto& u : links.routine_users)
+        names.push_back(u.name);
     // TRUNCATE ... CASCADE: a keyword, never spelled otherwise, and rarer than the tables.
     if (!links.truncate_reaches.empty()) names.push_back("cascade");
     entry.filter_names = std::move(names);

@@ -39,7 +39,8 @@ inline audit::CatalogSnapshot reservation_catalog() {
 // The fixture's catalog with server-side code that reaches reservation without naming it:
 // routine public.archive names it and ops.purge calls archive; trigger log_trg on public.log
 // runs archive; rule log_rule on public.ruled depends on reservation; reservation references
-// public.room by foreign key (ON DELETE CASCADE).
+// public.room by foreign key (ON DELETE CASCADE); view archive_view calls archive, and so does
+// the default of column x of table defaulted.
 inline audit::CatalogSnapshot reservation_catalog_with_code() {
     audit::CatalogSnapshot plain = reservation_catalog();
     audit::CatalogLinks links;
@@ -49,6 +50,10 @@ inline audit::CatalogSnapshot reservation_catalog_with_code() {
     links.triggers.push_back(
         {"public", "log", "log_trg", "public", "archive", "audited table public.reservation"});
     links.rules.push_back({"public", "ruled", "log_rule", "audited table public.reservation"});
+    links.routine_users.push_back({"public", "archive_view", "view", "public", "archive",
+                                   "audited table public.reservation", true});
+    links.routine_users.push_back({"public", "defaulted", "default of column x", "public",
+                                   "archive", "audited table public.reservation", false});
     links.foreign_keys.push_back(
         {"reservation_room_fk", "public", "reservation", "public", "room", 'c', 'a'});
     links.truncate_reaches.push_back({"public", "room", "public.reservation"});

@@ -113,6 +113,22 @@ TEST_SUITE("audit") {
         check_not_refused("INSERT INTO ruled VALUES (1)", allowing(&config::Audit::allow_rules));
     }
 
+    TEST_CASE("routines: relations whose definition calls a flagged routine") {
+        check_refused("SELECT * FROM archive_view", "use of public.archive_view");
+        check_refused("SELECT 1 WHERE EXISTS (SELECT FROM public.archive_view)",
+                      "its view calls public.archive");
+        check_refused("INSERT INTO defaulted (id) VALUES (1)",
+                      "INSERT into public.defaulted is refused: its default of column x calls");
+        check_refused("UPDATE defaulted SET x = DEFAULT", "audit.allow: [routine_calls]");
+        check_not_refused("SELECT * FROM defaulted");  // reading runs no default
+        check_not_refused("TRUNCATE defaulted");
+        check_not_refused("SELECT * FROM archive_view",
+                          allowing(&config::Audit::allow_routine_calls));
+        config::Audit trusted;
+        trusted.trusted_routines.push_back({"public", "archive"});
+        check_not_refused("INSERT INTO defaulted (id) VALUES (1)", trusted);
+    }
+
     TEST_CASE("routines: CREATE TRIGGER running a flagged function is refused") {
         check_refused(
             "CREATE TRIGGER t AFTER INSERT ON other FOR EACH ROW EXECUTE FUNCTION "

@@ -38,7 +38,9 @@ void check_refused(PgConn& app, const std::string& sql, const std::vector<std::s
 }
 
 const char* const kDrop =
-    "DROP TABLE IF EXISTS rt_t, rt_t_rev, rt_ts, rt_other, rt_pt, rt_ruled, rt_booking, "
+    "DROP VIEW IF EXISTS rt_view_of_view, rt_view;"
+    "DROP TABLE IF EXISTS rt_t, rt_t_rev, rt_ts, rt_other, rt_pt, rt_ruled, rt_defaulted, "
+    "rt_booking, "
     "rt_booking_rev, "
     "rt_room CASCADE;"
     "DROP FUNCTION IF EXISTS rt_plpgsql(), rt_sql(), rt_atomic(), rt_dynamic(), rt_wrapper(), "
@@ -72,6 +74,9 @@ CREATE TABLE rt_pt1 PARTITION OF rt_pt FOR VALUES FROM (0) TO (100);
 CREATE TRIGGER rt_part_trig AFTER INSERT ON rt_pt1 FOR EACH ROW EXECUTE FUNCTION rt_trig_fn();
 CREATE TABLE rt_ruled (id int);
 CREATE RULE rt_rule AS ON INSERT TO rt_ruled DO ALSO UPDATE rt_t SET v = 'rule';
+CREATE VIEW rt_view AS SELECT rt_sql() AS n;
+CREATE VIEW rt_view_of_view AS SELECT * FROM rt_view;
+CREATE TABLE rt_defaulted (id int, n int DEFAULT rt_sql());
 CREATE TABLE rt_room (id int PRIMARY KEY);
 CREATE TABLE rt_booking (id int PRIMARY KEY,
                          room int CONSTRAINT rt_booking_room_fk REFERENCES rt_room ON DELETE CASCADE);
@@ -130,6 +135,15 @@ TEST_CASE("calls of routines whose source names an audited table are refused") {
         CHECK(count(direct, "SELECT count(*) FROM rt_other") == 0);
         CHECK(count(direct, "SELECT count(*) FROM rt_pt") == 0);
         CHECK(count(direct, "SELECT count(*) FROM pg_trigger WHERE tgname = 'rt_trig2'") == 0);
+        CHECK(contents(direct, "rt_t") == before);
+    }
+    SUBCASE("reads of a view and writes to a table whose definition calls such a routine") {
+        check_refused(app, "SELECT * FROM rt_view", {"public.rt_view", "public.rt_sql"});
+        check_refused(app, "SELECT * FROM rt_view_of_view", {"public.rt_view_of_view"});
+        check_refused(app, "INSERT INTO rt_defaulted (id) VALUES (1)",
+                      {"public.rt_defaulted", "default of column n", "public.rt_sql"});
+        CHECK(simple(app, "SELECT count(*) FROM rt_defaulted").rows ==
+              std::vector<std::string>{"0"});
         CHECK(contents(direct, "rt_t") == before);
     }
     SUBCASE("TRUNCATE ... CASCADE of a table an audited table references") {
