@@ -74,6 +74,9 @@ struct FlaggedTrigger {
     std::string function_schema;
     std::string function;
     std::string reaches;  // as the function's FlaggedRoutine::reaches
+    // A disabled one is known too: its table's name is in the prefilter, so that ENABLE
+    // TRIGGER through pgrev has the catalog read again.
+    bool enabled = true;
 };
 
 // A rule (not a view's ON SELECT rule) whose action depends on an audited or revision table

@@ -152,7 +152,7 @@ std::map<std::string, FlaggedRoutine> read_routines(PGconn* conn, const Relation
     return flagged;
 }
 
-// Enabled triggers (not the internal ones of foreign keys) whose function is flagged, listed
+// Triggers (not the internal ones of foreign keys) whose function is flagged, listed
 // under their table and under each table it is a partition or child of (at any depth): rows
 // written through a parent reach it.
 void read_triggers(PGconn* conn, const std::map<std::string, FlaggedRoutine>& routines,
@@ -163,17 +163,16 @@ void read_triggers(PGconn* conn, const std::map<std::string, FlaggedRoutine>& ro
     for (const auto& [oid, r] : routines)
         oids.push_back(oid);
     Result r = exec(conn,
-                    "WITH RECURSIVE trg(rel, own, tgname, tgfoid) AS ("
-                    "  SELECT t.tgrelid, t.tgrelid, t.tgname, t.tgfoid"
+                    "WITH RECURSIVE trg(rel, own, tgname, tgfoid, enabled) AS ("
+                    "  SELECT t.tgrelid, t.tgrelid, t.tgname, t.tgfoid, t.tgenabled <> 'D'"
                     "  FROM pg_catalog.pg_trigger t"
-                    "  WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'"
-                    "    AND t.tgfoid = ANY ($1::pg_catalog.oid[])"
-                    "  UNION SELECT i.inhparent, trg.own, trg.tgname, trg.tgfoid"
+                    "  WHERE NOT t.tgisinternal AND t.tgfoid = ANY ($1::pg_catalog.oid[])"
+                    "  UNION SELECT i.inhparent, trg.own, trg.tgname, trg.tgfoid, trg.enabled"
                     "  FROM pg_catalog.pg_inherits i JOIN trg ON i.inhrelid = trg.rel) "
                     "SELECT n.nspname, c.relname, CASE WHEN trg.rel = trg.own THEN"
                     "  trg.tgname::pg_catalog.text ELSE trg.tgname || ' of ' ||"
                     "  trg.own::pg_catalog.regclass::pg_catalog.text END,"
-                    "  trg.tgfoid::pg_catalog.text "
+                    "  trg.tgfoid::pg_catalog.text, trg.enabled "
                     "FROM trg JOIN pg_catalog.pg_class c ON c.oid = trg.rel "
                     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                     "ORDER BY 1, 2, 3",
@@ -181,7 +180,8 @@ void read_triggers(PGconn* conn, const std::map<std::string, FlaggedRoutine>& ro
     for (int i = 0; i < PQntuples(r.get()); ++i) {
         const FlaggedRoutine& f = routines.at(PQgetvalue(r.get(), i, 3));
         out.push_back({PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1),
-                       PQgetvalue(r.get(), i, 2), f.schema, f.name, f.reaches});
+                       PQgetvalue(r.get(), i, 2), f.schema, f.name, f.reaches,
+                       std::string_view(PQgetvalue(r.get(), i, 4)) == "t"});
     }
 }
 

@@ -41,6 +41,16 @@ bool changes_server_side_code(std::string_view kind, const Json& f) {
         kind == "RuleStmt" || kind == "CreateEventTrigStmt") {
         return true;
     }
+    if (kind == "AlterTableStmt") {
+        // ENABLE / DISABLE [ALWAYS | REPLICA] TRIGGER or RULE.
+        for (const auto& cmd : f.value("cmds", Json::array())) {
+            std::string sub = node_fields(cmd).value("subtype", "");
+            if (sub.find("Trig") != std::string::npos || sub.find("Rule") != std::string::npos) {
+                return true;
+            }
+        }
+        return false;
+    }
     const char* type_key = kind == "DropStmt"                ? "removeType"
                            : kind == "RenameStmt"            ? "renameType"
                            : kind == "AlterObjectSchemaStmt" ? "objectType"
@@ -121,7 +131,10 @@ void StatementAnalyzer::check_write_runs_code(std::string_view kind, const Relat
     if (kind != "TruncateStmt") check_routine_users(rel, false, what, a);
     if (!policy_.allow_triggers) {
         for (const auto& t : catalog_.links().triggers) {
-            if (t.table != rel.name || (!rel.schema.empty() && t.schema != rel.schema)) continue;
+            if (!t.enabled || t.table != rel.name ||
+                (!rel.schema.empty() && t.schema != rel.schema)) {
+                continue;
+            }
             if (policy_.is_trusted(t.function_schema, t.function)) continue;
             refuse(a, sqlstate::kFeatureNotSupported,
                    fmt::format("{} {}.{} is refused: its trigger {} runs {}.{}, which reaches "

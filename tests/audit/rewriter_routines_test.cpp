@@ -169,11 +169,15 @@ TEST_SUITE("audit") {
                  "DROP TRIGGER log_trg ON log",
                  "DROP RULE log_rule ON ruled",
                  "ALTER TRIGGER log_trg ON log RENAME TO t2",
+                 "ALTER TABLE log ENABLE TRIGGER log_trg",
+                 "ALTER TABLE log DISABLE TRIGGER ALL",
+                 "ALTER TABLE ruled ENABLE ALWAYS RULE log_rule",
              }) {
             CAPTURE(std::string(sql));
             CHECK(plan(sql).changes_catalog);
         }
         CHECK_FALSE(plan("DROP VIEW log_view").changes_catalog);
+        CHECK_FALSE(plan("ALTER TABLE log ADD COLUMN y int").changes_catalog);
     }
 
     TEST_CASE("routines: what names a table in a routine's source") {

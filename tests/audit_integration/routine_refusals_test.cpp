@@ -132,6 +132,13 @@ TEST_CASE("calls of routines whose source names an audited table are refused") {
                       "CREATE TRIGGER rt_trig2 AFTER INSERT ON rt_ts FOR EACH ROW "
                       "EXECUTE FUNCTION rt_trig_fn()",
                       {"public.rt_trig_fn", "triggers"});
+        // Disabled through pgrev: writes go on; enabled again: refused again.
+        CHECK(exec(app, "ALTER TABLE rt_other DISABLE TRIGGER rt_trig") == "ALTER TABLE");
+        CHECK(exec(app, "INSERT INTO rt_other VALUES (2)") == "INSERT 0 1");
+        CHECK(exec(app, "ALTER TABLE rt_other ENABLE TRIGGER rt_trig") == "ALTER TABLE");
+        check_refused(app, "INSERT INTO rt_other VALUES (3)", {"rt_trig"});
+        CHECK(count(direct, "SELECT count(*) FROM rt_other") == 1);
+        exec(direct, "DELETE FROM rt_other");
         CHECK(count(direct, "SELECT count(*) FROM rt_other") == 0);
         CHECK(count(direct, "SELECT count(*) FROM rt_pt") == 0);
         CHECK(count(direct, "SELECT count(*) FROM pg_trigger WHERE tgname = 'rt_trig2'") == 0);
