@@ -6,7 +6,37 @@ namespace {
 bool schema_matches(std::string_view wanted, const std::string& schema) {
     return wanted.empty() || schema.empty() || wanted == schema;
 }
+// The first of `items` whose (schema, name) a statement's name matches.
+template <typename T, typename Name>
+const T* find_named(const std::vector<T>& items, std::string_view schema, std::string_view name,
+                    Name name_of) {
+    for (const auto& item : items) {
+        if (schema_matches(schema, item.schema) && name == name_of(item)) return &item;
+    }
+    return nullptr;
+}
+
 }  // namespace
+
+const FlaggedRoutine* CatalogSnapshot::flagged_routine(std::string_view schema,
+                                                       std::string_view name) const {
+    return find_named(links_.routines, schema, name, [](const auto& r) { return r.name; });
+}
+
+const FlaggedTrigger* CatalogSnapshot::flagged_trigger(std::string_view schema,
+                                                       std::string_view table) const {
+    return find_named(links_.triggers, schema, table, [](const auto& t) { return t.table; });
+}
+
+const FlaggedRule* CatalogSnapshot::flagged_rule(std::string_view schema,
+                                                 std::string_view table) const {
+    return find_named(links_.rules, schema, table, [](const auto& r) { return r.table; });
+}
+
+const TruncateReach* CatalogSnapshot::truncate_reach(std::string_view schema,
+                                                     std::string_view table) const {
+    return find_named(links_.truncate_reaches, schema, table, [](const auto& t) { return t.name; });
+}
 
 TableMatch CatalogSnapshot::match(std::string_view schema, std::string_view name) const {
     // Among several configured tables with this name, an unqualified name takes public's.

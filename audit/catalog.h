@@ -55,6 +55,73 @@ struct RevDependency {
     std::string rev_table;  // "schema.table_rev"
 };
 
+// A user routine (function or procedure, any overload) whose source names an audited or
+// revision table (or a partition, parent or view of one), or calls a routine that does: a call
+// of it changes that table's rows without naming it, and pgrev cannot rewrite what it runs.
+struct FlaggedRoutine {
+    std::string schema;
+    std::string name;
+    std::string reaches;  // "audited table s.t", "revision table s.t_rev", ...
+    std::string via;      // "s.f" when it names `reaches` only through another routine
+};
+
+// An enabled trigger whose function is a flagged routine: a write to its table runs it, and so
+// does a write through a table it is a partition or child of.
+struct FlaggedTrigger {
+    std::string schema;  // of its table, or of the parent
+    std::string table;
+    std::string trigger;  // its name; "name of s.partition" when listed under a parent
+    std::string function_schema;
+    std::string function;
+    std::string reaches;  // as the function's FlaggedRoutine::reaches
+    // A disabled one is known too: its table's name is in the prefilter, so that ENABLE
+    // TRIGGER through pgrev has the catalog read again.
+    bool enabled = true;
+};
+
+// A rule (not a view's ON SELECT rule) whose action depends on an audited or revision table
+// (or a partition, parent or view of one, or a flagged routine): writes to its table run it.
+struct FlaggedRule {
+    std::string schema;  // of its table
+    std::string table;
+    std::string rule;
+    std::string reaches;  // "audited table s.t", "routine s.f", ...
+};
+
+// A relation whose own definition calls a flagged routine: a view's query or a row-level
+// security policy (run when it is read or written), or a column default, generated column,
+// check constraint or index expression (run when it is written). A view reading such a view
+// is one too.
+struct RoutineUser {
+    std::string schema;
+    std::string name;
+    std::string what;  // "view", "default of column c", "constraint c", "policy p", ...
+    std::string routine_schema;
+    std::string routine;
+    std::string reaches;  // as the routine's FlaggedRoutine::reaches
+    bool on_read = false;
+};
+
+// A foreign key of an audited table (or of a partition or child of one): its ON DELETE and
+// ON UPDATE actions other than NO ACTION / RESTRICT change the audited rows without revisions.
+struct ForeignKeyLink {
+    std::string constraint;
+    std::string schema;  // the referencing table, audited or a partition or child of one
+    std::string table;
+    std::string ref_schema;  // the referenced table
+    std::string ref_table;
+    char on_delete = 'a';  // pg_constraint.confdeltype: a, r, c, n, d
+    char on_update = 'a';
+};
+
+// A table TRUNCATE ... CASCADE of which also truncates an audited table (it references it
+// by foreign key, at any depth).
+struct TruncateReach {
+    std::string schema;
+    std::string name;
+    std::string audited;  // "schema.table"
+};
+
 // How a name in a statement relates to the configured tables.
 struct TableMatch {
     enum class Kind { None, Audited, AuditedUnknown, RevTable, Child, Ancestor };
@@ -71,6 +138,12 @@ struct CatalogLinks {
     std::vector<ChildTable> children;
     std::vector<AncestorTable> ancestors;
     std::vector<RevDependency> rev_dependencies;
+    std::vector<FlaggedRoutine> routines;
+    std::vector<FlaggedTrigger> triggers;
+    std::vector<FlaggedRule> rules;
+    std::vector<RoutineUser> routine_users;
+    std::vector<ForeignKeyLink> foreign_keys;
+    std::vector<TruncateReach> truncate_reaches;
 };
 
 class CatalogSnapshot {
@@ -105,6 +178,15 @@ class CatalogSnapshot {
     const std::vector<AncestorTable>& ancestors() const { return links_.ancestors; }
     const std::vector<RevDependency>& rev_dependencies() const { return links_.rev_dependencies; }
     const std::vector<config::AuditedTable>& configured() const { return configured_; }
+    const CatalogLinks& links() const { return links_; }
+
+    // The flagged routine a call names (`schema` empty when unqualified: any schema's), the
+    // first trigger or rule of the table a write names, the audited table TRUNCATE ... CASCADE
+    // of it reaches: nullptr when none. Names as the parser folds them.
+    const FlaggedRoutine* flagged_routine(std::string_view schema, std::string_view name) const;
+    const FlaggedTrigger* flagged_trigger(std::string_view schema, std::string_view table) const;
+    const FlaggedRule* flagged_rule(std::string_view schema, std::string_view table) const;
+    const TruncateReach* truncate_reach(std::string_view schema, std::string_view table) const;
 
   private:
     std::vector<config::AuditedTable> configured_;

@@ -389,6 +389,7 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
             links.children.push_back(p);
         }
     }
+    read_server_side_code(conn.get(), config.audit.tables, links);
     report.snapshot = std::make_shared<CatalogSnapshot>(config.audit.tables, std::move(present),
                                                         generation, std::move(links));
     return report;

@@ -31,6 +31,11 @@ void read_views(PGconn* conn, const std::vector<std::string>& schemas,
 // What the revision table `schema.rev` depends on, at any depth, that is not built in.
 void read_rev_dependencies(PGconn* conn, const std::string& schema, const std::string& rev,
                            std::vector<RevDependency>& out);
+// Routines, triggers and rules that reach `configured` tables (or what `links` reaches them
+// through) without naming them, the foreign keys of those tables and the tables TRUNCATE ...
+// CASCADE reaches them from (catalog_routines.cpp); call once the other links are read.
+void read_server_side_code(PGconn* conn, const std::vector<config::AuditedTable>& configured,
+                           CatalogLinks& links);
 // Why what holds `info`'s revision table name cannot be it; empty when it can (or is none).
 std::string rev_relation_kind_problem(PGconn* conn, const AuditedTableInfo& info);
 std::string rev_owner_problem(PGconn* conn, const AuditedTableInfo& info,

@@ -99,6 +99,7 @@ StatementAnalysis StatementAnalyzer::analyze(const ParsedStatement& statement) {
 void StatementAnalyzer::analyze_node(const Json& node, std::size_t begin, std::size_t end,
                                      StatementAnalysis& a) {
     StatementNode n{node, node_kind(node), node_fields(node), begin, end};
+    check_server_side_code(node, a);
     if (is_dml(n.kind) || n.kind == "SelectStmt") {
         analyze_query(n, a);
         return;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "audit/catalog.h"
@@ -246,6 +247,22 @@ class StatementAnalyzer {
                             StatementAnalysis& a);
     // Fills site.returning_checks and site.whole_row (after the other RETURNING analysis).
     bool plan_returning_check(const Json& returning, DmlSite& site, StatementAnalysis& a);
+
+    // What the statement makes the server run that reaches audited tables without naming
+    // them (routine_statements.cpp): calls of flagged routines, writes to tables with flagged
+    // triggers or rules, TRUNCATE ... CASCADE through their foreign keys, new triggers running
+    // flagged functions. Also marks DDL of routines, triggers and rules as catalog changes.
+    void check_server_side_code(const Json& node, StatementAnalysis& a);
+    void check_call(const std::pair<std::string, std::string>& name, StatementAnalysis& a);
+    void check_write_runs_code(std::string_view kind, const RelationName& rel,
+                               StatementAnalysis& a);
+    void check_read_runs_code(const RelationName& rel, StatementAnalysis& a);
+    // Relations whose definition calls a flagged routine; `reading_only`: those whose code a
+    // read of it runs.
+    void check_routine_users(const RelationName& rel, bool reading_only, std::string_view what,
+                             StatementAnalysis& a);
+    void check_truncate_reach(const Json& fields, StatementAnalysis& a);
+    void check_trigger_function(const Json& fields, StatementAnalysis& a);
 
     // The first refusal of the statement; `message` without the "pgrev: " prefix.
     void refuse(StatementAnalysis& a, std::string_view sqlstate, const std::string& message);

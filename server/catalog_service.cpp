@@ -1,13 +1,65 @@
 #include "server/catalog_service.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <utility>
 
 #include "audit/catalog_loader.h"
 
 namespace pgrev::server {
 
 namespace asio = boost::asio;
+
+namespace {
+
+const char* fk_action_name(char action) {
+    switch (action) {
+        case 'c':
+            return "CASCADE";
+        case 'n':
+            return "SET NULL";
+        case 'd':
+            return "SET DEFAULT";
+        default:
+            return nullptr;  // NO ACTION, RESTRICT: the audited rows stay as they are
+    }
+}
+
+// One line per action of `fk` that changes its audited table's rows, e.g. "foreign key
+// reservation_room_fk of public.reservation: ON DELETE CASCADE from public.room changes ...".
+std::vector<std::string> foreign_key_warnings(const audit::ForeignKeyLink& fk) {
+    std::vector<std::string> out;
+    for (auto [event, action] : {std::pair{"DELETE", fk.on_delete}, {"UPDATE", fk.on_update}}) {
+        const char* name = fk_action_name(action);
+        if (name == nullptr) continue;
+        out.push_back(fmt::format(
+            "foreign key {} of {}.{}: ON {} {} from {}.{} changes {}.{} without revisions "
+            "(pgrev verify finds such changes)",
+            fk.constraint, fk.schema, fk.table, event, name, fk.ref_schema, fk.ref_table, fk.schema,
+            fk.table));
+    }
+    return out;
+}
+
+}  // namespace
+
+void CatalogService::warn_foreign_keys(const std::string& database, Entry& entry,
+                                       const audit::CatalogSnapshot& snapshot) {
+    std::vector<std::string> now;
+    for (const auto& fk : snapshot.links().foreign_keys) {
+        for (auto& line : foreign_key_warnings(fk))
+            now.push_back(std::move(line));
+    }
+    for (const auto& line : now) {
+        if (std::find(entry.warned.begin(), entry.warned.end(), line) == entry.warned.end()) {
+            spdlog::warn("database \"{}\": {}", database, line);
+        }
+    }
+    entry.warned = std::move(now);
+}
 
 CatalogService::CatalogService(const config::Config& config) : config_(config) {}
 
@@ -106,6 +158,7 @@ void CatalogService::load(const std::string& database) {
         }
         e.loading = false;
         if (snapshot) {
+            warn_foreign_keys(database, e, *snapshot);
             install(e, snapshot);
             bool unusable = false;
             for (const auto& t : snapshot->tables())
@@ -131,6 +184,19 @@ void CatalogService::install(Entry& entry, const audit::CatalogPtr& snapshot) {
         names.push_back(a.name);
     for (const auto& d : snapshot->rev_dependencies())
         names.push_back(d.name);
+    // Calls of routines that write audited tables, and writes to tables whose triggers or
+    // rules do, name none of them.
+    const audit::CatalogLinks& links = snapshot->links();
+    for (const auto& r : links.routines)
+        names.push_back(r.name);
+    for (const auto& t : links.triggers)
+        names.push_back(t.table);
+    for (const auto& r : links.rules)
+        names.push_back(r.table);
+    for (const auto& u : links.routine_users)
+        names.push_back(u.name);
+    // TRUNCATE ... CASCADE: a keyword, never spelled otherwise, and rarer than the tables.
+    if (!links.truncate_reaches.empty()) names.push_back("cascade");
     entry.filter_names = std::move(names);
     rebuild_children_filter(entry);
 }
@@ -173,6 +239,7 @@ bool CatalogService::prepare_all_databases() {
                 spdlog::info("database \"{}\": created revision table {}", db, t);
             }
             std::lock_guard lock(mutex_);
+            warn_foreign_keys(db, databases_[db], *report.snapshot);
             install(databases_[db], report.snapshot);
         } catch (const audit::RevTableMismatch& e) {
             spdlog::critical("{}", e.what());

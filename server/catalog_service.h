@@ -73,7 +73,14 @@ class CatalogService {
         bool load_again = false;                          // invalidated while a load was under way
         std::vector<audit::ChildTable> pending_children;  // see invalidate()
         std::vector<std::string> filter_names;            // of `children`, from the last snapshot
+        // Warnings of foreign keys logged for the last snapshot: the next ones only log anew.
+        std::vector<std::string> warned;
     };
+
+    // Logs a WARNING for each foreign key action of `snapshot` that changes an audited table's
+    // rows and was not logged for the entry's previous snapshot (all of them at start).
+    static void warn_foreign_keys(const std::string& database, Entry& entry,
+                                  const audit::CatalogSnapshot& snapshot);  // with mutex_ held
 
     void install(Entry& entry, const audit::CatalogPtr& snapshot);  // with mutex_ held
     void rebuild_children_filter(Entry& entry);                     // with mutex_ held

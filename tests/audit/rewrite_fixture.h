@@ -36,6 +36,30 @@ inline audit::CatalogSnapshot reservation_catalog() {
     return audit::CatalogSnapshot(reservation_tables(), {r, i});
 }
 
+// The fixture's catalog with server-side code that reaches reservation without naming it:
+// routine public.archive names it and ops.purge calls archive; trigger log_trg on public.log
+// runs archive; rule log_rule on public.ruled depends on reservation; reservation references
+// public.room by foreign key (ON DELETE CASCADE); view archive_view calls archive, and so does
+// the default of column x of table defaulted.
+inline audit::CatalogSnapshot reservation_catalog_with_code() {
+    audit::CatalogSnapshot plain = reservation_catalog();
+    audit::CatalogLinks links;
+    links.routines.push_back({"public", "archive", "audited table public.reservation", ""});
+    links.routines.push_back(
+        {"ops", "purge", "audited table public.reservation", "public.archive"});
+    links.triggers.push_back(
+        {"public", "log", "log_trg", "public", "archive", "audited table public.reservation"});
+    links.rules.push_back({"public", "ruled", "log_rule", "audited table public.reservation"});
+    links.routine_users.push_back({"public", "archive_view", "view", "public", "archive",
+                                   "audited table public.reservation", true});
+    links.routine_users.push_back({"public", "defaulted", "default of column x", "public",
+                                   "archive", "audited table public.reservation", false});
+    links.foreign_keys.push_back(
+        {"reservation_room_fk", "public", "reservation", "public", "room", 'c', 'a'});
+    links.truncate_reaches.push_back({"public", "room", "public.reservation"});
+    return audit::CatalogSnapshot(plain.configured(), plain.tables(), 5, std::move(links));
+}
+
 // The start of the revision insert for `reservation`, up to its values (SiteWriter::rev_insert).
 inline const std::string kRevInsert =
     R"(INSERT INTO "public"."reservation_rev" (rev_id, rev_created, rev_isdelete, "id", "name", )"
