@@ -17,7 +17,8 @@ Result exec(PGconn* conn, const std::string& sql, const std::vector<std::string>
     return catalog_exec(conn, sql, params);
 }
 
-// A text[] literal of `items`, for one query about many relations.
+}  // namespace
+
 std::string text_array(const std::vector<std::string>& items) {
     std::string out = "{";
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -30,8 +31,6 @@ std::string text_array(const std::vector<std::string>& items) {
     }
     return out + "}";
 }
-
-}  // namespace
 
 // Ancestors (parents at any depth) of `table` and of its descendants, other than the table
 // and its descendants themselves.

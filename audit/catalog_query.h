@@ -21,6 +21,9 @@ using QueryResult = std::unique_ptr<PGresult, QueryResultClearer>;
 QueryResult catalog_exec(PGconn* conn, const std::string& sql,
                          const std::vector<std::string>& params = {});
 
+// A text[] literal of `items` ('{"a","b"}'), for a parameter such as `$1::text[]`.
+std::string text_array(const std::vector<std::string>& items);
+
 // Parents (at any depth) of `schema.name` and of its descendants, other than those.
 void read_ancestors(PGconn* conn, const std::string& schema, const std::string& name, bool of_rev,
                     std::vector<AncestorTable>& out);

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "audit/catalog_query.h"
-#include "audit/source_names.h"
+#include "audit/code_names.h"
 #include "config/text.h"
 
 namespace pgrev::audit {
@@ -20,19 +20,6 @@ using Result = QueryResult;
 
 Result exec(PGconn* conn, const std::string& sql, const std::vector<std::string>& params = {}) {
     return catalog_exec(conn, sql, params);
-}
-
-std::string text_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        out += i == 0 ? "\"" : ",\"";
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out.push_back('\\');
-            out.push_back(c);
-        }
-        out += "\"";
-    }
-    return out + "}";
 }
 
 // Relations with what reaching them means, e.g. "audited table public.reservation".
@@ -98,7 +85,9 @@ Relations audited_relations(const std::vector<config::AuditedTable>& configured,
 
 // User routines (not in pg_catalog or information_schema, not in C) whose source names one of
 // `relations`, or a routine found so, at any depth. A cheap search on the server picks the
-// candidates; name_in_source decides. Returns them with their oids.
+// candidates; scan_code_names decides, reading the source as pgrev reads a DO block or a
+// CREATE FUNCTION's body (code_names.h), so a routine is flagged for exactly what would have
+// refused its definition through pgrev. Returns them with their oids.
 std::map<std::string, FlaggedRoutine> read_routines(PGconn* conn, const Relations& relations) {
     // SQL-standard bodies (PostgreSQL 14 on) are kept parsed: pg_get_function_sqlbody shows them.
     const bool sqlbody = PQserverVersion(conn) >= 140000;
@@ -108,7 +97,7 @@ std::map<std::string, FlaggedRoutine> read_routines(PGconn* conn, const Relation
               " ELSE p.prosrc END"
             : "p.prosrc";
     const std::string sql =
-        "SELECT p.oid::pg_catalog.text, n.nspname, p.proname, s.src "
+        "SELECT p.oid::pg_catalog.text, n.nspname, p.proname, s.src, l.lanname "
         "FROM pg_catalog.pg_proc p "
         "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
         "JOIN pg_catalog.pg_language l ON l.oid = p.prolang, "
@@ -129,14 +118,21 @@ std::map<std::string, FlaggedRoutine> read_routines(PGconn* conn, const Relation
         needles.reserve(names.size() + 1);
         for (const auto& n : names)
             needles.push_back(config::lower_ascii(n));
-        if (first) needles.push_back("u&");  // a quoted identifier can spell any name
+        if (first) {
+            // A quoted identifier (U&"...") or an escape in a string (E'\162...') can spell
+            // any name without its letters.
+            needles.emplace_back("u&");
+            needles.emplace_back("\\");
+        }
         first = false;
         Result r = exec(conn, sql, {text_array(needles)});
         std::vector<std::string> next_names, next_reaches, next_vias;
         for (int i = 0; i < PQntuples(r.get()); ++i) {
             std::string oid = PQgetvalue(r.get(), i, 0);
             if (flagged.count(oid) != 0) continue;
-            std::size_t k = name_in_source(PQgetvalue(r.get(), i, 3), names);
+            std::string language = PQgetvalue(r.get(), i, 4);
+            bool quoted_are_code = !(language == "sql" || language == "plpgsql");
+            std::size_t k = first_name_in_code(PQgetvalue(r.get(), i, 3), quoted_are_code, names);
             if (k == names.size()) continue;
             FlaggedRoutine f{PQgetvalue(r.get(), i, 1), PQgetvalue(r.get(), i, 2), reaches[k],
                              vias[k]};

@@ -325,4 +325,18 @@ CodeScan scan_code_names(std::string_view code, bool quoted_are_code, const Name
     return scanner.result();
 }
 
+std::size_t first_name_in_code(std::string_view code, bool quoted_are_code,
+                               const std::vector<std::string>& names) {
+    std::size_t k = names.size();
+    CodeScan scan =
+        scan_code_names(code, quoted_are_code, [&](std::string_view, std::string_view name) {
+            for (std::size_t j = 0; j < names.size() && k == names.size(); ++j) {
+                if (names[j] == name) k = j;
+            }
+            return k != names.size();
+        });
+    if (scan == CodeScan::Doubtful && !names.empty()) return 0;
+    return scan == CodeScan::Named ? k : names.size();
+}
+
 }  // namespace pgrev::audit

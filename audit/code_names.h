@@ -8,8 +8,11 @@
 // run time ('reser' || 'vation') is out of any reader's sight (README).
 #pragma once
 
+#include <cstddef>
 #include <functional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace pgrev::audit {
 
@@ -27,5 +30,10 @@ using NameTest = std::function<bool(std::string_view schema, std::string_view na
 // `quoted_are_code`: the code is not SQL or PL/pgSQL (plpython's "..." are strings), so the
 // text of "..." is read as code too.
 CodeScan scan_code_names(std::string_view code, bool quoted_are_code, const NameTest& named);
+
+// The index in `names` (catalog names, any schema) of a name `code` holds, or names.size()
+// when it holds none; 0 when the code is Doubtful (it may name any of them).
+std::size_t first_name_in_code(std::string_view code, bool quoted_are_code,
+                               const std::vector<std::string>& names);
 
 }  // namespace pgrev::audit

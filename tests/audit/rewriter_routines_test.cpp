@@ -2,14 +2,14 @@
 // (audit/routine_statements.cpp): calls of flagged routines anywhere in a statement, writes to
 // tables with flagged triggers or rules, new triggers running flagged functions, TRUNCATE ...
 // CASCADE through an audited table's foreign key; and how routine sources are read
-// (audit/source_names.cpp).
+// (audit/code_names.cpp).
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
 
+#include "audit/code_names.h"
 #include "audit/rewriter.h"
-#include "audit/source_names.h"
 #include "tests/audit/rewrite_fixture.h"
 #include "tests/audit/sql_checks.h"
 
@@ -44,8 +44,9 @@ config::Audit allowing(bool config::Audit::*flag) {
     return a;
 }
 
+// As the loader reads a PL/pgSQL or SQL routine's source.
 std::size_t named(std::string_view source, const std::vector<std::string>& names) {
-    return audit::name_in_source(source, names);
+    return audit::first_name_in_code(source, false, names);
 }
 
 }  // namespace
@@ -192,11 +193,12 @@ TEST_SUITE("audit") {
         // Dynamic SQL: a word in a string counts, in any case.
         CHECK(named("EXECUTE 'UPDATE Reservation SET x = 1'", names) == 0);
         CHECK(named("EXECUTE $q$DELETE FROM reservation$q$", names) == 0);
-        // Not the name: another word, a comment, another case of a quoted name.
+        // Words in comments count, as in a DO block's body (code_names.h).
+        CHECK(named("SELECT 1 -- updates reservation\n", names) == 0);
+        CHECK(named("SELECT /* reservation /* nested */ reservation */ 1", names) == 0);
+        // Not the name: another word, another case of a quoted name.
         CHECK(named("UPDATE reservations SET x = 1", names) == names.size());
         CHECK(named("SELECT reservation_count FROM t", names) == names.size());
-        CHECK(named("SELECT 1 -- updates reservation\n", names) == names.size());
-        CHECK(named("SELECT /* reservation /* nested */ reservation */ 1", names) == names.size());
         CHECK(named("UPDATE \"Reservation\" SET x = 1", names) == names.size());
         CHECK(named("UPDATE odd SET x = 1", names) == names.size());  // folds to odd, not Odd
         CHECK(named("SELECT 1", names) == names.size());
