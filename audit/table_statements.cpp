@@ -117,7 +117,8 @@ void StatementAnalyzer::analyze_drop(const StatementNode& n, StatementAnalysis& 
         for (const auto& obj : n.fields.value("objects", Json::array())) {
             refuse_drop_schema_cascade(node_fields(obj).value("sval", ""), a);
         }
-    } else if (type == "OBJECT_TABLE") {
+    } else if (type == "OBJECT_TABLE" || type == "OBJECT_FOREIGN_TABLE") {
+        // A foreign table can be a partition of an audited table too.
         for (const auto& obj : n.fields.value("objects", Json::array())) {
             analyze_drop_table(dropped_table(obj), a);
         }
@@ -133,6 +134,12 @@ void StatementAnalyzer::refuse_drop_schema_cascade(const std::string& schema,
         if (t.schema != schema) continue;
         refuse_history_change(match(t.schema, config::rev_name(t.name)), "DROP SCHEMA ... CASCADE",
                               a);
+    }
+    // A partition or child of an audited table in it takes its rows with it.
+    for (const auto& child : catalog_.children()) {
+        if (child.schema != schema || child.view) continue;
+        refuse_partition_change("DROP SCHEMA " + schema + " CASCADE",
+                                child.schema + "." + child.name, child.parent, false, a);
     }
     // A partitioned parent of a revision table takes its partitions with it.
     for (const auto& anc : catalog_.ancestors()) {

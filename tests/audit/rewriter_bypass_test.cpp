@@ -26,6 +26,7 @@ audit::CatalogSnapshot bypass_catalog() {
     audit::CatalogLinks links;
     links.children.push_back({"public", "reservation_2026", "public.reservation"});
     links.children.push_back({"public", "slot_view", "public.reservation", true});
+    links.children.push_back({"parts", "reservation_2025", "public.reservation"});
     links.ancestors.push_back({"public", "base", "public.reservation", false, false});
     links.ancestors.push_back({"public", "rev_parent", "public.reservation_rev", true, true});
     links.ancestors.push_back({"public", "rev_base", "public.reservation_rev", true, false});
@@ -305,6 +306,11 @@ TEST_SUITE("audit") {
                   "leave audited table public.reservation"},
                  {"DROP TABLE IF EXISTS other, public.reservation_2026 CASCADE",
                   "the rows of public.reservation_2026 would leave"},
+                 {"DROP FOREIGN TABLE reservation_2026",
+                  "the rows of reservation_2026 would leave audited table public.reservation"},
+                 {"DROP SCHEMA parts CASCADE",
+                  "DROP SCHEMA parts CASCADE is refused: the rows of parts.reservation_2025 "
+                  "would leave audited table public.reservation"},
              }) {
             check_refused(c.sql, "0A000", c.message);
             check_refused(c.sql, "0A000", "(allow it with audit.allow: [partition_changes])");
@@ -312,12 +318,12 @@ TEST_SUITE("audit") {
         }
         // An empty new partition or child, the audited table leaving its own parent, the
         // audited table dropped, a view of it dropped: allowed.
-        for (const char* sql :
-             {"CREATE TABLE r27 PARTITION OF reservation DEFAULT",
-              "CREATE TABLE r28 () INHERITS (reservation)",
-              "ALTER TABLE reservation NO INHERIT base",
-              "ALTER TABLE base ATTACH PARTITION other DEFAULT", "DROP TABLE reservation",
-              "DROP VIEW slot_view", "DROP TABLE other"}) {
+        for (const char* sql : {"CREATE TABLE r27 PARTITION OF reservation DEFAULT",
+                                "CREATE TABLE r28 () INHERITS (reservation)",
+                                "ALTER TABLE reservation NO INHERIT base",
+                                "ALTER TABLE base ATTACH PARTITION other DEFAULT",
+                                "DROP TABLE reservation", "DROP VIEW slot_view", "DROP TABLE other",
+                                "DROP SCHEMA other CASCADE", "DROP SCHEMA public"}) {
             check_not_refused(sql);
         }
         // Allowed, an attached partition is known by name at once.
