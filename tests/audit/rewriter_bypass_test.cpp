@@ -12,6 +12,7 @@
 #include "audit/code_names.h"
 #include "audit/name_filter.h"
 #include "audit/rewriter.h"
+#include "tests/audit/refusal_checks.h"
 #include "tests/audit/rewrite_fixture.h"
 #include "tests/audit/sql_checks.h"
 
@@ -41,24 +42,15 @@ audit::RewritePlan plan(const std::string& sql, const config::Audit& policy = {}
 void check_refused(const std::string& sql, const std::string& sqlstate,
                    const std::string& message_part, const config::Audit& policy = {}) {
     CAPTURE(sql);
-    audit::RewritePlan p = plan(sql, policy);
-    CHECK_ACTION(p, Refuse);
-    CHECK(p.refusal_sqlstate == sqlstate);
-    CHECK(p.refusal_message.starts_with("pgrev: "));
-    CHECK_CONTAINS(p.refusal_message, message_part);
+    test::check_refusal(plan(sql, policy), sqlstate, message_part);
 }
 
 void check_not_refused(const std::string& sql, const config::Audit& policy = {}) {
     CAPTURE(sql);
-    audit::RewritePlan p = plan(sql, policy);
-    CHECK_MESSAGE(p.action != audit::RewritePlan::Action::Refuse, p.refusal_message);
+    test::check_no_refusal(plan(sql, policy));
 }
 
-config::Audit allowing(bool config::Audit::*flag) {
-    config::Audit policy;
-    policy.*flag = true;
-    return policy;
-}
+using test::allowing;
 
 // The names scan_code_names reports, "schema.name" or "name", all of them.
 std::vector<std::string> names_in(const std::string& code, bool quoted_are_code = false) {

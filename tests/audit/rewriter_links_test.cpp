@@ -8,6 +8,7 @@
 
 #include "audit/catalog.h"
 #include "audit/rewriter.h"
+#include "tests/audit/refusal_checks.h"
 #include "tests/audit/rewrite_fixture.h"
 #include "tests/audit/sql_checks.h"
 
@@ -41,17 +42,12 @@ audit::RewritePlan plan(const std::string& sql, const config::Audit& policy = {}
 void check_refused(const std::string& sql, const std::string& sqlstate,
                    const std::string& message_part, const config::Audit& policy = {}) {
     CAPTURE(sql);
-    audit::RewritePlan p = plan(sql, policy);
-    CHECK_ACTION(p, Refuse);
-    CHECK(p.refusal_sqlstate == sqlstate);
-    CHECK(p.refusal_message.starts_with("pgrev: "));
-    CHECK_CONTAINS(p.refusal_message, message_part);
+    test::check_refusal(plan(sql, policy), sqlstate, message_part);
 }
 
 void check_not_refused(const std::string& sql, const config::Audit& policy = {}) {
     CAPTURE(sql);
-    audit::RewritePlan p = plan(sql, policy);
-    CHECK_MESSAGE(p.action != audit::RewritePlan::Action::Refuse, p.refusal_message);
+    test::check_no_refusal(plan(sql, policy));
 }
 
 }  // namespace

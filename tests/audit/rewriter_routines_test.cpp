@@ -10,6 +10,7 @@
 
 #include "audit/code_names.h"
 #include "audit/rewriter.h"
+#include "tests/audit/refusal_checks.h"
 #include "tests/audit/rewrite_fixture.h"
 #include "tests/audit/sql_checks.h"
 
@@ -25,24 +26,15 @@ audit::RewritePlan plan(const std::string& sql, const config::Audit& policy = {}
 void check_refused(const std::string& sql, const std::string& message_part,
                    const config::Audit& policy = {}) {
     CAPTURE(sql);
-    audit::RewritePlan p = plan(sql, policy);
-    CHECK_ACTION(p, Refuse);
-    CHECK(p.refusal_sqlstate == "0A000");
-    CHECK(p.refusal_message.starts_with("pgrev: "));
-    CHECK_CONTAINS(p.refusal_message, message_part);
+    test::check_refusal(plan(sql, policy), "0A000", message_part);
 }
 
 void check_not_refused(const std::string& sql, const config::Audit& policy = {}) {
     CAPTURE(sql);
-    audit::RewritePlan p = plan(sql, policy);
-    CHECK_MESSAGE(p.action != audit::RewritePlan::Action::Refuse, p.refusal_message);
+    test::check_no_refusal(plan(sql, policy));
 }
 
-config::Audit allowing(bool config::Audit::*flag) {
-    config::Audit a;
-    a.*flag = true;
-    return a;
-}
+using test::allowing;
 
 // As the loader reads a PL/pgSQL or SQL routine's source.
 std::size_t named(std::string_view source, const std::vector<std::string>& names) {
