@@ -1,5 +1,7 @@
 #include "audit/plan_cache.h"
 
+#include "audit/plan_template.h"
+
 namespace pgrev::audit {
 
 std::size_t plan_bytes(const RewritePlan& plan) {
@@ -11,6 +13,7 @@ std::size_t plan_bytes(const RewritePlan& plan) {
         bytes += st.prepared_name.capacity();
     for (const auto& t : plan.unknown_tables)
         bytes += sizeof(std::string) + t.capacity();
+    if (plan.shape_template) bytes += plan.shape_template->bytes();
     return bytes;
 }
 

@@ -2,6 +2,7 @@
 // function of the text and the catalog snapshot, so it is cached by text.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,8 @@
 #include "protocol/pgrev_message.h"
 
 namespace pgrev::audit {
+
+class PlanTemplate;  // plan_template.h
 
 // The command tag a client expects for a rewritten statement. The server reports the tag of
 // the statement pgrev sent ("INSERT 0 N" for the revision insert, "SELECT N" for a projection
@@ -62,6 +65,12 @@ struct RewritePlan {
     std::vector<std::string> unknown_tables;
     // The statements write to audited tables (rewritten).
     bool audits = false;
+    // Nothing in the plan depends on the values of the text's literals or on its comments:
+    // every statement is an INSERT, UPDATE, DELETE or SELECT, whose analysis reads names and
+    // structure only (plan_template.h).
+    bool literal_blind = false;
+    // With a plan cached for a shape: how to make the plan of another text of that shape.
+    std::shared_ptr<const PlanTemplate> shape_template;
     // With Rewrite/Refuse: the client's text and where its pieces went in `sql`, to map an
     // error position back (map_error_position).
     std::string original;

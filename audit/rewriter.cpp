@@ -131,7 +131,13 @@ class SiteWriter {
     // same-named table of another schema first, its rows must not become this table's history,
     // and a filter would leave the command tag's count wrong: the statement fails instead, with
     // a message that says why (the format() call keeps the planner from raising it early).
-    // The condition is evaluated once per statement.
+    //
+    // Both names are regclass constants, resolved when the server analyses the statement, as
+    // the target's name is, and with the same search_path (a prepared statement is analysed
+    // again when search_path changes): the planner folds the comparison, so the guard costs
+    // two name lookups at analysis and nothing when the plan runs. (to_regclass() would be
+    // planned and called for every statement.) The name is one the target resolved to, so the
+    // cast cannot fail for want of a table.
     std::string search_path_guard() const {
         const AuditedTableInfo& t = *s_.table;
         std::string qualified = quote_identifier(t.schema) + "." + quote_identifier(t.name);
@@ -140,8 +146,8 @@ class SiteWriter {
                                     " first; name the audited one with its schema");
         // Operators are named with their schema, as everything pgrev generates: a user's
         // `=(regclass, regclass)` earlier in search_path must not answer this question.
-        return "CASE WHEN pg_catalog.to_regclass(" + sql_literal(quote_identifier(t.name)) +
-               ") OPERATOR(pg_catalog.=) " + sql_literal(qualified) +
+        return "CASE WHEN " + sql_literal(quote_identifier(t.name)) +
+               "::pg_catalog.regclass OPERATOR(pg_catalog.=) " + sql_literal(qualified) +
                "::pg_catalog.regclass THEN true ELSE pg_catalog.format('%s', " +
                sql_literal(message) + ")::pg_catalog.int4 OPERATOR(pg_catalog.=) 0 END";
     }
@@ -423,7 +429,11 @@ RewritePlan plan_rewrite(std::string_view sql, const CatalogSnapshot& catalog,
     std::vector<Token> tokens = lex_sql(sql);
     StatementAnalyzer analyzer(sql, tokens, catalog, policy);
     std::vector<Edit> edits;
+    plan.literal_blind = true;
     for (const auto& statement : parsed.statements) {
+        std::string_view kind = node_kind(*statement.node);
+        plan.literal_blind = plan.literal_blind && (kind == "InsertStmt" || kind == "UpdateStmt" ||
+                                                    kind == "DeleteStmt" || kind == "SelectStmt");
         StatementAnalysis a = analyzer.analyze(statement);
         plan.changes_catalog = plan.changes_catalog || a.changes_catalog;
         if (!a.unknown_tables.empty()) {

@@ -70,10 +70,12 @@ constexpr std::size_t npos = std::string_view::npos;
 
 class Scanner {
   public:
-    explicit Scanner(std::string_view s) : s_(s) {}
+    explicit Scanner(std::string_view s, bool keep_comments = false)
+        : s_(s), keep_comments_(keep_comments) {}
 
     std::vector<Token> run();
     bool continued_across_comment() const { return continued_across_comment_; }
+    bool complete() const { return complete_; }
 
   private:
     bool at(std::size_t i, char c) const { return i < s_.size() && s_[i] == c; }
@@ -99,9 +101,11 @@ class Scanner {
     }
 
     std::string_view s_;
+    bool keep_comments_;
     std::vector<Token> tokens_;
     int depth_ = 0;
     bool continued_across_comment_ = false;
+    bool complete_ = true;
 };
 
 // A `/*` comment at `i`, ended by the `*/` that closes it: comments nest. npos when
@@ -262,12 +266,19 @@ std::vector<Token> Scanner::run() {
             continue;
         }
         if (at(i, '-', '-')) {
-            i = line_comment_end(i);
+            std::size_t end = line_comment_end(i);
+            if (keep_comments_) push(TokenKind::Comment, i, end);
+            i = end;
             continue;
         }
         if (at(i, '/', '*')) {
-            i = block_comment_end(i);
-            if (i == npos) break;
+            std::size_t end = block_comment_end(i);
+            if (end == npos) {
+                complete_ = false;
+                break;
+            }
+            if (keep_comments_) push(TokenKind::Comment, i, end);
+            i = end;
             continue;
         }
         std::size_t begin = i;
@@ -346,7 +357,10 @@ std::vector<Token> Scanner::run() {
             if ((c == ':' && (at(i + 1, ':') || at(i + 1, '='))) || (c == '.' && at(i + 1, '.')))
                 end = i + 2;
         }
-        if (end == npos) break;  // unterminated: the server refuses the text
+        if (end == npos) {  // unterminated: the server refuses the text
+            complete_ = false;
+            break;
+        }
         push(kind, begin, end);
         i = end;
     }
@@ -367,6 +381,13 @@ bool Token::is_word(std::string_view text, std::string_view lower_keyword) const
 
 std::vector<Token> lex_sql(std::string_view text) {
     return Scanner(text).run();
+}
+
+std::vector<Token> lex_sql_with_comments(std::string_view text, bool& complete) {
+    Scanner scanner(text, true);
+    std::vector<Token> tokens = scanner.run();
+    complete = scanner.complete();
+    return tokens;
 }
 
 bool continues_string_across_comment(std::string_view text) {

@@ -25,7 +25,8 @@ enum class TokenKind {
     CloseParen,
     Comma,
     Semicolon,
-    Other,  // operators ("+", "<=", "::", "@-") and the rest
+    Other,    // operators ("+", "<=", "::", "@-") and the rest
+    Comment,  // "-- ..." (without its newline) or "/* ... */", only from lex_sql_with_comments
 };
 
 struct Token {
@@ -41,6 +42,11 @@ struct Token {
 // Tokens of `text`, comments and white space left out. An unterminated string or comment ends
 // the list there (the parser will have refused such text already).
 std::vector<Token> lex_sql(std::string_view text);
+
+// The tokens of `text` with its comments among them (TokenKind::Comment). `complete` is set
+// to whether the tokens reach the end of the text (false when a quoted string or identifier or
+// a block comment is unterminated; an unterminated dollar quote is one token to the end).
+std::vector<Token> lex_sql_with_comments(std::string_view text, bool& complete);
 
 // True when the server continues a string literal across a `--` comment ('a' --c<LF> 'b' is
 // 'ab'). libpg_query's scanner does not, so its parser reads such a text differently from the

@@ -5,8 +5,10 @@
 #include <algorithm>
 
 #include "audit/name_filter.h"
+#include "audit/plan_template.h"
 #include "audit/rewriter.h"
 #include "audit/sql_lexer.h"
+#include "audit/statement_shape.h"
 #include "protocol/frontend_messages.h"
 #include "protocol/pgrev_message.h"
 #include "protocol/sqlstate.h"
@@ -191,15 +193,48 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
         session_.request_catalog();
         return nullptr;
     }
+    audit::PlanPtr plan = cached_plan(sql, *catalog, fresh);
+    if (plan && !state_.standard_conforming_strings &&
+        !audit::backslashes_read_the_same(plan->sql)) {
+        // What pgrev adds must read the same as well.
+        return refusal(sqlstate::kFeatureNotSupported,
+                       "cannot audit this statement while standard_conforming_strings "
+                       "is off: its rewrite holds a backslash in a string literal (turn it on)");
+    }
+    return plan;
+}
+
+audit::PlanPtr ClientMessages::cached_plan(std::string_view sql,
+                                           const audit::CatalogSnapshot& catalog, bool fresh) {
     auto& cache = thread_plan_cache();
     // The plan of a text pgrev cannot parse depends on the server's version.
     std::uint8_t variant = state_.server_has_pgrevs_grammar ? 1 : 0;
-    if (auto cached = cache.find(catalog->generation(), sql, variant)) return cached;
+    // Shapes are kept under their own variants: a key never equals a text's.
+    std::uint8_t shape_variant = variant | 2;
+    if (auto cached = cache.find(catalog.generation(), sql, variant)) return cached;
+    // Big texts (bulk INSERTs) are rarely sent twice: caching them would only hold memory.
+    constexpr std::size_t kMaxCachedText = 64 * 1024;
+    audit::StatementShape shape;
+    if (sql.size() <= kMaxCachedText) shape = audit::statement_shape(sql);
+    // The shape's entry holds its template, or none when its plans cannot be filled in.
+    audit::PlanPtr shaped =
+        shape.usable ? cache.find(catalog.generation(), shape.key, shape_variant) : nullptr;
+    if (shaped && shaped->shape_template) {
+        return std::make_shared<RewritePlan>(shaped->shape_template->fill(sql, shape));
+    }
 
+    auto planner = [&](std::string_view text) {
+        return audit::plan_rewrite(text, catalog, server_.config.audit, fresh,
+                                   state_.server_has_pgrevs_grammar);
+    };
     std::shared_ptr<RewritePlan> plan;
     try {
-        plan = std::make_shared<RewritePlan>(audit::plan_rewrite(
-            sql, *catalog, server_.config.audit, fresh, state_.server_has_pgrevs_grammar));
+        plan = std::make_shared<RewritePlan>(planner(sql));
+        if (shape.usable && !shaped && plan->action != RewritePlan::Action::NeedCatalog) {
+            auto entry = std::make_shared<RewritePlan>();
+            entry->shape_template = audit::PlanTemplate::make(sql, shape, *plan, planner);
+            cache.insert(catalog.generation(), shape.key, entry, shape_variant);
+        }
     } catch (const std::exception& e) {
         // A statement pgrev cannot analyse must not pass unaudited: fail closed.
         spdlog::error("{}: cannot analyse a statement ({}): {}", session_.describe(), e.what(),
@@ -215,17 +250,9 @@ audit::PlanPtr ClientMessages::plan_for(std::string_view sql) {
         session_.request_catalog();
         return nullptr;
     }
-    if (!state_.standard_conforming_strings && !audit::backslashes_read_the_same(plan->sql)) {
-        // What pgrev adds must read the same as well.
-        return refusal(sqlstate::kFeatureNotSupported,
-                       "cannot audit this statement while standard_conforming_strings "
-                       "is off: its rewrite holds a backslash in a string literal (turn it on)");
-    }
     // A refusal for a table that may yet be created is decided afresh each time.
-    // Big texts (bulk INSERTs) are rarely sent twice: caching them would only hold memory.
-    constexpr std::size_t kMaxCachedText = 64 * 1024;
     if ((!fresh || plan->action != RewritePlan::Action::Refuse) && sql.size() <= kMaxCachedText) {
-        cache.insert(catalog->generation(), sql, plan, variant);
+        cache.insert(catalog.generation(), sql, plan, variant);
     }
     return plan;
 }

@@ -50,6 +50,10 @@ class ClientMessages : public protocol::MessageHandler {
     bool needs_analysis(std::string_view sql);
     // The plan for `sql`, or null when the session must first wait for the catalog.
     audit::PlanPtr plan_for(std::string_view sql);
+    // The plan from this thread's cache, by text or by shape, or made (and cached); a refusal
+    // when the rewriter fails; null when the catalog must be read first.
+    audit::PlanPtr cached_plan(std::string_view sql, const audit::CatalogSnapshot& catalog,
+                               bool fresh);
     // plan_for, once no earlier statement may still change how the text reads.
     audit::PlanPtr plan_after_settings(std::string_view sql);
     // Session bookkeeping for a planned text; returns the verb each statement's tag must have.

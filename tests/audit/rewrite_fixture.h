@@ -82,8 +82,8 @@ inline audit::RewritePlan plan_with_guards(std::string_view sql, const config::A
 
 // The rev insert's search_path guard for an unqualified target (see SiteWriter).
 inline std::string search_path_guard(const std::string& name, const std::string& schema) {
-    return "CASE WHEN pg_catalog.to_regclass('\"" + name + "\"') OPERATOR(pg_catalog.=) '\"" +
-           schema + "\".\"" + name +
+    return "CASE WHEN '\"" + name + "\"'::pg_catalog.regclass OPERATOR(pg_catalog.=) '\"" + schema +
+           "\".\"" + name +
            "\"'::pg_catalog.regclass THEN true ELSE pg_catalog.format('%s', 'pgrev: search_path "
            "finds another table named " +
            name +

@@ -1,0 +1,60 @@
+// The plan of one text as a template for every text of its shape (statement_shape.h): the
+// rewritten text as pieces pgrev generated, pieces copied from the client's text and the
+// client's slots (literals, comments), so the plan of another text of the shape is put
+// together without parsing it. The error-position map is made for the new text as well.
+//
+// Only plans that cannot depend on a slot's contents become templates: every statement an
+// INSERT, UPDATE, DELETE or SELECT (whose analysis reads names and structure, never a
+// constant: RewritePlan::literal_blind), forwarded or rewritten, changing no books (no
+// PREPARE, no DDL). And a template is kept only when it makes the same plan as the rewriter
+// for a probe text, the first text with every slot holding another value: a rewrite that
+// put a literal's value into the text it generates shows there and is never filled in.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/rewrite_plan.h"
+#include "audit/statement_shape.h"
+
+namespace pgrev::audit {
+
+class PlanTemplate {
+  public:
+    using Planner = std::function<RewritePlan(std::string_view text)>;
+
+    // The template of `plan`, the plan `planner` made for `text` of shape `shape`; null when
+    // the plan cannot be one. `planner` plans the probe text.
+    static std::shared_ptr<const PlanTemplate> make(std::string_view text,
+                                                    const StatementShape& shape,
+                                                    const RewritePlan& plan,
+                                                    const Planner& planner);
+
+    // The plan of `text`, whose shape is this template's (its slots in `shape`).
+    RewritePlan fill(std::string_view text, const StatementShape& shape) const;
+
+    std::size_t bytes() const;  // what keeping it costs, about
+
+  private:
+    struct Segment {
+        enum class Kind { Generated, Copy, Slot } kind;
+        // Generated: `length` bytes of generated_ from `offset`. Copy: `length` bytes of the
+        // client's text, `offset` bytes after the end of slot `slot` - 1 (after the text's
+        // start when `slot` is 0). Slot: the contents of slot `slot`.
+        std::size_t slot;
+        std::size_t offset;
+        std::size_t length;
+    };
+
+    bool build(const StatementShape& shape, const RewritePlan& plan);
+
+    RewritePlan model_;  // the plan without its texts
+    std::string generated_;
+    std::vector<Segment> segments_;
+};
+
+}  // namespace pgrev::audit
