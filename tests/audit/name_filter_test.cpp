@@ -59,5 +59,25 @@ TEST_SUITE("audit") {
         CHECK_FALSE(NameFilter::contains_ci("rrrrrrrrrrr", "reservation"));
         CHECK(NameFilter::contains_ci("a_b", "_b"));  // a first character without case
         CHECK(NameFilter::contains_ci("x U& y", "u&"));
+        // The search skips to the needle's rarest character (v, w, &): at the text's ends,
+        // twice in the needle, in a text full of the needle's common letters.
+        CHECK(NameFilter::contains_ci("VATION", "vation"));
+        CHECK(NameFilter::contains_ci("reserv", "reserv"));
+        CHECK_FALSE(NameFilter::contains_ci("eserv", "reserv"));
+        CHECK_FALSE(NameFilter::contains_ci("reser", "reserv"));
+        CHECK(NameFilter::contains_ci("vvwvwwv", "wwv"));
+        CHECK(NameFilter::contains_ci("&u&", "u&"));
+        CHECK_FALSE(NameFilter::contains_ci("&&u", "u&"));
+        CHECK(NameFilter::contains_ci(std::string(3000, 'e') + "reservationx", "reservation"));
+        CHECK_FALSE(NameFilter::contains_ci(std::string(3000, 'v') + "reservatio", "reservation"));
+        // Every placement of the needle in a longer text, in every case mix.
+        for (std::size_t at = 0; at <= 12; ++at) {
+            std::string text(12, 'r');
+            text.insert(at, at % 2 ? "InVoIcE" : "invoice");
+            CAPTURE(text);
+            CHECK(NameFilter::contains_ci(text, "invoice"));
+            text[at + 2] = 'x';
+            CHECK_FALSE(NameFilter::contains_ci(text, "invoice"));
+        }
     }
 }
