@@ -29,6 +29,8 @@ packages=(
     # libraries (CMakeLists.txt finds them; README, Layout says what each is for)
     libboost-dev libpq-dev libspdlog-dev nlohmann-json3-dev doctest-dev
     libpg-query-dev libyaml-cpp-dev libssl-dev
+    # bench/micro (Google Benchmark): built by default so that CI keeps it compiling
+    libbenchmark-dev
     # scripts/check-style.sh (run by scripts/test.sh): formatting and lint
     clang-format clang-tidy
     # scripts/fuzz.sh: clang builds the libFuzzer targets; libFuzzer and clang's sanitizer
