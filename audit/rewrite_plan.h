@@ -62,6 +62,9 @@ struct RewritePlan {
     std::vector<std::string> unknown_tables;
     // The statements write to audited tables (rewritten).
     bool audits = false;
+    // Every statement is a rewritten INSERT, UPDATE or DELETE without RETURNING: the server
+    // sends no rows for it, so a prepared form of it cannot change its result type.
+    bool returns_no_rows = false;
     // With Rewrite/Refuse: the client's text and where its pieces went in `sql`, to map an
     // error position back (map_error_position).
     std::string original;
