@@ -18,6 +18,11 @@ std::string OwnStatements::key(std::string_view sql, const std::vector<std::uint
 
 OwnStatements::Decision OwnStatements::decide(const std::string& key, const std::string& sql,
                                               std::uint64_t generation) {
+    // A new catalog (DDL through pgrev, a reload): none of the old rewrites is used again.
+    if (generation != generation_) {
+        retire_all();
+        generation_ = generation;
+    }
     if (auto it = by_key_.find(key); it != by_key_.end()) {
         Statement& st = it->second;
         if (st.generation == generation && st.sql == sql) {

@@ -106,6 +106,7 @@ class OwnStatements {
     std::vector<std::string> closing_;
     std::vector<std::string> to_close_;
     std::unordered_set<std::string> client_names_;
+    std::uint64_t generation_ = 0;  // of the catalog the last decision was made under
     std::uint64_t next_name_ = 1;
     std::uint64_t uses_ = 0;
 };

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 using pgrev::server::OwnStatements;
 using Step = OwnStatements::Step;
 
@@ -56,6 +58,18 @@ TEST_SUITE("server") {
         own.retire_all();
         CHECK(own.size() == 0);
         CHECK(own.take_to_close() == std::vector<std::string>{"__pgrev_2"});
+        // A new generation retires every statement, not only the one of the text asked for.
+        std::string other = OwnStatements::key("y", {});
+        own.on_seen(other);
+        own.on_created(key, own.decide(key, "r", 3).name);
+        own.on_created(other, own.decide(other, "r", 3).name);
+        own.on_ready();
+        own.take_to_close();
+        CHECK(own.decide(key, "r", 4).step == Step::Create);
+        CHECK(own.size() == 1);
+        std::vector<std::string> closed = own.take_to_close();
+        std::sort(closed.begin(), closed.end());
+        CHECK(closed == std::vector<std::string>{"__pgrev_3", "__pgrev_4"});
     }
 
     TEST_CASE("own statements: bounded, the least recently used retired; client names skipped") {
