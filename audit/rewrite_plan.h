@@ -65,6 +65,9 @@ struct RewritePlan {
     std::vector<std::string> unknown_tables;
     // The statements write to audited tables (rewritten).
     bool audits = false;
+    // Every statement is a rewritten INSERT, UPDATE or DELETE without RETURNING: the server
+    // sends no rows for it, so a prepared form of it cannot change its result type.
+    bool returns_no_rows = false;
     // Nothing in the plan depends on the values of the text's literals or on its comments:
     // every statement is an INSERT, UPDATE, DELETE or SELECT, whose analysis reads names and
     // structure only (plan_template.h).

@@ -399,6 +399,8 @@ void add_rewrite(std::string_view sql, const StatementAnalysis& a, RewritePlan& 
         edits.insert(edits.end(), cte_edits.begin(), cte_edits.end());
     }
     plan.audits = plan.audits || a.main || !a.in_ctes.empty();
+    bool no_rows = a.main && !a.main->has_returning;
+    plan.returns_no_rows = plan.statements.empty() ? no_rows : plan.returns_no_rows && no_rows;
     plan.statements.push_back(a.plan);
 }
 

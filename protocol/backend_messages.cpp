@@ -88,6 +88,10 @@ PgrevError pgrev_fatal(std::string_view sqlstate, std::string_view text) {
     return PgrevError{"FATAL", std::string(sqlstate), pgrev_message(text), {}, {}};
 }
 
+std::string encode_parse_complete() {
+    return MessageBuilder(backend::kParseComplete).finish();
+}
+
 std::string encode_ready_for_query(char transaction_status) {
     return MessageBuilder(backend::kReadyForQuery)
         .u8(static_cast<std::uint8_t>(transaction_status))

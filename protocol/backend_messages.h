@@ -66,6 +66,7 @@ PgrevError pgrev_fatal(std::string_view sqlstate, std::string_view text);
 // ReadyForQuery: the transaction status, 'I' idle, 'T' in a block, 'E' in a failed block.
 char decode_ready_for_query(std::span<const char> body);
 std::string encode_ready_for_query(char transaction_status);
+std::string encode_parse_complete();
 
 std::string decode_command_complete(std::span<const char> body);
 std::string encode_command_complete(std::string_view tag);

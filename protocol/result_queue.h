@@ -10,6 +10,10 @@
 //   E        one entry with its portal's fix, popped by exactly one of CommandComplete,
 //            PortalSuspended, EmptyQueryResponse or ErrorResponse.
 //   C        one entry popped by CloseComplete.
+//   c*       a Close pgrev sent for itself (OwnClose): its CloseComplete is not the client's.
+//   P*       a Close pgrev sent in place of the client's Parse (ParseByClose): its
+//            CloseComplete is answered to the client as ParseComplete, so that it comes where
+//            the Parse's would, and not at all when the server skipped it after an error.
 //   S, F     a marker popped by ReadyForQuery. After an ErrorResponse in extended mode the
 //            server skips to Sync, so every entry before the marker is dropped.
 //   c, f     CopyDone/CopyFail end a copy-in, during which the server ignores Sync: the Sync
@@ -39,7 +43,17 @@
 
 namespace pgrev::protocol {
 
-enum class ResultKind { Query, Parse, Execute, Close, Sync, FunctionCall, CopyEnd };
+enum class ResultKind {
+    Query,
+    Parse,
+    Execute,
+    Close,
+    Sync,
+    FunctionCall,
+    CopyEnd,
+    OwnClose,
+    ParseByClose
+};
 
 // A Payload names three types:
 //   Fix      what to do with a statement's CommandComplete; Fix{} leaves it alone.
@@ -87,6 +101,12 @@ class BasicResultQueue {
     bool push_close(Pending pending = {}) {
         return push({Kind::Close, {}, {}, std::move(pending)});
     }
+    bool push_own_close(Pending pending = {}) {
+        return push({Kind::OwnClose, {}, {}, std::move(pending)});
+    }
+    bool push_parse_by_close(Context context, Pending pending = {}) {
+        return push({Kind::ParseByClose, {}, std::move(context), std::move(pending)});
+    }
     void push_sync();
     bool push_function_call() { return push({Kind::FunctionCall, {}, {}, {}}); }
     void push_copy_end();  // the client sent CopyDone or CopyFail
@@ -105,6 +125,14 @@ class BasicResultQueue {
     bool awaiting_answers() const {
         return std::any_of(entries_.begin(), entries_.end(),
                            [](const Entry& e) { return e.kind != Kind::CopyEnd; });
+    }
+    // A message the server answers with ReadyForQuery (a Query, Sync or FunctionCall) is in
+    // flight: the next message may be read in another transaction state than the last
+    // ReadyForQuery reported, and after an error that only that ReadyForQuery will show.
+    bool ready_in_flight() const {
+        return std::any_of(entries_.begin(), entries_.end(), [](const Entry& e) {
+            return e.kind == Kind::Query || e.kind == Kind::Sync || e.kind == Kind::FunctionCall;
+        });
     }
     // Every message sent is followed by one the server answers with ReadyForQuery (a Sync, a
     // Query, a FunctionCall): waiting for the answers needs nothing more from the client.
@@ -130,7 +158,12 @@ class BasicResultQueue {
     Fix on_command_complete() { return complete_one(); }
     // The pending change of the Parse or Close answered (empty when none).
     Pending on_parse_complete() { return take_front_pending(Kind::Parse); }
-    Pending on_close_complete() { return take_front_pending(Kind::Close); }
+    // Close, OwnClose or ParseByClose (current_kind() tells which, before this call).
+    Pending on_close_complete() {
+        Kind kind = current_kind();
+        bool close = kind == Kind::OwnClose || kind == Kind::ParseByClose;
+        return take_front_pending(close ? kind : Kind::Close);
+    }
     void on_empty_query() { complete_one(); }
     void on_portal_suspended() { complete_one(); }
     void on_copy_in();  // CopyInResponse

@@ -155,7 +155,8 @@ void BasicResultQueue<Payload>::on_ready_for_query(char transaction_status) {
             pop_front();
             continue;
         }
-        if (entry.kind == Kind::Execute || entry.kind == Kind::Parse || entry.kind == Kind::Close) {
+        if (entry.kind == Kind::Execute || entry.kind == Kind::Parse || entry.kind == Kind::Close ||
+            entry.kind == Kind::OwnClose || entry.kind == Kind::ParseByClose) {
             ++unmatched_;
             pop_front();
             continue;

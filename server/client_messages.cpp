@@ -49,13 +49,35 @@ bool is_plain(std::string_view sql) {
 BooksChange name_change(std::string name, std::optional<RewrittenStatement> statement) {
     return {std::make_shared<const StatementChange>(
                 StatementChange{std::move(name), std::move(statement)}),
-            nullptr};
+            nullptr, nullptr};
 }
 
 // Statements whose answer changes the books: the plan waits on the Query's entry until then.
 bool has_prepared_ops(const RewritePlan& plan) {
     return std::any_of(plan.statements.begin(), plan.statements.end(),
                        [](const auto& st) { return st.prepared_op != audit::PreparedOp::None; });
+}
+
+// The client's Bind with pgrev's statement name for the unnamed statement it names; the
+// parameters and formats stay as they are.
+std::string bind_of(const MessageView& m, const Bind& b, std::string_view statement) {
+    std::size_t name_at =
+        static_cast<std::size_t>(b.portal.data() - m.body.data()) + b.portal.size() + 1;
+    std::string body(m.body.data(), name_at);
+    body.append(statement);
+    body.append(m.body.data() + name_at, m.body.size() - name_at);
+    std::string bytes(1, frontend::kBind);
+    std::uint32_t length = static_cast<std::uint32_t>(body.size() + 4);
+    for (int shift = 24; shift >= 0; shift -= 8)
+        bytes.push_back(static_cast<char>((length >> shift) & 0xFF));
+    return bytes + body;
+}
+
+// A text pgrev may keep prepared for a session (server/own_statements.h): one rewritten
+// statement that returns no rows.
+bool may_keep_prepared(const RewritePlan& plan) {
+    return plan.action == RewritePlan::Action::Rewrite && plan.audits && plan.returns_no_rows &&
+           plan.statements.size() == 1;
 }
 
 }  // namespace
@@ -78,6 +100,9 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
             return on_parse(m, out);
         case frontend::kBind:
             on_bind(m, out);
+            return true;
+        case frontend::kDescribe:
+            on_describe(m, out);
             return true;
         case frontend::kExecute: {
             // Most sessions never bind a rewritten statement: no lookup, no allocation then.
@@ -292,6 +317,9 @@ std::vector<audit::TagVerb> ClientMessages::record(const RewritePlan& plan) {
     std::vector<audit::TagVerb> fixes;
     for (const auto& st : plan.statements) {
         audit::TagVerb fix = st.restore_tag;
+        if (st.prepared_op == audit::PreparedOp::Prepare) {
+            state_.own.note_client_name(st.prepared_name);
+        }
         if (st.prepared_op == audit::PreparedOp::Execute) {
             // For an error meanwhile; its CommandComplete looks the name up again.
             auto prepared = state_.statement_in_flight(st.prepared_name);
@@ -302,6 +330,7 @@ std::vector<audit::TagVerb> ClientMessages::record(const RewritePlan& plan) {
     if (plan.changes_catalog) {
         state_.catalog_dirty = true;
         session_.catalog_changed(plan.new_children);
+        state_.own.retire_all();
     }
     if (plan.action == RewritePlan::Action::Refuse) {
         spdlog::warn("{}: refused: {}", session_.describe(), plan.refusal_message);
@@ -321,6 +350,7 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
     }
     audit::PlanPtr plan = plan_after_settings(q.sql);
     if (!plan) return false;
+    retire_on_ddl(q.sql);
     for (const auto& st : plan->statements) {
         if (st.prepared_op == audit::PreparedOp::CreateTableAsExecute &&
             state_.statement_in_flight(st.prepared_name)) {
@@ -345,6 +375,7 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
 
 bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     Parse p = decode_parse(m.body);
+    if (OwnStatements::is_reserved(p.statement)) state_.own.note_client_name(p.statement);
     // The server drops the unnamed statement as soon as a Parse of it starts; a named one is
     // replaced only once ParseComplete confirms it (42P05 leaves the old one).
     if (p.statement.empty() && !state_.statements.empty()) state_.statements.erase(std::string());
@@ -360,6 +391,7 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     }
     audit::PlanPtr plan = plan_after_settings(p.query);
     if (!plan) return false;
+    retire_on_ddl(p.query);
     // Several statements in one Parse: PostgreSQL refuses them at once. pgrev must not rely
     // on the server counting them as it does, so it sends two statements no reading can join:
     // the client gets PostgreSQL's own error, at Parse time, and nothing runs.
@@ -374,12 +406,20 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     info.restore_tag = fixes.empty() ? audit::TagVerb::None : fixes.front();
     info.refused = plan->action == RewritePlan::Action::Refuse;
     info.plan = plan;
+    if (p.statement.empty() && may_keep_prepared(*plan)) {
+        info.reuse_key =
+            std::make_shared<const std::string>(OwnStatements::key(p.query, p.parameter_types));
+        if (parse_kept(p, plan, info, out)) return true;
+    }
     std::string name(p.statement);
     BooksChange change;
     if (!p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
         // The name exists when the server reads this Parse: it fails (42P05), and a Bind
         // pipelined behind it finds the old statement.
-    } else if (info.restore_tag != audit::TagVerb::None || info.refused) {
+    } else if (info.restore_tag != audit::TagVerb::None || info.refused ||
+               has_prepared_ops(*plan)) {
+        // A DEALLOCATE or PREPARE changes the books (pgrev's own statements too) when its
+        // Execute completes: its portal carries the plan.
         change = name_change(name, info);
     } else if (p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
         change = name_change(name, std::nullopt);
@@ -413,14 +453,71 @@ void ClientMessages::on_bind(const MessageView& m, Output& out) {
     }
     statement->bind_point = state_.results.bind_point();
     bool refused = statement->refused;
+    std::string server_name = b.statement.empty() ? statement->server_name : std::string();
     state_.portals[portal] = std::move(*statement);
     if (refused) {
         // pgrev's DO block takes no parameters; the client's would fail the Bind with an error
         // of their own instead of pgrev's.
         out.inject(encode_bind(b.portal, b.statement));
+    } else if (!server_name.empty()) {
+        out.inject(bind_of(m, b, server_name));  // the unnamed statement is pgrev's
     } else {
         out.forward(m.bytes);
     }
+}
+
+void ClientMessages::on_describe(const MessageView& m, Output& out) {
+    state_.results.note_describe();
+    if (state_.has_names()) {
+        TargetRef t = decode_describe(m.body);
+        if (t.kind == 'S' && t.name.empty()) {
+            auto statement = state_.statement_in_flight(std::string());
+            if (statement && !statement->server_name.empty()) {
+                out.inject(encode_describe({'S', statement->server_name}));
+                return;
+            }
+        }
+    }
+    out.forward(m.bytes);
+}
+
+void ClientMessages::retire_on_ddl(std::string_view sql) {
+    // DDL the catalog snapshot does not follow (DROP SCHEMA, DROP OWNED): be conservative.
+    if (!state_.own.empty() && server_.ddl_filter.may_match(sql)) state_.own.retire_all();
+}
+
+bool ClientMessages::parse_kept(const Parse& p, const audit::PlanPtr& plan, RewrittenStatement info,
+                                Output& out) {
+    // The server reads this Parse in the transaction state the last ReadyForQuery reported,
+    // and in a failed transaction it fails the Parse: the 3rd step would answer it instead.
+    if (state_.transaction_status == 'E' || state_.results.ready_in_flight()) return false;
+    audit::CatalogPtr catalog = session_.current_catalog();
+    if (!catalog) return false;
+    OwnStatements::Decision decision =
+        state_.own.decide(*info.reuse_key, plan->sql, catalog->generation());
+    if (decision.step == OwnStatements::Step::Forward) return false;
+    info.server_name = decision.name;
+    BooksChange change = name_change("", info);
+    // The client's Parse drops its unnamed statement first thing; so does this Close.
+    out.inject(encode_close({'S', ""}));
+    if (decision.step == OwnStatements::Step::Create) {
+        state_.results.push_own_close();
+        Parse named = p;
+        named.statement = decision.name;
+        named.query = plan->sql;
+        state_.results.push_parse(plan, std::move(change));
+        out.inject(encode_parse(named));
+    } else {
+        state_.results.push_parse_by_close(plan, std::move(change));
+    }
+    // Statements pgrev no longer keeps, once the client's unnamed one is not one of them.
+    for (std::string& name : state_.own.take_to_close()) {
+        BooksChange closed;
+        closed.own_close = std::make_shared<const std::string>(name);
+        state_.results.push_own_close(std::move(closed));
+        out.inject(encode_close({'S', name}));
+    }
+    return true;
 }
 
 }  // namespace pgrev::server

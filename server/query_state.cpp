@@ -17,7 +17,7 @@ bool sql_change_of(const audit::RewritePlan& plan, const std::string& name,
                 if (it->prepared_name != name) break;
                 result.reset();
                 if (it->prepared_tag != audit::TagVerb::None) {
-                    result = RewrittenStatement{it->prepared_tag, false, nullptr};
+                    result = RewrittenStatement{it->prepared_tag, false, nullptr, 0, nullptr, {}};
                 }
                 return true;
             case audit::PreparedOp::Deallocate:
@@ -51,13 +51,20 @@ std::optional<RewrittenStatement> QueryState::statement_in_flight(const std::str
     // SQL and protocol-level prepared statements share one namespace.
     if (auto it = statements.find(name); it != statements.end()) return it->second;
     if (auto it = sql_prepared.find(name); it != sql_prepared.end()) {
-        return RewrittenStatement{it->second, false, nullptr};
+        return RewrittenStatement{it->second, false, nullptr, 0, nullptr, {}};
     }
     return std::nullopt;
 }
 
 void QueryState::apply(const StatementChange& change) {
     if (change.statement) {
+        if (const auto& key = change.statement->reuse_key) {
+            if (change.statement->server_name.empty()) {
+                own.on_seen(*key);
+            } else {
+                own.on_created(*key, change.statement->server_name);
+            }
+        }
         statements[change.name] = *change.statement;
     } else {
         statements.erase(change.name);
@@ -87,9 +94,11 @@ audit::TagVerb QueryState::confirm(const audit::StatementPlan& st, audit::TagVer
             statements.erase(st.prepared_name);
             break;
         case audit::PreparedOp::DeallocateAll:
-            // DEALLOCATE ALL and DISCARD ALL drop protocol-level statements too.
+            // DEALLOCATE ALL and DISCARD ALL drop protocol-level statements too, pgrev's own
+            // included (the unnamed statement stays).
             sql_prepared.clear();
             statements.clear();
+            own.forget_all();
             break;
         case audit::PreparedOp::CreateTableAsExecute:
         case audit::PreparedOp::None:
@@ -98,9 +107,11 @@ audit::TagVerb QueryState::confirm(const audit::StatementPlan& st, audit::TagVer
     return fix;
 }
 
-void QueryState::on_ready(char transaction_status) {
-    results.on_ready_for_query(transaction_status);
-    if (transaction_status != 'I' || portals.empty()) return;
+void QueryState::on_ready(char status) {
+    results.on_ready_for_query(status);
+    transaction_status = status;
+    own.on_ready();
+    if (status != 'I' || portals.empty()) return;
     for (auto it = portals.begin(); it != portals.end();) {
         it = results.portal_gone(it->second.bind_point) ? portals.erase(it) : std::next(it);
     }

@@ -14,6 +14,7 @@
 
 #include "audit/rewrite_plan.h"
 #include "protocol/result_queue.h"
+#include "server/own_statements.h"
 
 namespace pgrev::server {
 
@@ -24,6 +25,10 @@ struct RewrittenStatement {
     bool refused = false;  // its text is pgrev's DO block: Bind must carry no parameters
     std::shared_ptr<const audit::RewritePlan> plan;
     std::uint64_t bind_point = 0;  // portals: ResultQueue::bind_point() when bound
+    // The unnamed statement of a text pgrev may keep prepared (server/own_statements.h): its
+    // key, and the name of pgrev's statement the server knows it as ("" until it has one).
+    std::shared_ptr<const std::string> reuse_key;
+    std::string server_name;
 };
 
 // A change of the statement names that waits for ParseComplete or CloseComplete: the pending
@@ -39,7 +44,8 @@ struct StatementChange {
 struct BooksChange {
     std::shared_ptr<const StatementChange> name;    // Parse, Close
     std::shared_ptr<const audit::RewritePlan> sql;  // Query
-    explicit operator bool() const { return name || sql; }
+    std::shared_ptr<const std::string> own_close;   // OwnClose of pgrev's statement
+    explicit operator bool() const { return name || sql || own_close; }
 };
 
 // What the session attaches to the result queue's entries (protocol/result_queue.h).
@@ -56,6 +62,10 @@ struct QueryState {
     std::unordered_map<std::string, RewrittenStatement> portals;
     // SQL-level PREPARE of rewritten statements: EXECUTE's tag must become the verb.
     std::unordered_map<std::string, audit::TagVerb> sql_prepared;
+    // pgrev's own prepared statements on this server session.
+    OwnStatements own;
+    // Of the last ReadyForQuery: 'E' is a failed transaction, where a Parse fails.
+    char transaction_status = 'I';
     // What the server reported last (ParameterStatus): how it reads the next text. Only
     // standard_conforming_strings on, and a client_encoding whose multibyte characters never
     // contain ASCII bytes, read as pgrev's lexer does.
@@ -75,8 +85,10 @@ struct QueryState {
     bool catalog_refresh_needed = false;
 
     // Whether any name is, or is about to be, in the books (a cheap test for the hot path).
+    // pgrev's own statements count: DEALLOCATE ALL and DISCARD ALL drop them too.
     bool has_names() const {
-        return !statements.empty() || !sql_prepared.empty() || results.has_pending();
+        return !statements.empty() || !sql_prepared.empty() || results.has_pending() ||
+               !own.empty();
     }
     // The statement `name` will be when the server reads the next message: the confirmed
     // books with the changes in flight applied (nullopt: none pgrev changed).

@@ -83,11 +83,20 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
                 state_.apply(*change.name);
             }
             break;
-        case backend::kCloseComplete:
-            if (BooksChange change = state_.results.on_close_complete(); change.name) {
-                state_.apply(*change.name);
+        case backend::kCloseComplete: {
+            ResultQueue::Kind kind = state_.results.current_kind();
+            BooksChange change = state_.results.on_close_complete();
+            if (change.name) state_.apply(*change.name);
+            if (change.own_close) state_.own.on_closed(*change.own_close);
+            // A Close pgrev sent for itself: the client sent nothing this answers.
+            if (kind == ResultQueue::Kind::OwnClose) return true;
+            if (kind == ResultQueue::Kind::ParseByClose) {
+                // The answer to the client's Parse, sent in its place (own_statements.h).
+                out.inject(encode_parse_complete());
+                return true;
             }
             break;
+        }
         case backend::kCopyInResponse:
             state_.results.on_copy_in();
             if (state_.waiting_for_settings && state_.results.copy_reads_next_message()) {

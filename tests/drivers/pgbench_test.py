@@ -34,17 +34,32 @@ BEGIN;
 UPDATE reservation SET party = party + 1000 WHERE id = :id;
 ROLLBACK;
 """
+# -M extended sends an unnamed Parse of the same text every time: pgrev keeps its rewrite
+# prepared on the server session (__pgrev_<n>, created by the 2nd Parse, bound from then on).
+# Each client checks in its own session that there is exactly one and that the server ran it
+# once per UPDATE but the first; else the transaction fails (division by zero) and pgbench
+# stops that client.
+KEPT_SCRIPT = r"""
+\set n :n + 1
+\set id random(1, 100)
+UPDATE reservation SET party = party + 1 WHERE id = :id;
+SELECT count(*) AS kept, coalesce(sum(generic_plans + custom_plans), 0) AS runs
+  FROM pg_prepared_statements WHERE starts_with(name, '__pgrev_') \gset
+\if :n >= 2 and (:kept != 1 or :runs != :n - 1)
+SELECT 1/0;
+\endif
+"""
 REVS_PER_TX = 8
 PARTY_PER_TX = 6
 CLIENTS = 2
 TX_PER_CLIENT = 200
 
 
-def pgbench(mode, port, script_path):
+def pgbench(mode, port, script_path, extra=()):
     bindir = os.environ.get("PGREV_PG_BINDIR", "/usr/lib/postgresql/15/bin")
     env = dict(os.environ, PGPORT=str(port))
     argv = [os.path.join(bindir, "pgbench"), "-n", "-M", mode, "-c", str(CLIENTS),
-            "-j", str(CLIENTS), "-t", str(TX_PER_CLIENT), "-f", script_path]
+            "-j", str(CLIENTS), "-t", str(TX_PER_CLIENT), "-f", script_path, *extra]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     output = done.stdout + done.stderr
     check(done.returncode == 0,
@@ -135,9 +150,26 @@ def test():
                         0, "revisions of rolled-back updates")
             verify_history()
             log(f"ok: -M {mode}: {tx} transactions, {REVS_PER_TX * tx} revision rows")
+        kept_statement(proxy_port)
         pgbench_sessions_legs()
     finally:
         os.unlink(script_path)
+
+
+def kept_statement(proxy_port):
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(KEPT_SCRIPT)
+        path = f.name
+    try:
+        parties, revs = party_sum(), rev_count()
+        tx = pgbench("extended", proxy_port, path, ("-D", "n=0"))
+        check_equal(party_sum() - parties, tx, "-M extended, kept statement: party growth")
+        check_equal(rev_count() - revs, tx, "-M extended, kept statement: new revision rows")
+        verify_history()
+        log(f"ok: -M extended: pgrev's kept statement ran {tx - CLIENTS} times, "
+            f"{tx} revision rows")
+    finally:
+        os.unlink(path)
 
 
 if __name__ == "__main__":

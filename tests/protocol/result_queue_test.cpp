@@ -472,3 +472,36 @@ TEST_SUITE("protocol") {
         CHECK(q.unmatched() == 0);
     }
 }
+
+TEST_SUITE("protocol") {
+    TEST_CASE("result_queue: pgrev's own Closes and a Parse answered by a Close") {
+        ResultQueue q;
+        CHECK(q.push_own_close());
+        CHECK(q.push_parse_by_close(nullptr));
+        q.push_execute(kUpdate);
+        q.push_sync();
+        CHECK(q.ready_in_flight());
+        CHECK(q.current_kind() == ResultKind::OwnClose);
+        q.on_close_complete();
+        CHECK(q.current_kind() == ResultKind::ParseByClose);
+        q.on_close_complete();
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query('I');
+        CHECK(q.empty());
+        CHECK_FALSE(q.ready_in_flight());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: an error before a Parse answered by a Close drops it") {
+        ResultQueue q;
+        q.push_execute(kNoFix);
+        CHECK(q.push_parse_by_close(nullptr));
+        q.push_execute(kUpdate);
+        q.push_sync();
+        q.on_error();  // the first Execute failed: the server skips the Close
+        CHECK(q.current_kind() == ResultKind::Sync);
+        q.on_ready_for_query('E');
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+}

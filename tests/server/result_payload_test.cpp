@@ -42,14 +42,15 @@ TEST_SUITE("server") {
         state.results.push_parse(
             nullptr,
             BooksChange{std::make_shared<const StatementChange>(StatementChange{"s1", rewritten}),
-                        nullptr});
+                        nullptr, nullptr});
         auto prepare = std::make_shared<audit::RewritePlan>();
         audit::StatementPlan st;
         st.prepared_op = audit::PreparedOp::Prepare;
         st.prepared_name = "s2";
         st.prepared_tag = audit::TagVerb::Insert;
         prepare->statements.push_back(st);
-        state.results.push_query({audit::TagVerb::None}, prepare, BooksChange{nullptr, prepare});
+        state.results.push_query({audit::TagVerb::None}, prepare,
+                                 BooksChange{nullptr, prepare, nullptr});
         state.results.push_sync();
 
         CHECK(state.has_names());
