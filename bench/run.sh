@@ -21,8 +21,9 @@
 #   update  UPDATE one random row of 100,000                  1 statement per transaction
 #   insert  INSERT with a bigserial key and column defaults    1
 #   delete  BEGIN; DELETE a random row; INSERT it back; END    4 (2 on the table)
-#   orm     BEGIN; SELECT, UPDATE, INSERT ... RETURNING "id" with quoted identifiers and a
-#           sqlcommenter comment whose trace id varies per statement in -M simple; COMMIT
+#   orm     BEGIN; SELECT, UPDATE, INSERT ... RETURNING "id", quoted identifiers and a
+#           sqlcommenter comment (in -M simple its traceparent differs in every statement;
+#           pgbench would make a :variable in it a $n otherwise, so there it is fixed); COMMIT
 #                                                              5 (3 on the table)
 #   select  pgbench -S on pgbench_accounts (pass-through)      1
 # CPU per statement: utime+stime of the whole proxy process (/proc/PID/stat, all threads)
@@ -35,11 +36,13 @@
 # Every audited and trigger run is checked: revisions written = rows changed, none for the
 # twins; mismatches are listed at the end.
 #
-# --markdown FILE also writes the tables, with the machine and the command, to FILE (the
-# body of bench/RESULTS.md). --tls: TLS on every leg (the run makes a CA and certificates
-# with openssl; PostgreSQL accepts only hostssl; pgbouncer and pgrev require TLS on both
-# sides; clients run with PGSSLMODE=require). A target that cannot be reached is shown
-# as "-" with the reason, the others are still measured.
+# --markdown FILE also writes what it prints (command, machine, tables) to FILE; when FILE
+# has the lines <!-- bench/run.sh --markdown: begin --> and <!-- ... end --> only the text
+# between them is replaced (bash bench/run.sh --markdown bench/RESULTS.md regenerates it).
+# --tls: TLS on every leg (the run makes a CA and certificates with openssl; PostgreSQL
+# accepts only hostssl; pgbouncer and pgrev require TLS on both sides; clients run with
+# PGSSLMODE=require; CPU figures then include the handshakes of each run's connections).
+# A target that cannot be reached is shown as "-" with the reason, the others are measured.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 usage() {  # prints the comment block at the top of this file
@@ -244,6 +247,7 @@ reset() {  # workload: the state every run of it starts from
 }
 cpu_ticks() {  # pid -> utime + stime of the whole process (all threads), in clock ticks
     local stat fields
+    [[ -r "/proc/$1/stat" ]] || { echo 0; return; }  # gone: its pgbench runs fail and say so
     stat=$(<"/proc/$1/stat")
     read -ra fields <<<"${stat##*) }"
     echo $((fields[11] + fields[12]))
@@ -326,8 +330,8 @@ idle_tls=()
 [[ "$tls" == 0 ]] || idle_tls=(--tls)
 pgrev_version=$("$pgrev_bin" --version 2>/dev/null | head -1 || true)
 if commit=$(git -C "$(dirname "$pgrev_bin")" rev-parse --short HEAD 2>/dev/null); then
-    git -C "$(dirname "$pgrev_bin")" diff --quiet HEAD 2>/dev/null || commit+=" plus changes"
-    pgrev_version+=" (binary in a tree at commit $commit)"
+    git -C "$(dirname "$pgrev_bin")" diff --quiet HEAD 2>/dev/null || commit+=", with uncommitted changes"
+    pgrev_version+=" (the binary's tree is at commit $commit)"
 fi
 sql "VACUUM ANALYZE" >/dev/null
 for ((round = 1; round <= rounds; round++)); do
@@ -354,20 +358,31 @@ elapsed=$(($(date +%s) - started))
 
 # shellcheck source=bench/lib/report.sh
 source "$lib/report.sh"
-report > "$work/report.md"
+{
+    echo "Command: \`bash bench/run.sh${given:+ $given}\` ($rounds round(s) of ${secs} s runs," \
+        "$((elapsed / 60)) min $((elapsed % 60)) s in all${PGSSLMODE:+, TLS on every leg})"
+    echo
+    echo "Machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
+        "$(free -g | awk '/^Mem:/ {print $2}') GiB; $("$bindir/postgres" --version);" \
+        "$(pgbouncer --version | head -1); $pgrev_version"
+    echo
+    report
+} > "$work/report.md"
 # mark() ran in command substitutions: count its marks in the tables.
 echo "Targets: $(grep -o ' PASS|' "$work/report.md" | wc -l) PASS, $(grep -o ' FAIL|' "$work/report.md" | wc -l) FAIL." \
     >> "$work/report.md"
 cat "$work/report.md"
 if [[ -n "$markdown" ]]; then
-    {
-        echo "Command: \`bash bench/run.sh${given:+ $given}\` ($rounds rounds of ${secs}s runs, $((elapsed / 60)) min $((elapsed % 60)) s in all)"
-        echo
-        echo "Machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
-            "$(free -g | awk '/^Mem:/ {print $2}') GiB; $("$bindir/postgres" --version);" \
-            "$(pgbouncer --version | head -1); pgrev $pgrev_version"
-        echo
-        cat "$work/report.md"
-    } > "$markdown"
+    # A file with the two marker lines keeps what is outside them (bench/RESULTS.md's text).
+    begin='<!-- bench/run.sh --markdown: begin -->' end='<!-- bench/run.sh --markdown: end -->'
+    if [[ -f "$markdown" ]] && grep -qxF "$begin" "$markdown" && grep -qxF "$end" "$markdown"; then
+        awk -v begin="$begin" -v end="$end" -v block="$work/report.md" '
+            $0 == begin { print; while ((getline line < block) > 0) print line; skip = 1; next }
+            $0 == end { skip = 0 }
+            !skip' "$markdown" > "$work/markdown.new"
+    else
+        { echo "$begin"; cat "$work/report.md"; echo "$end"; } > "$work/markdown.new"
+    fi
+    cat "$work/markdown.new" > "$markdown"
     note "wrote $markdown"
 fi
