@@ -5,8 +5,8 @@
 #
 #   bash bench/run.sh [--tls] [--rounds N] [--markdown FILE] [seconds-per-run]
 #
-# seconds-per-run defaults to 5 and --rounds to 3: 75 pgbench runs per round, about
-# 25 minutes in all on a 2-core machine (total ~ rounds * (75 * (seconds + 1.5) + 30) s).
+# seconds-per-run defaults to 5 and --rounds to 3: 78 runs per round of about
+# seconds + 1.3 s each, so about 25 minutes in all on a 2-core machine.
 # Rounds alternate (round 1 measures every cell once, then round 2, ...); each figure is
 # the median of its cell over the rounds. Before every run the tables it writes are reset
 # (rows added by earlier runs removed, revision tables emptied, VACUUM, CHECKPOINT).
@@ -25,6 +25,8 @@
 #           sqlcommenter comment (in -M simple its traceparent differs in every statement;
 #           pgbench would make a :variable in it a $n otherwise, so there it is fixed); COMMIT
 #                                                              5 (3 on the table)
+#   orm-psycopg  orm's transaction through psycopg 3 (bench/lib/orm_psycopg.py, -c 8 only):
+#           unnamed Parse for every statement and the comment differing in every one
 #   select  pgbench -S on pgbench_accounts (pass-through)      1
 # CPU per statement: utime+stime of the whole proxy process (/proc/PID/stat, all threads)
 # over the run / (transactions * statements per transaction). Audit CPU: pgrev's CPU per
@@ -71,6 +73,17 @@ lib=bench/lib
 
 work=$(mktemp -d /tmp/pgrev-bench.XXXXXX)
 chmod 755 "$work"
+pgrev_version=$("$pgrev_bin" --version 2>/dev/null | head -1 || true)
+if commit=$(git -C "$(dirname "$pgrev_bin")" rev-parse --short HEAD 2>/dev/null); then
+    git -C "$(dirname "$pgrev_bin")" diff --quiet HEAD 2>/dev/null || commit+=", with uncommitted changes"
+    pgrev_version+=" (the binary's tree is at commit $commit)"
+fi
+if [[ -n "$pgrev_version" ]]; then
+    pgrev_version+=", built $(date -u -r "$pgrev_bin" '+%F %H:%M UTC')"
+fi
+# A copy, so a rebuild during the run does not change the binary measured.
+cp "$pgrev_bin" "$work/pgrev"
+pgrev_bin=$work/pgrev
 run_as=()
 if [[ $(id -u) == 0 ]]; then
     id pgrev-test >/dev/null 2>&1 || useradd --system --no-create-home pgrev-test
@@ -226,14 +239,16 @@ for w in update insert delete orm; do
         done
     done
 done
-declare -A stmts=([update]=1 [insert]=1 [delete]=4 [orm]=5 [select]=1)  # per transaction
-declare -A on_table=([update]=1 [insert]=1 [delete]=2 [orm]=3)  # statements naming the table
-declare -A revs=([update]=1 [insert]=1 [delete]=2 [orm]=2)  # revisions per transaction
-declare -A family=([update]=accounts [insert]=events [delete]=accounts [orm]=orders)
+# orm-psycopg: orm.sql's transaction through psycopg 3 (bench/lib/orm_psycopg.py).
+declare -A stmts=([update]=1 [insert]=1 [delete]=4 [orm]=5 [orm-psycopg]=5 [select]=1)  # per transaction
+declare -A on_table=([update]=1 [insert]=1 [delete]=2 [orm]=3 [orm-psycopg]=3)  # statements naming the table
+declare -A revs=([update]=1 [insert]=1 [delete]=2 [orm]=2 [orm-psycopg]=2)  # revisions per transaction
+declare -A family=([update]=accounts [insert]=events [delete]=accounts [orm]=orders [orm-psycopg]=orders)
 
 reset() {  # workload: the state every run of it starts from
     local f=${family[$1]:-}
     case "$1" in
+        orm-psycopg) reset orm; return ;;
         insert) sql "TRUNCATE events_audited, events_plain, events_trig, events_audited_rev, events_trig_rev" ;;
         orm) sql "DELETE FROM orders_audited WHERE id > 100000;
                   DELETE FROM orders_plain WHERE id > 100000;
@@ -267,8 +282,10 @@ measure() {  # target workload mode clients: one pgbench run, its TPS and proxy 
     note "round $round/$rounds: $w -M $mode -c $clients ${label[$target]}"
     local p0 b0 p1 b1 out txns tps
     p0=$(cpu_ticks "$pgrev_pid"); b0=$(cpu_ticks "$bouncer_pid")
-    if ! out=$(pgbench -n -p "${port[$target]}" -M "$mode" -c "$clients" -j 2 -T "$secs" \
-        "${args[@]}" postgres 2>"$work/pgbench.err"); then  # an aborted run has no figure
+    local run=(pgbench -n -p "${port[$target]}" -M "$mode" -c "$clients" -j 2 -T "$secs" "${args[@]}" postgres)
+    [[ "$w" != orm-psycopg ]] || run=(/usr/bin/python3 "$lib/orm_psycopg.py" --port "${port[$target]}" \
+        --table "orders_${suffix[$target]}" --clients "$clients" --seconds "$secs")
+    if ! out=$("${run[@]}" 2>"$work/pgbench.err"); then  # an aborted run has no figure
         problems+=("$cell: pgbench failed: $(grep -m1 -i error "$work/pgbench.err" || tail -1 "$work/pgbench.err")")
         return 0
     fi
@@ -328,11 +345,6 @@ idle_rss() {  # per round: KiB per idle session of a freshly started pgrev and p
 
 idle_tls=()
 [[ "$tls" == 0 ]] || idle_tls=(--tls)
-pgrev_version=$("$pgrev_bin" --version 2>/dev/null | head -1 || true)
-if commit=$(git -C "$(dirname "$pgrev_bin")" rev-parse --short HEAD 2>/dev/null); then
-    git -C "$(dirname "$pgrev_bin")" diff --quiet HEAD 2>/dev/null || commit+=", with uncommitted changes"
-    pgrev_version+=" (the binary's tree is at commit $commit)"
-fi
 sql "VACUUM ANALYZE" >/dev/null
 for ((round = 1; round <= rounds; round++)); do
     for w in update insert delete orm; do
@@ -348,6 +360,11 @@ for ((round = 1; round <= rounds; round++)); do
             done
         done
     done
+    if /usr/bin/python3 -c 'import psycopg' 2>/dev/null; then
+        for target in audit trig plain; do measure "$target" orm-psycopg extended 8; done
+    elif ((round == 1)); then
+        problems+=("orm-psycopg not measured: /usr/bin/python3 has no psycopg (scripts/install-deps.sh installs it)")
+    fi
     for mode in simple extended prepared; do
         for target in direct bouncer plain; do measure "$target" select "$mode" 8; done
     done

@@ -38,6 +38,8 @@ report() {
             row "$w" "$mode" "${cells[@]}"
         done
     done
+    a=$(med tps "orm-psycopg,extended,8,audit"); t=$(med tps "orm-psycopg,extended,8,trig")
+    row "orm, psycopg 3" "extended, comment varying" "$(num "$a")" "$(num "$t")" "$(mark "$(ratio "$a" "$t")" ">=" 1.0)" - - -
     echo
     echo "UPDATE at -c 8 against PostgreSQL directly and pgbouncer alone (both on the twin table):"
     echo
@@ -63,15 +65,19 @@ report() {
                 "$(num "$(med cpu "$w,$mode,32,audit")" 1)" "$(num "$(med cpu "$w,$mode,32,trig")" 1)"
         done
     done
+    row "orm, psycopg 3" "extended, comment varying" "$(num "$(med cpu "orm-psycopg,extended,8,audit")" 1)" \
+        "$(num "$(med cpu "orm-psycopg,extended,8,trig")" 1)" - -
     echo
     echo "### Audit CPU at -c 8: pgrev's µs per statement on the table, audited minus twin, target <= 10"
     echo
-    echo "(per transaction difference / statements naming the table: update 1, insert 1, delete 2, orm 3)"
+    echo "(per transaction difference / statements naming the table: update 1, insert 1, delete 2, orm 3;
+orm-psycopg is orm.sql's transaction through psycopg 3, unnamed Parse per statement, comment varying)"
     echo
     row workload mode "pgrev audited µs/stmt" "pgrev twin µs/stmt" "audit µs per statement on the table"
     row --- --- ---: ---: ---:
-    for w in update insert delete orm; do
+    for w in update insert delete orm orm-psycopg; do
         for mode in simple extended prepared; do
+            [[ "$w" != orm-psycopg || "$mode" == extended ]] || continue
             local ca cp diff=
             ca=$(med cpu "$w,$mode,8,audit"); cp=$(med cpu "$w,$mode,8,plain")
             [[ -z "$ca" || -z "$cp" ]] ||
