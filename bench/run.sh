@@ -141,9 +141,10 @@ if [[ "$tls" == 1 ]]; then
     # Only TLS over TCP: a proxy that talks to PostgreSQL in clear is refused.
     printf 'local all all trust\nhostssl all all 127.0.0.1/32 trust\n' > "$work/data/pg_hba.conf"
 fi
-# 250 idle sessions through pgrev are 250 server sessions, besides pgbouncer's pool.
+# 250 idle sessions through pgrev are 250 server sessions, besides pgbouncer's pool. No
+# autovacuum: run.sh vacuums before every run, so no run meets one another did not.
 "${run_as[@]}" "$bindir/pg_ctl" -D "$work/data" -l "$work/pg.log" -w \
-    -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c max_connections=400 $pg_tls_options" \
+    -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c max_connections=400 -c autovacuum=off $pg_tls_options" \
     start >/dev/null
 
 start_bouncer() {  # name -> port; pgbouncer in session mode, its pid in $work/name.pid
