@@ -69,6 +69,7 @@ pgrev_bin=${PGREV_BIN:-build/pgrev}
 [[ -n "${PGREV_BIN:-}" || -x build/pgrev ]] || bash scripts/build.sh
 command -v pgbouncer >/dev/null || bash scripts/install-deps.sh --bench
 started=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)  # other work on the machine shows in the figures
 lib=bench/lib
 
 work=$(mktemp -d /tmp/pgrev-bench.XXXXXX)
@@ -382,7 +383,8 @@ source "$lib/report.sh"
     echo
     echo "Machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
         "$(free -g | awk '/^Mem:/ {print $2}') GiB; $("$bindir/postgres" --version);" \
-        "$(pgbouncer --version | head -1); $pgrev_version"
+        "$(pgbouncer --version | head -1); $pgrev_version; load average $load_start at the" \
+        "start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
     echo
     report
 } > "$work/report.md"
