@@ -74,7 +74,10 @@ lib=bench/lib
 
 work=$(mktemp -d /tmp/pgrev-bench.XXXXXX)
 chmod 755 "$work"
-pgrev_version=$("$pgrev_bin" --version 2>/dev/null | head -1 || true)
+if ! pgrev_version=$("$pgrev_bin" --version 2>/dev/null | head -1); then
+    echo "run.sh: $pgrev_bin --version fails: not a (complete) pgrev binary" >&2
+    exit 1
+fi
 if commit=$(git -C "$(dirname "$pgrev_bin")" rev-parse --short HEAD 2>/dev/null); then
     git -C "$(dirname "$pgrev_bin")" diff --quiet HEAD 2>/dev/null || commit+=", with uncommitted changes"
     pgrev_version+=" (the binary's tree is at commit $commit)"
