@@ -6,7 +6,7 @@
 #   bash bench/run.sh [--tls] [--rounds N] [--markdown FILE] [seconds-per-run]
 #
 # seconds-per-run defaults to 5 and --rounds to 3: 78 runs per round of about
-# seconds + 1.3 s each, so about 25 minutes in all on a 2-core machine.
+# seconds + 1.3 s each, so about 23 minutes in all on a 2-core machine (22.5 measured).
 # Rounds alternate (round 1 measures every cell once, then round 2, ...); each figure is
 # the median of its cell over the rounds. Before every run the tables it writes are reset
 # (rows added by earlier runs removed, revision tables emptied, VACUUM, CHECKPOINT).
@@ -72,8 +72,6 @@ started=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)  # other work on the machine shows in the figures
 lib=bench/lib
 
-work=$(mktemp -d /tmp/pgrev-bench.XXXXXX)
-chmod 755 "$work"
 if ! pgrev_version=$("$pgrev_bin" --version 2>/dev/null | head -1); then
     echo "run.sh: $pgrev_bin --version fails: not a (complete) pgrev binary" >&2
     exit 1
@@ -85,6 +83,8 @@ fi
 if [[ -n "$pgrev_version" ]]; then
     pgrev_version+=", built $(date -u -r "$pgrev_bin" '+%F %H:%M UTC')"
 fi
+work=$(mktemp -d /tmp/pgrev-bench.XXXXXX)
+chmod 755 "$work"
 # A copy, so a rebuild during the run does not change the binary measured.
 cp "$pgrev_bin" "$work/pgrev"
 pgrev_bin=$work/pgrev
