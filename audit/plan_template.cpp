@@ -62,7 +62,8 @@ bool same_plan(const RewritePlan& a, const RewritePlan& b) {
            a.refusal_sqlstate == b.refusal_sqlstate && a.refusal_message == b.refusal_message &&
            a.changes_catalog == b.changes_catalog && a.new_children.empty() &&
            b.new_children.empty() && a.unknown_tables == b.unknown_tables && a.audits == b.audits &&
-           a.original == b.original && same_pieces(joined(a.source_map), joined(b.source_map));
+           a.returns_no_rows == b.returns_no_rows && a.original == b.original &&
+           same_pieces(joined(a.source_map), joined(b.source_map));
 }
 
 // Another value of the slot's kind, so that a plan depending on the value shows.
