@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "audit/name_filter.h"
+#include "config/text.h"
 
 using pgrev::audit::NameFilter;
 
@@ -79,5 +80,29 @@ TEST_SUITE("audit") {
             text[at + 2] = 'x';
             CHECK_FALSE(NameFilter::contains_ci(text, "invoice"));
         }
+    }
+
+    TEST_CASE("name_filter: may_match finds every name wherever it is, in any case") {
+        NameFilter f({"reservation", "Invoice", "room_vault", "ab"}, true);
+        for (std::string name : {"reservation", "invoice", "room_vault", "ab", "u&"}) {
+            for (std::size_t at = 0; at <= 6; ++at) {
+                for (bool upper : {false, true}) {
+                    std::string text(6, ' ');
+                    std::string spelled = name;
+                    if (upper) {
+                        for (char& c : spelled)
+                            c = pgrev::config::upper_ascii(c);
+                    }
+                    text.insert(at, spelled);
+                    CAPTURE(text);
+                    CHECK(f.may_match(text));
+                    CHECK(f.may_match(spelled));
+                    CHECK_FALSE(f.may_match(text.substr(0, at + spelled.size() - 1)));
+                    CHECK_FALSE(f.may_match(text.substr(at + 1)));
+                }
+            }
+        }
+        CHECK_FALSE(f.may_match("SELECT a, b FROM rooms WHERE v = 'x'"));
+        CHECK_FALSE(f.may_match(""));
     }
 }
