@@ -52,7 +52,12 @@ void Pump::read_more() {
 
 void Pump::start_read() {
     // Nothing kept from earlier reads: wait for the next bytes without holding a buffer.
-    if (filled_ == 0 && !writing_ && source_.can_wait_readable()) return read_when_readable(false);
+    if (filled_ == 0 && !writing_) {
+        if (source_.can_wait_readable()) return read_when_readable(false);
+        // In the middle of a streamed message bytes are flowing, and one byte read alone
+        // would go out alone (as a TLS record of its own).
+        if (stream_.at_message_boundary()) return read_first_byte();
+    }
     if (!buffer_.held()) buffer_.resize(kDefaultBufferSize, 0);
     // The owner is kept alive by the pump while the read is in flight, not by the handler:
     // a handler of one pointer fits std::function without an allocation per read.
@@ -91,6 +96,24 @@ void Pump::read_when_readable(bool woken) {
         auto keep = std::move(read_keep_);
         on_read(ec, n);
     });
+}
+
+void Pump::read_first_byte() {
+    // TLS: the socket's readiness says nothing of the bytes the TLS stream already holds, so
+    // the wait is a read of one byte; the buffer is taken when it arrives, and the rest of
+    // what the stream holds is read into it next (process() asks for more: one byte is no
+    // message).
+    buffer_.release();
+    read_keep_ = owner_;
+    source_.async_read_some(asio::buffer(&first_byte_, 1),
+                            [this](const boost::system::error_code& ec, std::size_t n) {
+                                auto keep = std::move(read_keep_);
+                                if (n == 1 && running_) {
+                                    buffer_.resize(kDefaultBufferSize, 0);
+                                    buffer_.data()[0] = first_byte_;
+                                }
+                                on_read(ec, n);
+                            });
 }
 
 void Pump::on_read(const boost::system::error_code& ec, std::size_t n) {

@@ -6,9 +6,10 @@
 // free end of the buffer may be in flight next to a write of its front; the buffer is then
 // neither moved nor resized until both are done.
 //
-// A pump that has dealt with every byte it read holds no buffer while it waits for more (in
-// clear; a TLS source keeps one, see Connection::can_wait_readable): it waits for the socket
-// to become readable and takes a buffer from the thread's pool (read_buffer.h) only then.
+// A pump that has dealt with every byte it read holds no buffer while it waits for more: it
+// waits for the socket to become readable (in clear) or for one byte (TLS, see
+// Connection::can_wait_readable) and takes a buffer from the thread's pool (read_buffer.h)
+// only then.
 #pragma once
 
 #include <cstddef>
@@ -84,6 +85,7 @@ class Pump {
     void read_more();
     void start_read();
     void read_when_readable(bool woken);
+    void read_first_byte();
     void on_read(const boost::system::error_code& ec, std::size_t n);
     void process();
     void write_output();
@@ -98,6 +100,7 @@ class Pump {
     protocol::MessageStream stream_;
     protocol::Output out_;
     ReadBuffer buffer_;
+    char first_byte_ = 0;       // TLS: what read_first_byte reads while no buffer is held
     std::size_t filled_ = 0;    // bytes in buffer_ from the source
     std::size_t consumed_ = 0;  // of those, bytes dealt with by the last scan
     std::size_t needed_ = 0;    // size the buffer must reach to hold the next whole message

@@ -2,12 +2,12 @@
 """RSS a proxy holds per idle client session.
 
     python3 tests/tools/idle_rss.py --port PORT --pid PID [-n 250] [--tls] [--user postgres]
-                                    [--database app] [--warmup 10]
+                                    [--database app] [--warmup 10] [--query SQL]
 
 Opens `--warmup` sessions first (so that what a process allocates once, such as the
 thread pools' first buffers, is not counted), then N sessions that each log in (trust
-authentication: StartupMessage, then messages up to ReadyForQuery), send one query and go
-idle. Prints VmRSS of process PID before and after, and the difference per session in KiB.
+authentication: StartupMessage, then messages up to ReadyForQuery), send one query (--query,
+e.g. one with a large result) and go idle. Prints VmRSS of process PID before and after, and the difference per session in KiB.
 Plain sockets only: no driver needed. With --tls every session sends SSLRequest first.
 """
 import argparse
@@ -38,7 +38,7 @@ def read_until_ready(sock):
             return
 
 
-def open_session(port, user, database, use_tls):
+def open_session(port, user, database, use_tls, query="SELECT 1"):
     sock = socket.create_connection(("127.0.0.1", port))
     if use_tls:
         sock.sendall(struct.pack("!II", 8, 80877103))
@@ -51,7 +51,7 @@ def open_session(port, user, database, use_tls):
     params = b"user\0" + user.encode() + b"\0database\0" + database.encode() + b"\0\0"
     sock.sendall(struct.pack("!II", 8 + len(params), 196608) + params)
     read_until_ready(sock)
-    query = b"SELECT 1\0"
+    query = query.encode() + b"\0"
     sock.sendall(b"Q" + struct.pack("!I", 4 + len(query)) + query)
     read_until_ready(sock)
     return sock
@@ -74,12 +74,13 @@ def main():
     parser.add_argument("--tls", action="store_true")
     parser.add_argument("--user", default="postgres")
     parser.add_argument("--database", default="app")
+    parser.add_argument("--query", default="SELECT 1", help="what each session runs before idling")
     args = parser.parse_args()
 
-    warm = [open_session(args.port, args.user, args.database, args.tls) for _ in range(args.warmup)]
+    warm = [open_session(args.port, args.user, args.database, args.tls, args.query) for _ in range(args.warmup)]
     time.sleep(0.5)
     before = vm_rss_kib(args.pid)
-    sessions = [open_session(args.port, args.user, args.database, args.tls) for _ in range(args.n)]
+    sessions = [open_session(args.port, args.user, args.database, args.tls, args.query) for _ in range(args.n)]
     time.sleep(1.0)  # every session idle, its last answer written
     after = vm_rss_kib(args.pid)
     print(f"VmRSS before {before} KiB, with {args.n} more idle sessions {after} KiB: "
