@@ -22,8 +22,9 @@ void Output::forward(std::span<const char> bytes) {
 
 void Output::inject(std::string bytes) {
     if (bytes.empty()) return;
-    owned_.push_back(std::move(bytes));
-    segments_.emplace_back(owned_.back().data(), owned_.back().size());
+    if (!owned_) owned_ = std::make_unique<std::deque<std::string>>();
+    owned_->push_back(std::move(bytes));
+    segments_.emplace_back(owned_->back().data(), owned_->back().size());
     last_is_forwarded_ = false;
 }
 
@@ -36,7 +37,7 @@ std::size_t Output::size() const {
 
 void Output::clear() {
     segments_.clear();
-    owned_.clear();
+    if (owned_) owned_->clear();
     last_is_forwarded_ = false;
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,7 +41,10 @@ class Output {
 
   private:
     std::vector<std::span<const char>> segments_;
-    std::deque<std::string> owned_;  // deque: pushing keeps earlier strings where they are
+    // deque: pushing keeps earlier strings where they are. Made on the first inject: an empty
+    // std::deque already holds a block of its own, and most outputs never inject (every
+    // session has two, idle ones too).
+    std::unique_ptr<std::deque<std::string>> owned_;
     bool last_is_forwarded_ = false;
 };
 

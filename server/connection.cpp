@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/read.hpp>
@@ -9,6 +10,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 #include <cstring>
 #include <string_view>
 
@@ -98,6 +100,31 @@ void Connection::async_read_some(asio::mutable_buffer buffer, IoHandler done) {
         tls_->async_read_some(buffer, std::move(done));
     } else {
         socket_.async_read_some(buffer, std::move(done));
+    }
+}
+
+void Connection::async_wait_readable(DoneHandler done) {
+    socket_.async_wait(Socket::wait_read, std::move(done));
+}
+
+std::size_t Connection::read_some_now(asio::mutable_buffer buffer, boost::system::error_code& ec) {
+    ec.clear();
+    for (;;) {
+        // MSG_DONTWAIT rather than the socket's non-blocking mode: nothing else that uses the
+        // socket changes behaviour.
+        ssize_t n = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+        if (n > 0) return static_cast<std::size_t>(n);
+        if (n == 0) {
+            ec = asio::error::eof;
+            return 0;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            ec = asio::error::would_block;
+        } else {
+            ec = boost::system::error_code(errno, asio::error::get_system_category());
+        }
+        return 0;
     }
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
 #include <cstring>
 
 #include "protocol/byte_reader.h"
@@ -11,9 +12,8 @@ namespace pgrev::server {
 namespace asio = boost::asio;
 
 namespace {
-// Big enough for a typical batch of small messages in one read; large whole messages grow
-// the buffer up to the size limit and it shrinks back afterwards.
-constexpr std::size_t kDefaultBufferSize = 32 * 1024;
+// Large whole messages grow the buffer up to the size limit and it shrinks back afterwards.
+constexpr std::size_t kDefaultBufferSize = ReadBuffer::kStandardSize;
 // While suspended, bytes that arrive are kept (to see the source's end behind them) up to
 // this much; beyond it the client waits, as it would for a busy server.
 constexpr std::size_t kMaxHeldBuffer = 1024 * 1024;
@@ -28,8 +28,8 @@ void Pump::start(std::shared_ptr<void> owner, std::function<void(PumpResult)> do
     owner_ = std::move(owner);
     done_ = std::move(done);
     running_ = true;
-    buffer_.resize(std::max(kDefaultBufferSize, first_bytes.size()));
     if (first_bytes.empty()) return read_more();
+    buffer_.resize(std::max(kDefaultBufferSize, first_bytes.size()), 0);
     std::memcpy(buffer_.data(), first_bytes.data(), first_bytes.size());
     filled_ = first_bytes.size();
     bytes_read_ += filled_;
@@ -37,27 +37,81 @@ void Pump::start(std::shared_ptr<void> owner, std::function<void(PumpResult)> do
 }
 
 void Pump::read_more() {
-    if (needed_ > buffer_.size() && filled_ == buffer_.size()) {
+    if (buffer_.held() && needed_ > buffer_.size() && filled_ == buffer_.size()) {
         // Grow with what arrives, not with what a header declares: a client must send the
         // bytes of a big message before pgrev holds memory for them.
         buffer_.resize(
-            std::min(needed_, std::max(buffer_.size() * 2, filled_ + kDefaultBufferSize)));
+            std::min(needed_, std::max(buffer_.size() * 2, filled_ + kDefaultBufferSize)), filled_);
     } else if (buffer_.size() > kDefaultBufferSize && filled_ <= kDefaultBufferSize &&
                needed_ <= kDefaultBufferSize) {
-        buffer_.resize(kDefaultBufferSize);
-        buffer_.shrink_to_fit();
+        buffer_.resize(kDefaultBufferSize, filled_);
     }
     reading_ = true;
     start_read();
 }
 
 void Pump::start_read() {
+    // Nothing kept from earlier reads: wait for the next bytes without holding a buffer.
+    if (filled_ == 0 && !writing_) {
+        if (source_.can_wait_readable()) return read_when_readable(false);
+        // In the middle of a streamed message bytes are flowing, and one byte read alone
+        // would go out alone (as a TLS record of its own).
+        if (stream_.at_message_boundary()) return read_first_byte();
+    }
+    if (!buffer_.held()) buffer_.resize(kDefaultBufferSize, 0);
     // The owner is kept alive by the pump while the read is in flight, not by the handler:
     // a handler of one pointer fits std::function without an allocation per read.
     read_keep_ = owner_;
     source_.async_read_some(asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_),
                             [this](const boost::system::error_code& ec, std::size_t n) {
                                 auto keep = std::move(read_keep_);
+                                on_read(ec, n);
+                            });
+}
+
+void Pump::read_when_readable(bool woken) {
+    // What the socket has now is read at once (a client that pipelines, a server streaming
+    // rows); only when it has nothing does the buffer go back. Trying first also matters to
+    // Asio: a readiness event it saw while no operation was pending would not wake the wait.
+    if (!buffer_.held()) buffer_.resize(kDefaultBufferSize, 0);
+    boost::system::error_code ec;
+    std::size_t n = source_.read_some_now(asio::buffer(buffer_.data(), buffer_.size()), ec);
+    read_keep_ = owner_;
+    if (ec == asio::error::would_block) {
+        buffer_.release();
+        source_.async_wait_readable([this](const boost::system::error_code& wait_ec) {
+            auto keep = std::move(read_keep_);
+            if (wait_ec || !running_) return on_read(wait_ec, 0);
+            read_when_readable(true);
+        });
+        return;
+    }
+    if (woken) {
+        read_keep_.reset();
+        return on_read(ec, n);
+    }
+    // Not from inside the caller (after_write, start): a completed read is handled from the
+    // io_context, so a source that always has bytes cannot deepen the stack.
+    asio::post(source_.get_executor(), [this, ec, n] {
+        auto keep = std::move(read_keep_);
+        on_read(ec, n);
+    });
+}
+
+void Pump::read_first_byte() {
+    // TLS: the socket's readiness says nothing of the bytes the TLS stream already holds, so
+    // the wait is a read of one byte; the buffer is taken when it arrives, and the rest of
+    // what the stream holds is read into it next (process() asks for more: one byte is no
+    // message).
+    buffer_.release();
+    read_keep_ = owner_;
+    source_.async_read_some(asio::buffer(&first_byte_, 1),
+                            [this](const boost::system::error_code& ec, std::size_t n) {
+                                auto keep = std::move(read_keep_);
+                                if (n == 1 && running_) {
+                                    buffer_.resize(kDefaultBufferSize, 0);
+                                    buffer_.data()[0] = first_byte_;
+                                }
                                 on_read(ec, n);
                             });
 }
@@ -187,9 +241,9 @@ void Pump::hold_more() {
     // is seen at once, but none is handled until resume().
     if (!running_ || reading_ || writing_) return;
     compact();
-    if (filled_ == buffer_.size()) {
+    if (buffer_.held() && filled_ == buffer_.size()) {
         if (buffer_.size() >= kMaxHeldBuffer) return;
-        buffer_.resize(std::min(kMaxHeldBuffer, buffer_.size() * 2));
+        buffer_.resize(std::min(kMaxHeldBuffer, buffer_.size() * 2), filled_);
     }
     reading_ = true;
     start_read();

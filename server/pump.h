@@ -5,6 +5,11 @@
 // only writer to its sink while it runs. The one overlap: while suspended, a read into the
 // free end of the buffer may be in flight next to a write of its front; the buffer is then
 // neither moved nor resized until both are done.
+//
+// A pump that has dealt with every byte it read holds no buffer while it waits for more: it
+// waits for the socket to become readable (in clear) or for one byte (TLS, see
+// Connection::can_wait_readable) and takes a buffer from the thread's pool (read_buffer.h)
+// only then.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +24,7 @@
 
 #include "protocol/message_stream.h"
 #include "server/connection.h"
+#include "server/read_buffer.h"
 
 namespace pgrev::server {
 
@@ -72,10 +78,14 @@ class Pump {
     void set_max_message_size(std::size_t bytes) { stream_.set_max_message_size(bytes); }
     bool running() const { return running_; }
     std::uint64_t bytes_read() const { return bytes_read_; }
+    // True while the pump holds a read buffer (bytes in it, or a read into it in flight).
+    bool holds_buffer() const { return buffer_.held(); }
 
   private:
     void read_more();
     void start_read();
+    void read_when_readable(bool woken);
+    void read_first_byte();
     void on_read(const boost::system::error_code& ec, std::size_t n);
     void process();
     void write_output();
@@ -89,7 +99,8 @@ class Pump {
     protocol::MessageHandler& handler_;
     protocol::MessageStream stream_;
     protocol::Output out_;
-    std::vector<char> buffer_;
+    ReadBuffer buffer_;
+    char first_byte_ = 0;       // TLS: what read_first_byte reads while no buffer is held
     std::size_t filled_ = 0;    // bytes in buffer_ from the source
     std::size_t consumed_ = 0;  // of those, bytes dealt with by the last scan
     std::size_t needed_ = 0;    // size the buffer must reach to hold the next whole message

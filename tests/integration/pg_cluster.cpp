@@ -162,7 +162,7 @@ void PgCluster::init_data_directory() {
                     "unix_socket_directories = '" +
                     dir_ +
                     "'\n"
-                    "max_connections = 200\n"
+                    "max_connections = 300\n"
                     "fsync = off\n"
                     "synchronous_commit = off\n"
                     "full_page_writes = off\n"
