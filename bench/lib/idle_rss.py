@@ -1,10 +1,15 @@
 """Resident memory a proxy process spends per idle client session.
 
-    python3 idle_rss.py --pid PID --port PORT [--sessions 250] [--tls]
+    python3 bench/lib/idle_rss.py --pid PID --port PORT [--sessions 250] [--tls]
+                                  [--user postgres] [--database postgres] [--warmup 5]
+                                  [--query SQL] [--per-session]
 
-Opens SESSIONS sessions to 127.0.0.1:PORT (user and database postgres, trust
-authentication), each of which runs one SELECT and then stays idle, waits for the process
-to settle, and prints "<VmRSS before in KiB> <VmRSS with the sessions in KiB>" of PID.
+Opens WARMUP sessions first (what a process sets up once, such as its threads' first
+buffers, is then not counted), then SESSIONS sessions to 127.0.0.1:PORT (trust
+authentication), each of which runs QUERY (SELECT 1; e.g. one with a large result) and then
+stays idle, waits for the process to settle, and prints "<VmRSS before in KiB> <VmRSS with
+the sessions in KiB>" of PID (bench/run.sh reads that), or with --per-session a sentence
+with the KiB per session.
 Plain sockets speaking the startup protocol, so no driver is needed. --tls sends an
 SSLRequest first and talks TLS (no certificate verification), as bench/run.sh --tls does.
 """
@@ -43,7 +48,7 @@ def read_until_ready(sock):
         buffer += chunk
 
 
-def open_session(port, use_tls):
+def open_session(port, use_tls, user="postgres", database="postgres", sql="SELECT 1"):
     sock = socket.create_connection(("127.0.0.1", port))
     if use_tls:
         sock.sendall(struct.pack("!II", 8, 80877103))
@@ -53,10 +58,11 @@ def open_session(port, use_tls):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         sock = context.wrap_socket(sock)
-    params = b"user\0postgres\0database\0postgres\0application_name\0idle_rss\0\0"
+    params = (b"user\0" + user.encode() + b"\0database\0" + database.encode()
+              + b"\0application_name\0idle_rss\0\0")
     sock.sendall(struct.pack("!II", 8 + len(params), 196608) + params)
     read_until_ready(sock)
-    query = b"SELECT 1\0"
+    query = sql.encode() + b"\0"
     sock.sendall(b"Q" + struct.pack("!I", 4 + len(query)) + query)
     read_until_ready(sock)
     return sock
@@ -68,18 +74,31 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--sessions", type=int, default=250)
     parser.add_argument("--tls", action="store_true")
+    parser.add_argument("--user", default="postgres")
+    parser.add_argument("--database", default="postgres")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--query", default="SELECT 1", help="what each session runs first")
+    parser.add_argument("--per-session", action="store_true")
     args = parser.parse_args()
+
+    def session():
+        return open_session(args.port, args.tls, args.user, args.database, args.query)
+
     # A few sessions first, so what the first session alone sets up is not counted.
-    for sock in [open_session(args.port, args.tls) for _ in range(5)]:
+    for sock in [session() for _ in range(args.warmup)]:
         sock.close()
     time.sleep(1)
     before = vmrss_kib(args.pid)
-    sessions = [open_session(args.port, args.tls) for _ in range(args.sessions)]
+    sessions = [session() for _ in range(args.sessions)]
     time.sleep(2)  # idle: whatever the proxy gives back when a session goes idle
     after = vmrss_kib(args.pid)
     for sock in sessions:
         sock.close()
-    print(before, after)
+    if args.per_session:
+        print(f"VmRSS before {before} KiB, with {args.sessions} more idle sessions {after} KiB: "
+              f"{(after - before) / args.sessions:.1f} KiB per session")
+    else:
+        print(before, after)
 
 
 if __name__ == "__main__":
