@@ -90,6 +90,18 @@ std::string encode_bind(std::string_view portal, std::string_view statement) {
         .finish();
 }
 
+std::string encode_bind_renamed(std::span<const char> body, const Bind& bind,
+                                std::string_view statement) {
+    // Everything after the statement name (its terminator included) is copied as it is.
+    std::size_t after_name =
+        static_cast<std::size_t>(bind.statement.data() - body.data()) + bind.statement.size() + 1;
+    return MessageBuilder(frontend::kBind)
+        .cstring(bind.portal)
+        .cstring(statement)
+        .bytes(body.subspan(after_name))
+        .finish();
+}
+
 std::string encode_execute(const Execute& execute) {
     return MessageBuilder(frontend::kExecute)
         .cstring(execute.portal)

@@ -66,6 +66,10 @@ std::string encode_query(std::string_view sql);
 std::string encode_parse(const Parse& parse);
 // A Bind with no parameters and text results.
 std::string encode_bind(std::string_view portal, std::string_view statement);
+// The Bind whose body is `body` (decoded as `bind`) naming `statement` instead of its own,
+// its parameters and formats as they are.
+std::string encode_bind_renamed(std::span<const char> body, const Bind& bind,
+                                std::string_view statement);
 std::string encode_execute(const Execute& execute);
 std::string encode_close(const TargetRef& target);
 std::string encode_describe(const TargetRef& target);

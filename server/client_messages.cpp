@@ -31,21 +31,6 @@ bool has_prepared_ops(const RewritePlan& plan) {
                        [](const auto& st) { return st.prepared_op != audit::PreparedOp::None; });
 }
 
-// The client's Bind with pgrev's statement name for the unnamed statement it names; the
-// parameters and formats stay as they are.
-std::string bind_of(const MessageView& m, const Bind& b, std::string_view statement) {
-    std::size_t name_at =
-        static_cast<std::size_t>(b.portal.data() - m.body.data()) + b.portal.size() + 1;
-    std::string body(m.body.data(), name_at);
-    body.append(statement);
-    body.append(m.body.data() + name_at, m.body.size() - name_at);
-    std::string bytes(1, frontend::kBind);
-    std::uint32_t length = static_cast<std::uint32_t>(body.size() + 4);
-    for (int shift = 24; shift >= 0; shift -= 8)
-        bytes.push_back(static_cast<char>((length >> shift) & 0xFF));
-    return bytes + body;
-}
-
 // A text pgrev may keep prepared for a session (server/own_statements.h): one rewritten
 // statement that returns no rows.
 bool may_keep_prepared(const RewritePlan& plan) {
@@ -281,7 +266,8 @@ void ClientMessages::on_bind(const MessageView& m, Output& out) {
         // of their own instead of pgrev's.
         out.inject(encode_bind(b.portal, b.statement));
     } else if (!server_name.empty()) {
-        out.inject(bind_of(m, b, server_name));  // the unnamed statement is pgrev's
+        out.inject(
+            encode_bind_renamed(m.body, b, server_name));  // the unnamed statement is pgrev's
     } else {
         out.forward(m.bytes);
     }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "protocol/byte_reader.h"
+
 namespace pgrev::server {
 
 std::string OwnStatements::key(std::string_view sql, const std::vector<std::uint32_t>& types) {
@@ -10,8 +12,9 @@ std::string OwnStatements::key(std::string_view sql, const std::vector<std::uint
     k.append(sql);
     k.push_back('\0');
     for (std::uint32_t t : types) {
-        for (int shift = 24; shift >= 0; shift -= 8)
-            k.push_back(static_cast<char>((t >> shift) & 0xFF));
+        char be[4];
+        protocol::write_u32_be(be, t);
+        k.append(be, sizeof be);
     }
     return k;
 }

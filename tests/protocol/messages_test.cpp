@@ -35,6 +35,26 @@ TEST_SUITE("protocol") {
         CHECK(b.portal == "portal");
         CHECK(b.statement == "stmt");
 
+        // A Bind renamed keeps its parameters and formats byte for byte.
+        std::string with_params = MessageBuilder('B')
+                                      .cstring("p")
+                                      .cstring("")
+                                      .i16(1)
+                                      .i16(0)
+                                      .i16(1)
+                                      .i32(3)
+                                      .bytes(std::string_view("abc"))
+                                      .i16(0)
+                                      .finish();
+        std::string original = with_params.substr(kHeaderSize);
+        std::string renamed_body =
+            body_of(encode_bind_renamed(original, decode_bind(original), "__pgrev_1"), 'B');
+        Bind renamed = decode_bind(renamed_body);
+        CHECK(renamed.portal == "p");
+        CHECK(renamed.statement == "__pgrev_1");
+        CHECK(renamed_body.substr(renamed_body.size() - (original.size() - 3)) ==
+              original.substr(3));
+
         auto exec_body = body_of(encode_execute({"p1", 100}), 'E');
         Execute e = decode_execute(exec_body);
         CHECK(e.portal == "p1");
