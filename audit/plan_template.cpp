@@ -110,7 +110,102 @@ std::shared_ptr<const PlanTemplate> PlanTemplate::make(std::string_view text,
     StatementShape probe_shape = statement_shape(probe);
     if (!probe_shape.usable || probe_shape.key != shape.key) return nullptr;
     if (!same_plan(planner(probe), t->fill(probe, probe_shape))) return nullptr;
+    t->find_parameters(text, shape, plan);
     return t;
+}
+
+void PlanTemplate::find_parameters(std::string_view text, const StatementShape& shape,
+                                   const RewritePlan& plan) {
+    if (plan.action != RewritePlan::Action::Rewrite || !plan.audits || !plan.returns_no_rows ||
+        plan.statements.size() != 1) {
+        return;
+    }
+    // Where each copy of a number slot begins in the rewritten text.
+    std::vector<std::size_t> slot_of_copy;
+    std::vector<std::size_t> offsets;
+    std::size_t out = 0;
+    for (const Segment& s : segments_) {
+        if (s.kind == Segment::Kind::Slot) {
+            const ShapeSlot& slot = shape.slots[s.slot];
+            if (slot.kind == ShapeSlot::Kind::Number) {
+                slot_of_copy.push_back(s.slot);
+                offsets.push_back(out);
+            }
+            out += slot.end - slot.begin;
+        } else {
+            out += s.length;
+        }
+    }
+    if (out != plan.sql.size()) return;
+    std::vector<ParameterUse> uses = parameter_uses(plan.sql, offsets);
+    // A slot copied more than once is a parameter only if every copy may be the same one.
+    std::vector<ParameterUse> slot_uses(shape.slots.size(), ParameterUse::Text);
+    std::vector<bool> seen(shape.slots.size(), false);
+    for (std::size_t i = 0; i < uses.size(); ++i) {
+        std::size_t k = slot_of_copy[i];
+        if (!seen[k]) {
+            slot_uses[k] = uses[i];
+            seen[k] = true;
+        } else if (slot_uses[k] != uses[i]) {
+            slot_uses[k] = ParameterUse::Text;
+        }
+    }
+    slot_uses_ = std::move(slot_uses);
+    // What the server will read must parse, with a parameter where pgrev put one (a place
+    // that takes only a constant would fail here, not at a client's statement).
+    std::shared_ptr<const ParameterizedPlan> form = parameterize(text, shape, fill(text, shape));
+    std::size_t references = 0;
+    for (std::size_t i = 0; i < uses.size(); ++i)
+        references += slot_uses_[slot_of_copy[i]] != ParameterUse::Text ? 1 : 0;
+    if (!form || !parses_with_parameters(form->plan.sql, references)) slot_uses_.clear();
+}
+
+std::shared_ptr<const ParameterizedPlan> PlanTemplate::parameterize(
+    std::string_view text, const StatementShape& shape, const RewritePlan& filled) const {
+    auto form = std::make_shared<ParameterizedPlan>();
+    RewritePlan& p = form->plan;
+    p = model_;
+    p.original = filled.original;
+    p.sql.reserve(filled.sql.size());
+    std::vector<std::size_t> number_of(shape.slots.size(), 0);  // its $n; 0: none yet
+    for (const Segment& s : segments_) {
+        std::size_t from = 0;
+        std::size_t length = s.length;
+        switch (s.kind) {
+            case Segment::Kind::Generated:
+                p.sql.append(generated_, s.offset, s.length);
+                continue;
+            case Segment::Kind::Copy:
+                from = (s.slot == 0 ? 0 : shape.slots[s.slot - 1].end) + s.offset;
+                break;
+            case Segment::Kind::Slot:
+                from = shape.slots[s.slot].begin;
+                length = shape.slots[s.slot].end - from;
+                break;
+        }
+        ParameterUse use = s.kind == Segment::Kind::Slot ? slot_uses_[s.slot] : ParameterUse::Text;
+        if (use == ParameterUse::Text) {
+            add_piece(p.source_map, {p.sql.size(), from, length});
+            p.sql.append(text.substr(from, length));
+            continue;
+        }
+        std::size_t& number = number_of[s.slot];
+        if (number == 0) {
+            std::string_view value = text.substr(from, length);
+            std::uint32_t type = number_parameter_type(value, use == ParameterUse::Negated);
+            // A bulk INSERT gains nothing from being kept, and Bind counts in 16 bits.
+            constexpr std::size_t kMaxParameters = 1000;
+            if (type == 0 || form->types.size() == kMaxParameters) return nullptr;
+            form->types.push_back(type);
+            form->values.emplace_back(value);
+            number = form->types.size();
+        }
+        std::string reference = "$" + std::to_string(number);
+        // An error at the parameter points where the literal begins.
+        add_piece(p.source_map, {p.sql.size(), from, std::min(reference.size(), length)});
+        p.sql += reference;
+    }
+    return form;
 }
 
 bool PlanTemplate::build(const StatementShape& shape, const RewritePlan& plan) {
@@ -181,12 +276,13 @@ RewritePlan PlanTemplate::fill(std::string_view text, const StatementShape& shap
         add_piece(plan.source_map, {plan.sql.size(), from, length});
         plan.sql.append(text.substr(from, length));
     }
+    if (!slot_uses_.empty()) plan.parameterized = parameterize(text, shape, plan);
     return plan;
 }
 
 std::size_t PlanTemplate::bytes() const {
     return sizeof *this + generated_.capacity() + segments_.capacity() * sizeof(Segment) +
-           model_.statements.capacity() * sizeof(StatementPlan);
+           model_.statements.capacity() * sizeof(StatementPlan) + slot_uses_.capacity();
 }
 
 }  // namespace pgrev::audit

@@ -9,6 +9,11 @@
 // PREPARE, no DDL). And a template is kept only when it makes the same plan as the rewriter
 // for a probe text, the first text with every slot holding another value: a rewrite that
 // put a literal's value into the text it generates shows there and is never filled in.
+//
+// A template of one rewritten statement that returns no rows also makes the statement's
+// parameterized form (RewritePlan::parameterized): its number literals as parameters where
+// the server reads a parameter as it would the literal (literal_parameters.h), so that a
+// session can keep it prepared however the values change (server/own_statements.h).
 #pragma once
 
 #include <cstddef>
@@ -18,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/literal_parameters.h"
 #include "audit/rewrite_plan.h"
 #include "audit/statement_shape.h"
 
@@ -51,10 +57,20 @@ class PlanTemplate {
     };
 
     bool build(const StatementShape& shape, const RewritePlan& plan);
+    // Decides which slots become parameters (slot_uses_), from `text`, whose plan `plan` is.
+    void find_parameters(std::string_view text, const StatementShape& shape,
+                         const RewritePlan& plan);
+    // The parameterized form of `filled`, the plan of `text`; null when a value must stay text.
+    std::shared_ptr<const ParameterizedPlan> parameterize(std::string_view text,
+                                                          const StatementShape& shape,
+                                                          const RewritePlan& filled) const;
 
     RewritePlan model_;  // the plan without its texts
     std::string generated_;
     std::vector<Segment> segments_;
+    // Per slot, with a parameterized form: whether it is sent as a parameter. Empty: no
+    // parameterized form.
+    std::vector<ParameterUse> slot_uses_;
 };
 
 }  // namespace pgrev::audit

@@ -2,6 +2,7 @@
 // function of the text and the catalog snapshot, so it is cached by text.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 namespace pgrev::audit {
 
 class PlanTemplate;  // plan_template.h
+struct ParameterizedPlan;
 
 // The command tag a client expects for a rewritten statement. The server reports the tag of
 // the statement pgrev sent ("INSERT 0 N" for the revision insert, "SELECT N" for a projection
@@ -74,6 +76,9 @@ struct RewritePlan {
     bool literal_blind = false;
     // With a plan cached for a shape: how to make the plan of another text of that shape.
     std::shared_ptr<const PlanTemplate> shape_template;
+    // With a plan filled in from a template: the same plan with the number literals of `sql`
+    // as parameters, for a session to keep prepared (plan_template.h); null when none.
+    std::shared_ptr<const ParameterizedPlan> parameterized;
     // With Rewrite/Refuse: the client's text and where its pieces went in `sql`, to map an
     // error position back (map_error_position).
     std::string original;
@@ -89,6 +94,13 @@ struct RewritePlan {
         return action == Action::Refuse &&
                (protocol::is_pgrev_message(message) || message == refusal_message);
     }
+};
+
+// A plan whose `sql` has parameters $1..$n: their types (OIDs) and values, in text format.
+struct ParameterizedPlan {
+    RewritePlan plan;
+    std::vector<std::uint32_t> types;
+    std::vector<std::string> values;
 };
 
 // "INSERT", "UPDATE", "DELETE"; "" for None.

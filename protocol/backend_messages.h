@@ -15,6 +15,7 @@ namespace pgrev::protocol {
 namespace backend {
 constexpr char kAuthentication = 'R';
 constexpr char kBackendKeyData = 'K';
+constexpr char kBindComplete = '2';
 constexpr char kCloseComplete = '3';
 constexpr char kCommandComplete = 'C';
 constexpr char kCopyInResponse = 'G';
@@ -22,6 +23,7 @@ constexpr char kCopyOutResponse = 'H';
 constexpr char kCopyBothResponse = 'W';
 constexpr char kEmptyQueryResponse = 'I';
 constexpr char kErrorResponse = 'E';
+constexpr char kNoData = 'n';
 constexpr char kNoticeResponse = 'N';
 constexpr char kParameterStatus = 'S';
 constexpr char kParseComplete = '1';

@@ -90,6 +90,16 @@ std::string encode_bind(std::string_view portal, std::string_view statement) {
         .finish();
 }
 
+std::string encode_bind_text(std::string_view portal, std::string_view statement,
+                             const std::vector<std::string>& values) {
+    MessageBuilder b(frontend::kBind);
+    b.cstring(portal).cstring(statement).i16(0);  // no formats: all text
+    b.i16(static_cast<std::int16_t>(values.size()));
+    for (const std::string& v : values)
+        b.i32(static_cast<std::int32_t>(v.size())).bytes(v);
+    return b.i16(0).finish();
+}
+
 std::string encode_bind_renamed(std::span<const char> body, const Bind& bind,
                                 std::string_view statement) {
     // Everything after the statement name (its terminator included) is copied as it is.

@@ -66,6 +66,9 @@ std::string encode_query(std::string_view sql);
 std::string encode_parse(const Parse& parse);
 // A Bind with no parameters and text results.
 std::string encode_bind(std::string_view portal, std::string_view statement);
+// A Bind with `values` as parameters in text format, and text results.
+std::string encode_bind_text(std::string_view portal, std::string_view statement,
+                             const std::vector<std::string>& values);
 // The Bind whose body is `body` (decoded as `bind`) naming `statement` instead of its own,
 // its parameters and formats as they are.
 std::string encode_bind_renamed(std::span<const char> body, const Bind& bind,

@@ -14,6 +14,11 @@
 //   P*       a Close pgrev sent in place of the client's Parse (ParseByClose): its
 //            CloseComplete is answered to the client as ParseComplete, so that it comes where
 //            the Parse's would, and not at all when the server skipped it after an error.
+//   Q*       a Query pgrev sent as its own Parse (maybe), Bind, Execute and Sync
+//            (QueryExtended, server/own_statements.h): a Query group of one statement to the
+//            client, so it is answered like one; the ParseComplete, BindComplete and NoData
+//            that come while it is first are pgrev's. Its Sync's ReadyForQuery ends it, and an
+//            error stops at it as at a Sync marker.
 //   S, F     a marker popped by ReadyForQuery. After an ErrorResponse in extended mode the
 //            server skips to Sync, so every entry before the marker is dropped.
 //   c, f     CopyDone/CopyFail end a copy-in, during which the server ignores Sync: the Sync
@@ -52,7 +57,8 @@ enum class ResultKind {
     FunctionCall,
     CopyEnd,
     OwnClose,
-    ParseByClose
+    ParseByClose,
+    QueryExtended
 };
 
 // A Payload names three types:
@@ -93,6 +99,12 @@ class BasicResultQueue {
         return push(
             {Kind::Query, std::move(statement_fixes), std::move(context), std::move(pending)});
     }
+    // A Query sent as extended-protocol messages ending with a Sync (Q* above).
+    bool push_query_extended(std::vector<Fix> statement_fixes, Context context,
+                             Pending pending = {}) {
+        return push({Kind::QueryExtended, std::move(statement_fixes), std::move(context),
+                     std::move(pending)});
+    }
     bool push_parse(Context context, Pending pending = {}) {
         return push({Kind::Parse, {}, std::move(context), std::move(pending)});
     }
@@ -131,7 +143,7 @@ class BasicResultQueue {
     // ReadyForQuery reported, and after an error that only that ReadyForQuery will show.
     bool ready_in_flight() const {
         return std::any_of(entries_.begin(), entries_.end(), [](const Entry& e) {
-            return e.kind == Kind::Query || e.kind == Kind::Sync || e.kind == Kind::FunctionCall;
+            return is_query(e.kind) || e.kind == Kind::Sync || e.kind == Kind::FunctionCall;
         });
     }
     // Every message sent is followed by one the server answers with ReadyForQuery (a Sync, a
@@ -156,6 +168,20 @@ class BasicResultQueue {
 
     // The fix for this CommandComplete (Fix{} when none or nothing was pending).
     Fix on_command_complete() { return complete_one(); }
+    // The answer is to a message pgrev sent as part of a QueryExtended (ParseComplete,
+    // BindComplete, NoData): not the client's.
+    bool answers_query_extended() {
+        skip_copy_ends();
+        return !entries_.empty() && entries_.front().kind == Kind::QueryExtended;
+    }
+    // The ParseComplete of a QueryExtended: the change it was waiting for (empty when none).
+    Pending on_query_extended_parse() {
+        Entry& front = entries_.front();
+        Pending pending = std::move(front.pending);
+        if (pending) --pending_;
+        front.pending = {};
+        return pending;
+    }
     // The pending change of the Parse or Close answered (empty when none).
     Pending on_parse_complete() { return take_front_pending(Kind::Parse); }
     // Close, OwnClose or ParseByClose (current_kind() tells which, before this call).
@@ -190,6 +216,7 @@ class BasicResultQueue {
 
   private:
     static constexpr std::uint64_t kNoBind = ~std::uint64_t{0};
+    static bool is_query(Kind kind) { return kind == Kind::Query || kind == Kind::QueryExtended; }
     struct Entry {
         Kind kind;
         std::vector<Fix> fixes;  // Query: per statement; Execute: one

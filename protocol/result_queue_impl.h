@@ -13,7 +13,7 @@ bool BasicResultQueue<Payload>::push(Entry entry) {
         copy_failed_ = true;
         return false;
     }
-    if (entry.kind == Kind::Query || entry.kind == Kind::Sync || entry.kind == Kind::FunctionCall) {
+    if (is_query(entry.kind) || entry.kind == Kind::Sync || entry.kind == Kind::FunctionCall) {
         entry.point = readies_pushed_++;
     }
     if (entry.pending) ++pending_;
@@ -63,7 +63,7 @@ auto BasicResultQueue<Payload>::current_fix() -> Fix {
     skip_copy_ends();
     if (entries_.empty()) return Fix{};
     const Entry& front = entries_.front();
-    if (front.kind == Kind::Query) {
+    if (is_query(front.kind)) {
         return front.next < front.fixes.size() ? front.fixes[front.next] : Fix{};
     }
     if (front.kind != Kind::Execute || portal_gone(front)) return Fix{};
@@ -75,7 +75,7 @@ auto BasicResultQueue<Payload>::complete_one() -> Fix {
     skip_copy_ends();
     if (!entries_.empty()) {
         Entry& front = entries_.front();
-        if (front.kind == Kind::Query) {
+        if (is_query(front.kind)) {
             Fix fix = front.next < front.fixes.size() ? front.fixes[front.next] : Fix{};
             ++front.next;
             return fix;
@@ -138,12 +138,14 @@ void BasicResultQueue<Payload>::on_error() {
     if (entries_.empty()) return;  // e.g. FATAL at any time
     Entry& front = entries_.front();
     // Simple query: the server runs no more of the group's statements; its Z ends it.
-    if (front.kind == Kind::Query) return;
+    if (is_query(front.kind)) return;
     if (front.kind == Kind::FunctionCall) return;
     // Extended query: the server discards every message up to the next Sync, a Query or a
-    // FunctionCall pipelined in between included.
-    while (!entries_.empty() && entries_.front().kind != Kind::Sync)
+    // FunctionCall pipelined in between included (a QueryExtended ends with a Sync).
+    while (!entries_.empty() && entries_.front().kind != Kind::Sync &&
+           entries_.front().kind != Kind::QueryExtended) {
         pop_front();
+    }
 }
 
 template <class Payload>

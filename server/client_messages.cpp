@@ -18,24 +18,10 @@ using audit::RewritePlan;
 
 namespace {
 
-// What a Parse or Close makes of a statement name once the server confirms it.
-BooksChange name_change(std::string name, std::optional<RewrittenStatement> statement) {
-    return {std::make_shared<const StatementChange>(
-                StatementChange{std::move(name), std::move(statement)}),
-            nullptr, nullptr};
-}
-
 // Statements whose answer changes the books: the plan waits on the Query's entry until then.
 bool has_prepared_ops(const RewritePlan& plan) {
     return std::any_of(plan.statements.begin(), plan.statements.end(),
                        [](const auto& st) { return st.prepared_op != audit::PreparedOp::None; });
-}
-
-// A text pgrev may keep prepared for a session (server/own_statements.h): one rewritten
-// statement that returns no rows.
-bool may_keep_prepared(const RewritePlan& plan) {
-    return plan.action == RewritePlan::Action::Rewrite && plan.audits && plan.returns_no_rows &&
-           plan.statements.size() == 1;
 }
 
 }  // namespace
@@ -88,7 +74,7 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
                 if (t.kind != 'S') {
                     state_.portals.erase(name);
                 } else if (state_.statement_in_flight(name)) {
-                    change = name_change(name, std::nullopt);
+                    change = BooksChange::renaming(name, std::nullopt);
                 }
             }
             state_.results.push_close(std::move(change));
@@ -168,6 +154,7 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
         }
     }
     std::vector<audit::TagVerb> fixes = record(*plan);
+    if (plan->parameterized && query_kept(plan, fixes, out)) return true;
     BooksChange sql_changes;
     if (has_prepared_ops(*plan)) sql_changes.sql = plan;
     state_.results.push_query(std::move(fixes), plan, std::move(sql_changes));
@@ -189,7 +176,7 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
         // Only the unnamed statement can be replaced; a named one that exists stays (42P05).
         BooksChange change;
         if (p.statement.empty() && state_.has_names() && state_.statement_in_flight("")) {
-            change = name_change("", std::nullopt);
+            change = BooksChange::renaming("", std::nullopt);
         }
         state_.results.push_parse(nullptr, std::move(change));
         out.forward(m.bytes);
@@ -226,9 +213,9 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
                has_prepared_ops(*plan)) {
         // A DEALLOCATE or PREPARE changes the books (pgrev's own statements too) when its
         // Execute completes: its portal carries the plan.
-        change = name_change(name, info);
+        change = BooksChange::renaming(name, info);
     } else if (p.statement.empty() && state_.has_names() && state_.statement_in_flight(name)) {
-        change = name_change(name, std::nullopt);
+        change = BooksChange::renaming(name, std::nullopt);
     }
     state_.results.push_parse(plan, std::move(change));
     if (plan->action == RewritePlan::Action::Forward) {
@@ -291,40 +278,6 @@ void ClientMessages::on_describe(const MessageView& m, Output& out) {
 void ClientMessages::retire_on_ddl(std::string_view sql) {
     // DDL the catalog snapshot does not follow (DROP SCHEMA, DROP OWNED): be conservative.
     if (!state_.own.empty() && server_.ddl_filter.may_match(sql)) state_.own.retire_all();
-}
-
-bool ClientMessages::parse_kept(const Parse& p, const audit::PlanPtr& plan, RewrittenStatement info,
-                                Output& out) {
-    // The server reads this Parse in the transaction state the last ReadyForQuery reported,
-    // and in a failed transaction it fails the Parse: the 3rd step would answer it instead.
-    if (state_.transaction_status == 'E' || state_.results.ready_in_flight()) return false;
-    audit::CatalogPtr catalog = session_.current_catalog();
-    if (!catalog) return false;
-    OwnStatements::Decision decision =
-        state_.own.decide(*info.reuse_key, plan->sql, catalog->generation());
-    if (decision.step == OwnStatements::Step::Forward) return false;
-    info.server_name = decision.name;
-    BooksChange change = name_change("", info);
-    // The client's Parse drops its unnamed statement first thing; so does this Close.
-    out.inject(encode_close({'S', ""}));
-    if (decision.step == OwnStatements::Step::Create) {
-        state_.results.push_own_close();
-        Parse named = p;
-        named.statement = decision.name;
-        named.query = plan->sql;
-        state_.results.push_parse(plan, std::move(change));
-        out.inject(encode_parse(named));
-    } else {
-        state_.results.push_parse_by_close(plan, std::move(change));
-    }
-    // Statements pgrev no longer keeps, once the client's unnamed one is not one of them.
-    for (std::string& name : state_.own.take_to_close()) {
-        BooksChange closed;
-        closed.own_close = std::make_shared<const std::string>(name);
-        state_.results.push_own_close(std::move(closed));
-        out.inject(encode_close({'S', name}));
-    }
-    return true;
 }
 
 }  // namespace pgrev::server

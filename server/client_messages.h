@@ -52,7 +52,16 @@ class ClientMessages : public protocol::MessageHandler {
     // pgrev's statement, or answered without a Parse. False: send it as usual.
     bool parse_kept(const protocol::Parse& p, const audit::PlanPtr& plan, RewrittenStatement info,
                     protocol::Output& out);
+    // A simple Query of a text pgrev may keep prepared (its parameterized form): sent as
+    // pgrev's statement with the literals bound, answered as the Query. False: send the text.
+    bool query_kept(const audit::PlanPtr& plan, std::vector<audit::TagVerb>& fixes,
+                    protocol::Output& out);
+    // Closes of the statements pgrev no longer keeps.
+    void close_retired(protocol::Output& out);
     void retire_on_ddl(std::string_view sql);
+    // A text pgrev may keep prepared for a session (server/own_statements.h): one rewritten
+    // statement that returns no rows.
+    static bool may_keep_prepared(const audit::RewritePlan& plan);
 
     bool needs_analysis(std::string_view sql);
     // The plan for `sql`, or null when the session must first wait for the catalog.

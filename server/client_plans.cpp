@@ -147,6 +147,10 @@ audit::PlanPtr ClientMessages::cached_plan(std::string_view sql,
             auto entry = std::make_shared<RewritePlan>();
             entry->shape_template = audit::PlanTemplate::make(sql, shape, *plan, planner);
             cache.insert(catalog.generation(), shape.key, entry, shape_variant);
+            // The same plan, with what only a filled-in plan has (its parameterized form).
+            if (entry->shape_template) {
+                plan = std::make_shared<RewritePlan>(entry->shape_template->fill(sql, shape));
+            }
         }
     } catch (const std::exception& e) {
         // A statement pgrev cannot analyse must not pass unaudited: fail closed.

@@ -42,10 +42,23 @@ struct StatementChange {
 // drops, or, for a Query, the plan whose SQL PREPARE, EXECUTE and DEALLOCATE change the books
 // statement by statement (QueryState::confirm). At most one of the two; neither: nothing.
 struct BooksChange {
+    struct OwnStatement {
+        std::string key;
+        std::string name;
+    };
     std::shared_ptr<const StatementChange> name;    // Parse, Close
     std::shared_ptr<const audit::RewritePlan> sql;  // Query
     std::shared_ptr<const std::string> own_close;   // OwnClose of pgrev's statement
-    explicit operator bool() const { return name || sql || own_close; }
+    std::shared_ptr<const OwnStatement> own_parse;  // QueryExtended creating pgrev's statement
+    explicit operator bool() const { return name || sql || own_close || own_parse; }
+
+    // What a Parse or Close makes of a statement name once the server confirms it.
+    static BooksChange renaming(std::string name, std::optional<RewrittenStatement> statement) {
+        BooksChange change;
+        change.name = std::make_shared<const StatementChange>(
+            StatementChange{std::move(name), std::move(statement)});
+        return change;
+    }
 };
 
 // What the session attaches to the result queue's entries (protocol/result_queue.h).

@@ -59,7 +59,8 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
             std::size_t index = 0;
             if (const ResultPayload::Context& current = state_.results.current_context()) {
                 ResultQueue::Kind kind = state_.results.current_kind();
-                if (kind == ResultQueue::Kind::Query || kind == ResultQueue::Kind::Execute) {
+                if (kind == ResultQueue::Kind::Query || kind == ResultQueue::Kind::Execute ||
+                    kind == ResultQueue::Kind::QueryExtended) {
                     plan = current;
                     index = state_.results.current_statement();
                 }
@@ -79,9 +80,22 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
             state_.results.on_empty_query();
             break;
         case backend::kParseComplete:
+            if (state_.results.answers_query_extended()) {
+                // pgrev's statement for a client's Query (QueryExtended): it exists now.
+                BooksChange change = state_.results.on_query_extended_parse();
+                if (change.own_parse) {
+                    state_.own.on_created(change.own_parse->key, change.own_parse->name);
+                }
+                return true;
+            }
             if (BooksChange change = state_.results.on_parse_complete(); change.name) {
                 state_.apply(*change.name);
             }
+            break;
+        case backend::kBindComplete:
+        case backend::kNoData:
+            // The client's Query was sent as Bind and Execute: no answer of its kind.
+            if (state_.results.answers_query_extended()) return true;
             break;
         case backend::kCloseComplete: {
             ResultQueue::Kind kind = state_.results.current_kind();

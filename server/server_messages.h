@@ -23,7 +23,8 @@ class ServerMessages : public protocol::MessageHandler {
         protocol::backend::kPortalSuspended, protocol::backend::kParseComplete,
         protocol::backend::kCloseComplete,   protocol::backend::kCopyInResponse,
         protocol::backend::kErrorResponse,   protocol::backend::kReadyForQuery,
-        protocol::backend::kParameterStatus};
+        protocol::backend::kParameterStatus, protocol::backend::kBindComplete,
+        protocol::backend::kNoData};
 
     bool wants_whole(char type) const override;
     bool on_message(const protocol::MessageView& message, protocol::Output& out) override;

@@ -204,4 +204,71 @@ TEST_SUITE("audit") {
         REQUIRE(t != nullptr);
         CHECK(t->fill("SELECT 'xy'", statement_shape("SELECT 'xy'")).sql == "SELECT 'xy'");
     }
+
+    TEST_CASE("plan template: the parameterized form has the numbers as typed parameters") {
+        std::string first = "UPDATE reservation SET party = 4, name = 'a' WHERE id = 7";
+        std::string second = "UPDATE reservation SET party = 12, name = 'b' WHERE id = 3000000000";
+        auto t = template_of(first);
+        REQUIRE(t != nullptr);
+        RewritePlan filled = t->fill(second, statement_shape(second));
+        REQUIRE(filled.parameterized != nullptr);
+        const audit::ParameterizedPlan& form = *filled.parameterized;
+        CHECK(form.types == std::vector<std::uint32_t>{audit::kInt4Oid, audit::kInt8Oid});
+        CHECK(form.values == std::vector<std::string>{"12", "3000000000"});
+        const std::string& p = form.plan.sql;
+        CHECK(p.find("12") == std::string::npos);
+        CHECK(p.find("3000000000") == std::string::npos);
+        CHECK(p.find("'b'") != std::string::npos);  // strings stay text
+        CHECK(audit::parses_with_parameters(p, 2));
+        // The same plan but for its text: tags, audits, the client's text.
+        CHECK(form.plan.action == filled.action);
+        CHECK(form.plan.audits);
+        CHECK(form.plan.original == second);
+        REQUIRE(form.plan.statements.size() == 1);
+        CHECK(form.plan.statements[0].restore_tag == filled.statements[0].restore_tag);
+        // An error at a parameter points at its literal; one after it where it was.
+        auto position_in_p = [&](const std::string& needle) {
+            return static_cast<int>(p.find(needle)) + 1;
+        };
+        auto position_in_text = [&](const std::string& needle) {
+            return static_cast<int>(second.find(needle)) + 1;
+        };
+        CHECK(form.plan.original_error_position(position_in_p("$2")) ==
+              position_in_text("3000000000"));
+        CHECK(form.plan.original_error_position(position_in_p("'b'")) == position_in_text("'b'"));
+        // A decimal is numeric; a negated value its own type, unless folding changes it.
+        std::string neg1 = "UPDATE reservation SET party = party + -5 WHERE id = 1.5";
+        std::string neg2 = "UPDATE reservation SET party = party + -2147483648 WHERE id = 2.5";
+        auto tn = template_of(neg1);
+        REQUIRE(tn != nullptr);
+        RewritePlan n1 = tn->fill(neg1, statement_shape(neg1));
+        REQUIRE(n1.parameterized != nullptr);
+        CHECK(n1.parameterized->types ==
+              std::vector<std::uint32_t>{audit::kInt4Oid, audit::kNumericOid});
+        CHECK(n1.parameterized->plan.sql.find("+ -$1") != std::string::npos);
+        CHECK(tn->fill(neg2, statement_shape(neg2)).parameterized == nullptr);
+    }
+
+    TEST_CASE("plan template: no parameterized form where a prepared rewrite could differ") {
+        // Rows returned (RETURNING), several statements, a statement not audited.
+        for (const char* sql :
+             {"UPDATE reservation SET party = 4 WHERE id = 7 RETURNING id",
+              "UPDATE reservation SET party = 4 WHERE id = 7; UPDATE reservation SET party = 5",
+              "UPDATE other SET a = 1 WHERE b = 2", "SELECT * FROM reservation WHERE id = 1"}) {
+            CAPTURE(sql);
+            auto t = template_of(sql);
+            if (t == nullptr) continue;
+            CHECK(t->fill(sql, statement_shape(sql)).parameterized == nullptr);
+        }
+        // An ordinal stays text; the LIMIT beside it is a parameter.
+        std::string sql =
+            "INSERT INTO reservation (name, party) SELECT name, party FROM reservation ORDER BY "
+            "2 LIMIT 3";
+        auto t = template_of(sql);
+        REQUIRE(t != nullptr);
+        RewritePlan filled = t->fill(sql, statement_shape(sql));
+        REQUIRE(filled.parameterized != nullptr);
+        CHECK(filled.parameterized->values == std::vector<std::string>{"3"});
+        CHECK(filled.parameterized->plan.sql.find("ORDER BY 2 LIMIT $1") != std::string::npos);
+    }
 }

@@ -39,18 +39,16 @@ TEST_SUITE("server") {
         server::QueryState state;
         server::RewrittenStatement rewritten;
         rewritten.restore_tag = audit::TagVerb::Update;
-        state.results.push_parse(
-            nullptr,
-            BooksChange{std::make_shared<const StatementChange>(StatementChange{"s1", rewritten}),
-                        nullptr, nullptr});
+        state.results.push_parse(nullptr, BooksChange::renaming("s1", rewritten));
         auto prepare = std::make_shared<audit::RewritePlan>();
         audit::StatementPlan st;
         st.prepared_op = audit::PreparedOp::Prepare;
         st.prepared_name = "s2";
         st.prepared_tag = audit::TagVerb::Insert;
         prepare->statements.push_back(st);
-        state.results.push_query({audit::TagVerb::None}, prepare,
-                                 BooksChange{nullptr, prepare, nullptr});
+        BooksChange prepares;
+        prepares.sql = prepare;
+        state.results.push_query({audit::TagVerb::None}, prepare, prepares);
         state.results.push_sync();
 
         CHECK(state.has_names());

@@ -1,0 +1,163 @@
+#include "audit/literal_parameters.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "audit/parse_tree.h"
+
+namespace pgrev::audit {
+
+namespace {
+
+bool is_number_constant(std::string_view kind, const Json& fields) {
+    return kind == "A_Const" && (fields.contains("ival") || fields.contains("fval"));
+}
+
+// Marks every number constant under `node` (itself included) as one that stays text.
+void keep_all_under(const Json& node, std::unordered_map<std::size_t, bool>& constants) {
+    for_each_node(node, [&](std::string_view kind, const Json& fields) {
+        if (is_number_constant(kind, fields)) {
+            constants[static_cast<std::size_t>(location_of(fields))] = false;
+        }
+    });
+}
+
+// Marks `item` (a list item or a field) as text when it is a number constant itself.
+void keep_if_constant(const Json& item, std::unordered_map<std::size_t, bool>& constants) {
+    if (!item.is_object() || item.size() != 1) return;
+    auto it = item.begin();
+    if (is_number_constant(it.key(), it.value())) {
+        constants[static_cast<std::size_t>(location_of(it.value()))] = false;
+    }
+}
+
+// Location of each number constant -> whether a parameter may stand for it. libpg_query
+// names a node's kind only where its field may hold any node ({"SortBy": {...}}); typed
+// fields hold the fields alone (TypeCast's "typeName", a set operation's "larg"), so the
+// walk goes by field names.
+std::unordered_map<std::size_t, bool> number_constants(const Json& tree) {
+    std::unordered_map<std::size_t, bool> constants;
+    std::vector<const Json*> keep_all;
+    std::vector<std::pair<const std::string*, const Json*>> pending{{nullptr, &tree}};
+    while (!pending.empty()) {
+        auto [key, value] = pending.back();
+        pending.pop_back();
+        if (key != nullptr) {
+            if (*key == "A_Const" && is_number_constant(*key, *value)) {
+                constants.emplace(static_cast<std::size_t>(location_of(*value)), true);
+            } else if (*key == "typmods" || *key == "infer" || *key == "cycle_clause") {
+                // Type modifiers; ON CONFLICT's inference; a CTE's CYCLE marks.
+                keep_all.push_back(value);
+            } else if (*key == "SortBy") {
+                if (auto node = value->find("node"); node != value->end()) {
+                    keep_if_constant(*node, constants);
+                }
+            } else if (*key == "groupClause" || *key == "distinctClause" ||
+                       (*key == "content" && value->is_array())) {
+                // Ordinals: GROUP BY, DISTINCT ON, and the lists of ROLLUP, CUBE and
+                // GROUPING SETS (a GroupingSet's "content").
+                if (value->is_array()) {
+                    for (const Json& item : *value)
+                        keep_if_constant(item, constants);
+                }
+            }
+        }
+        if (value->is_array()) {
+            for (const auto& item : *value)
+                pending.emplace_back(nullptr, &item);
+        } else if (value->is_object()) {
+            for (auto it = value->begin(); it != value->end(); ++it)
+                pending.emplace_back(&it.key(), &it.value());
+        }
+    }
+    // After the walk: a constant seen later must not turn a kept one back.
+    for (const Json* node : keep_all)
+        keep_all_under(*node, constants);
+    return constants;
+}
+
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// Integer digits (leading zeros allowed) at most `limit`, which is 2^31 - 1 or the like.
+bool at_most(std::string_view digits, std::string_view limit) {
+    digits.remove_prefix(std::min(digits.find_first_not_of('0'), digits.size()));
+    if (digits.size() != limit.size()) return digits.size() < limit.size();
+    return digits <= limit;
+}
+
+}  // namespace
+
+std::vector<ParameterUse> parameter_uses(std::string_view sql,
+                                         const std::vector<std::size_t>& number_offsets) {
+    std::vector<ParameterUse> uses(number_offsets.size(), ParameterUse::Text);
+    ParseResult parsed = parse_sql(sql);
+    if (!parsed.ok || parsed.statements.size() != 1) return uses;
+    std::unordered_map<std::size_t, bool> constants = number_constants(*parsed.tree);
+    for (std::size_t i = 0; i < number_offsets.size(); ++i) {
+        std::size_t at = number_offsets[i];
+        if (auto it = constants.find(at); it != constants.end()) {
+            if (it->second) uses[i] = ParameterUse::Value;
+            continue;
+        }
+        // The grammar folds a unary minus (or plus) into the constant, which then begins at
+        // the sign. Only a sign right before the number, or before spaces before it: a
+        // comment in between leaves the literal text (rare, and not worth reading).
+        std::size_t sign = at;
+        while (sign > 0 && is_space(sql[sign - 1]))
+            --sign;
+        if (sign == 0 || (sql[sign - 1] != '-' && sql[sign - 1] != '+')) continue;
+        --sign;
+        auto it = constants.find(sign);
+        if (it == constants.end() || !it->second) continue;
+        uses[i] = sql[sign] == '-' ? ParameterUse::Negated : ParameterUse::Value;
+    }
+    return uses;
+}
+
+std::uint32_t number_parameter_type(std::string_view token, bool negated) {
+    if (token.empty()) return 0;
+    if (token.find_first_of(".eE") != std::string_view::npos) {
+        // numeric: far below its limits (131072 digits before the point, 16383 after), so its
+        // input function cannot fail where the literal would not.
+        constexpr std::size_t kMaxDigits = 1000;
+        if (token.size() > kMaxDigits) return 0;
+        std::size_t e = token.find_first_of("eE");
+        if (e != std::string_view::npos) {
+            std::string_view exponent = token.substr(e + 1);
+            if (!exponent.empty() && (exponent[0] == '+' || exponent[0] == '-')) {
+                exponent.remove_prefix(1);
+            }
+            if (exponent.empty() || !at_most(exponent, "999")) return 0;
+        }
+        return kNumericOid;
+    }
+    if (token.find_first_not_of("0123456789") != std::string_view::npos) return 0;
+    // The type of the literal and of the parameter a minus negates must be the same: they
+    // differ at 2^31 (an int4 when negated) and 2^63 (an int8 when negated).
+    std::uint32_t type = at_most(token, "2147483647")            ? kInt4Oid
+                         : at_most(token, "9223372036854775807") ? kInt8Oid
+                                                                 : kNumericOid;
+    if (negated) {
+        std::uint32_t negated_type = at_most(token, "2147483648")            ? kInt4Oid
+                                     : at_most(token, "9223372036854775808") ? kInt8Oid
+                                                                             : kNumericOid;
+        if (negated_type != type) return 0;
+    }
+    if (type == kNumericOid && token.size() > 1000) return 0;
+    return type;
+}
+
+bool parses_with_parameters(std::string_view sql, std::size_t count) {
+    ParseResult parsed = parse_sql(sql);
+    if (!parsed.ok || parsed.statements.size() != 1) return false;
+    std::size_t references = 0;
+    for_each_node(*parsed.tree, [&](std::string_view kind, const Json&) {
+        if (kind == "ParamRef") ++references;
+    });
+    return references == count;
+}
+
+}  // namespace pgrev::audit
