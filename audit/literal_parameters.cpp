@@ -1,6 +1,7 @@
 #include "audit/literal_parameters.h"
 
 #include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -32,6 +33,23 @@ void keep_if_constant(const Json& item, std::unordered_map<std::size_t, bool>& c
     }
 }
 
+// Node kinds that compute a value from their operands: PostgreSQL folds one whose operands
+// are all constants while planning.
+bool is_operation(std::string_view kind) {
+    static constexpr std::string_view kinds[] = {
+        "A_Expr",      "FuncCall",      "TypeCast",      "BoolExpr",   "CaseExpr",
+        "A_ArrayExpr", "RowExpr",       "CoalesceExpr",  "MinMaxExpr", "NullTest",
+        "BooleanTest", "A_Indirection", "CollateClause", "XmlExpr",    "SubLink"};
+    return std::find(std::begin(kinds), std::end(kinds), kind) != std::end(kinds);
+}
+
+bool mentions_a_column(const Json& node) {
+    bool found = false;
+    for_each_node(
+        node, [&](std::string_view kind, const Json&) { found = found || kind == "ColumnRef"; });
+    return found;
+}
+
 // Location of each number constant -> whether a parameter may stand for it. libpg_query
 // names a node's kind only where its field may hold any node ({"SortBy": {...}}); typed
 // fields hold the fields alone (TypeCast's "typeName", a set operation's "larg"), so the
@@ -39,9 +57,15 @@ void keep_if_constant(const Json& item, std::unordered_map<std::size_t, bool>& c
 std::unordered_map<std::size_t, bool> number_constants(const Json& tree) {
     std::unordered_map<std::size_t, bool> constants;
     std::vector<const Json*> keep_all;
-    std::vector<std::pair<const std::string*, const Json*>> pending{{nullptr, &tree}};
+    // (key, value, whether the value is the fields of an UPDATE or an ON CONFLICT DO UPDATE)
+    struct Item {
+        const std::string* key;
+        const Json* value;
+        bool assignment;
+    };
+    std::vector<Item> pending{{nullptr, &tree, false}};
     while (!pending.empty()) {
-        auto [key, value] = pending.back();
+        auto [key, value, parent_is_assignment] = pending.back();
         pending.pop_back();
         if (key != nullptr) {
             if (*key == "A_Const" && is_number_constant(*key, *value)) {
@@ -49,6 +73,21 @@ std::unordered_map<std::size_t, bool> number_constants(const Json& tree) {
             } else if (*key == "typmods" || *key == "infer" || *key == "cycle_clause") {
                 // Type modifiers; ON CONFLICT's inference; a CTE's CYCLE marks.
                 keep_all.push_back(value);
+            } else if (is_operation(*key) && !mentions_a_column(*value)) {
+                // Folded at planning when its operands are constants, where an error (1/0,
+                // an overflow, a failed cast) is raised whether or not a row needs it; a
+                // generic plan of parameters raises it only for the rows that do.
+                keep_all.push_back(value);
+            } else if (*key == "targetList" && value->is_array() && parent_is_assignment) {
+                // SET col = <literal>: coerced to the column's type (int4 to smallint,
+                // numeric to numeric(5,2)), which may fail like a cast (see above).
+                for (const Json& item : *value) {
+                    if (auto rt = item.find("ResTarget"); rt != item.end()) {
+                        if (auto val = rt->find("val"); val != rt->end()) {
+                            keep_if_constant(*val, constants);
+                        }
+                    }
+                }
             } else if (*key == "SortBy") {
                 if (auto node = value->find("node"); node != value->end()) {
                     keep_if_constant(*node, constants);
@@ -65,10 +104,12 @@ std::unordered_map<std::size_t, bool> number_constants(const Json& tree) {
         }
         if (value->is_array()) {
             for (const auto& item : *value)
-                pending.emplace_back(nullptr, &item);
+                pending.push_back({nullptr, &item, false});
         } else if (value->is_object()) {
+            bool assignment =
+                key != nullptr && (*key == "UpdateStmt" || *key == "onConflictClause");
             for (auto it = value->begin(); it != value->end(); ++it)
-                pending.emplace_back(&it.key(), &it.value());
+                pending.push_back({&it.key(), &it.value(), assignment});
         }
     }
     // After the walk: a constant seen later must not turn a kept one back.
@@ -120,17 +161,19 @@ std::vector<ParameterUse> parameter_uses(std::string_view sql,
 std::uint32_t number_parameter_type(std::string_view token, bool negated) {
     if (token.empty()) return 0;
     if (token.find_first_of(".eE") != std::string_view::npos) {
-        // numeric: far below its limits (131072 digits before the point, 16383 after), so its
-        // input function cannot fail where the literal would not.
-        constexpr std::size_t kMaxDigits = 1000;
-        if (token.size() > kMaxDigits) return 0;
-        std::size_t e = token.find_first_of("eE");
-        if (e != std::string_view::npos) {
-            std::string_view exponent = token.substr(e + 1);
-            if (!exponent.empty() && (exponent[0] == '+' || exponent[0] == '-')) {
-                exponent.remove_prefix(1);
-            }
-            if (exponent.empty() || !at_most(exponent, "999")) return 0;
+        // numeric. Next to a column of another type it may be coerced (to float4 for a real
+        // column), which a constant would be while planning and a parameter only for the
+        // rows that need it: only values no such coercion can fail for, about 1e-30 to 1e30.
+        if (token.find_first_of("eE") != std::string_view::npos) return 0;
+        std::size_t point = token.find('.');
+        std::string_view whole = token.substr(0, point);
+        std::string_view fraction = token.substr(point + 1);
+        whole.remove_prefix(std::min(whole.find_first_not_of('0'), whole.size()));
+        constexpr std::size_t kMaxDigits = 30;
+        if (whole.size() > kMaxDigits || fraction.size() > 1000) return 0;
+        if (whole.empty()) {
+            std::size_t first = fraction.find_first_not_of('0');
+            if (first != std::string_view::npos && first >= kMaxDigits) return 0;
         }
         return kNumericOid;
     }
@@ -146,7 +189,8 @@ std::uint32_t number_parameter_type(std::string_view token, bool negated) {
                                                                              : kNumericOid;
         if (negated_type != type) return 0;
     }
-    if (type == kNumericOid && token.size() > 1000) return 0;
+    // An integer too long for int8 is a numeric: bounded as a decimal is.
+    if (type == kNumericOid && token.size() > 30) return 0;
     return type;
 }
 

@@ -1,6 +1,7 @@
 // Which number literals of a rewritten statement pgrev may send as parameters of a prepared
-// statement of its own (plan_template.h, "kept Queries"), and with which type. A parameter
-// must be read by the server exactly as the literal would have been:
+// statement of its own (plan_template.h, "kept Queries"), and with which type. The server
+// must read the parameter exactly as it would the literal, and a prepared statement may run
+// with a generic plan, where the parameters are not constants while planning:
 //   - the same type: PostgreSQL types an integer literal int4 when it fits, else int8 when it
 //     fits, else numeric; a decimal or exponent literal numeric (make_const, parse_node.c).
 //     A unary minus is folded into the literal by the grammar (doNegate): "-2147483648" is
@@ -10,8 +11,16 @@
 //     WHERE of ON CONFLICT's index inference (matched against index predicates by proof, which
 //     needs constants) read a literal as such, and grammar positions that take only an integer
 //     (float(24), int[3], CURRENT_TIMESTAMP(3)) make no constant node at all: all stay text.
+//   - no error a constant raises while planning: an operation on constants only (1/0,
+//     2147483647 + 1, 3e9::int, a CASE branch never taken) is folded while planning, so it
+//     fails even when no row needs it, and so would SET col = <literal> whose coercion to the
+//     column's type fails (99999 into a smallint). A generic plan would evaluate them for the
+//     rows that need them only: such literals stay text. Next to a column, a literal is
+//     evaluated per row either way; the coercions it may need there (int4 to int8 or numeric,
+//     numeric to float) cannot fail for the values taken (decimals of about 1e-30 to 1e30).
+//     INSERT's VALUES are evaluated once per row either way: an error is the same.
 //   - its input function accepting it: int4 and int8 values are in range by the choice of
-//     type, and numeric values are bounded (length, exponent) far below numeric's limits.
+//     type, and numeric values are bounded far below numeric's limits.
 #pragma once
 
 #include <cstddef>

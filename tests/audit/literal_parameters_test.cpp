@@ -37,8 +37,13 @@ TEST_SUITE("audit") {
         CHECK(number_parameter_type("1.5", false) == kNumericOid);
         CHECK(number_parameter_type(".5", false) == kNumericOid);
         CHECK(number_parameter_type("5.", false) == kNumericOid);
-        CHECK(number_parameter_type("1e5", false) == kNumericOid);
-        CHECK(number_parameter_type("1E-5", false) == kNumericOid);
+        CHECK(number_parameter_type("0.000000000000000000000000000001", false) == kNumericOid);
+        CHECK(number_parameter_type("123456789012345678901234567890.5", false) == kNumericOid);
+        // Exponents, and decimals a coercion to float4 could fail for, stay text.
+        CHECK(number_parameter_type("1e5", false) == 0);
+        CHECK(number_parameter_type("1E-5", false) == 0);
+        CHECK(number_parameter_type("1234567890123456789012345678901.5", false) == 0);
+        CHECK(number_parameter_type("0.0000000000000000000000000000001", false) == 0);
         // Negated: the same type, but at 2^31 and 2^63 the folded literal has a smaller one.
         CHECK(number_parameter_type("5", true) == kInt4Oid);
         CHECK(number_parameter_type("2147483647", true) == kInt4Oid);
@@ -48,13 +53,26 @@ TEST_SUITE("audit") {
         CHECK(number_parameter_type("9223372036854775809", true) == kNumericOid);
         // What numeric's input could refuse stays text.
         CHECK(number_parameter_type("1e100000", false) == 0);
-        CHECK(number_parameter_type(std::string(2000, '1') + ".5", false) == 0);
+        CHECK(number_parameter_type("0." + std::string(2000, '1'), false) == 0);
+        CHECK(number_parameter_type(std::string(40, '1'), false) == 0);
         CHECK(number_parameter_type("", false) == 0);
     }
 
     TEST_CASE("literal parameters: values in expressions, not ordinals, typmods or proofs") {
-        CHECK(uses_of("UPDATE t SET a = 17 WHERE id = 17", "17") ==
+        CHECK(uses_of("UPDATE t SET a = a + 17 WHERE id = 17", "17") ==
               std::vector<U>{U::Value, U::Value});
+        CHECK(uses_of("INSERT INTO t (a, b) VALUES (17, 17), (17, 17)", "17") ==
+              std::vector<U>{U::Value, U::Value, U::Value, U::Value});
+        // What planning folds (and may fail on) whether or not a row needs it: operations
+        // on constants only, and a SET value's coercion to its column's type.
+        CHECK(uses_of("UPDATE t SET a = 17, b = a / 17 WHERE id = 17 + 17", "17") ==
+              std::vector<U>{U::Text, U::Value, U::Text, U::Text});
+        CHECK(uses_of("UPDATE t SET a = CASE WHEN a > 17 THEN 1 / 17 END", "17") ==
+              std::vector<U>{U::Value, U::Text});
+        CHECK(uses_of("UPDATE t SET a = a + 17::int2, b = abs(17)", "17") ==
+              std::vector<U>{U::Text, U::Text});
+        CHECK(uses_of("INSERT INTO t VALUES (17) ON CONFLICT (a) DO UPDATE SET a = 17", "17") ==
+              std::vector<U>{U::Value, U::Text});
         CHECK(uses_of("SELECT a FROM t WHERE a IN (17, 17) LIMIT 17 OFFSET 17", "17") ==
               std::vector<U>{U::Value, U::Value, U::Value, U::Value});
         // Negated by a unary minus; a binary minus leaves the literal as it is.
@@ -74,8 +92,8 @@ TEST_SUITE("audit") {
         // An expression in ORDER BY is no ordinal.
         CHECK(uses_of("SELECT a FROM t ORDER BY a + 17", "17") == std::vector<U>{U::Value});
         // Type modifiers, with the value cast beside them.
-        CHECK(uses_of("SELECT 17::numeric(17, 2), CAST(a AS varchar(17))", "17") ==
-              std::vector<U>{U::Value, U::Text, U::Text});
+        CHECK(uses_of("SELECT a::numeric(17, 2) + 17, CAST(a AS varchar(17))", "17") ==
+              std::vector<U>{U::Text, U::Value, U::Text});
         CHECK(uses_of("SELECT interval '1' second(3)", "3") == std::vector<U>{U::Text});
         // Grammar places that take only an integer make no constant.
         CHECK(uses_of("SELECT a::float(17), a::int[17], CURRENT_TIMESTAMP(3)", "17") ==

@@ -206,8 +206,9 @@ TEST_SUITE("audit") {
     }
 
     TEST_CASE("plan template: the parameterized form has the numbers as typed parameters") {
-        std::string first = "UPDATE reservation SET party = 4, name = 'a' WHERE id = 7";
-        std::string second = "UPDATE reservation SET party = 12, name = 'b' WHERE id = 3000000000";
+        std::string first = "UPDATE reservation SET party = party + 4, name = 'a' WHERE id = 7";
+        std::string second =
+            "UPDATE reservation SET party = party + 12, name = 'b' WHERE id = 3000000000";
         auto t = template_of(first);
         REQUIRE(t != nullptr);
         RewritePlan filled = t->fill(second, statement_shape(second));
@@ -260,6 +261,13 @@ TEST_SUITE("audit") {
             if (t == nullptr) continue;
             CHECK(t->fill(sql, statement_shape(sql)).parameterized == nullptr);
         }
+        // A SET value stays text (its coercion to the column's type is folded in planning).
+        std::string set = "UPDATE reservation SET party = 4 WHERE id = 7";
+        auto ts = template_of(set);
+        REQUIRE(ts != nullptr);
+        RewritePlan set_filled = ts->fill(set, statement_shape(set));
+        REQUIRE(set_filled.parameterized != nullptr);
+        CHECK(set_filled.parameterized->values == std::vector<std::string>{"7"});
         // An ordinal stays text; the LIMIT beside it is a parameter.
         std::string sql =
             "INSERT INTO reservation (name, party) SELECT name, party FROM reservation ORDER BY "

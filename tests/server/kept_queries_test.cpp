@@ -13,7 +13,7 @@ namespace be = protocol::backend;
 namespace {
 
 std::string update(int party, int id) {
-    return "UPDATE reservation SET party = " + std::to_string(party) +
+    return "UPDATE reservation SET party = party + " + std::to_string(party) +
            " WHERE id = " + std::to_string(id);
 }
 
@@ -47,7 +47,7 @@ TEST_SUITE("server") {
         REQUIRE(types_of(second) == "PBES");
         protocol::Parse parse = protocol::decode_parse(second[0].body);
         CHECK(parse.statement == "__pgrev_1");
-        CHECK(parse.query.find("party = $1") != std::string::npos);
+        CHECK(parse.query.find("party = party + $1") != std::string::npos);
         CHECK(parse.query.find("id = $2") != std::string::npos);
         CHECK(parse.parameter_types == std::vector<std::uint32_t>{23, 23});
         CHECK(second[1].body.find("__pgrev_1") != std::string::npos);
