@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "audit/parse_tree.h"
 
@@ -11,26 +13,39 @@ namespace pgrev::audit {
 
 namespace {
 
-bool is_number_constant(std::string_view kind, const Json& fields) {
-    return kind == "A_Const" && (fields.contains("ival") || fields.contains("fval"));
+// What may become, or is, a parameter: a number constant, or a parameter reference.
+bool is_site(std::string_view kind, const Json& fields) {
+    return (kind == "A_Const" && (fields.contains("ival") || fields.contains("fval"))) ||
+           kind == "ParamRef";
 }
+
+struct Sites {
+    // Location of each number constant and parameter -> whether a parameter may stand there.
+    std::unordered_map<std::size_t, bool> fine;
+    // Locations of the sites that are SET values (coerced to the column's type).
+    std::unordered_set<std::size_t> set_values;
+};
 
 // Marks every number constant under `node` (itself included) as one that stays text.
 void keep_all_under(const Json& node, std::unordered_map<std::size_t, bool>& constants) {
     for_each_node(node, [&](std::string_view kind, const Json& fields) {
-        if (is_number_constant(kind, fields)) {
+        if (is_site(kind, fields)) {
             constants[static_cast<std::size_t>(location_of(fields))] = false;
         }
     });
 }
 
-// Marks `item` (a list item or a field) as text when it is a number constant itself.
-void keep_if_constant(const Json& item, std::unordered_map<std::size_t, bool>& constants) {
-    if (!item.is_object() || item.size() != 1) return;
+// The location of `item` (a list item or a field) when it is a site itself.
+std::optional<std::size_t> site_at(const Json& item) {
+    if (!item.is_object() || item.size() != 1) return std::nullopt;
     auto it = item.begin();
-    if (is_number_constant(it.key(), it.value())) {
-        constants[static_cast<std::size_t>(location_of(it.value()))] = false;
-    }
+    if (!is_site(it.key(), it.value())) return std::nullopt;
+    return static_cast<std::size_t>(location_of(it.value()));
+}
+
+// Marks `item` as a site that stays as it is, when it is one.
+void keep_if_constant(const Json& item, std::unordered_map<std::size_t, bool>& constants) {
+    if (auto at = site_at(item)) constants[*at] = false;
 }
 
 // Node kinds that compute a value from their operands: PostgreSQL folds one whose operands
@@ -50,12 +65,13 @@ bool mentions_a_column(const Json& node) {
     return found;
 }
 
-// Location of each number constant -> whether a parameter may stand for it. libpg_query
+// Where a parameter may stand (see the header). libpg_query
 // names a node's kind only where its field may hold any node ({"SortBy": {...}}); typed
 // fields hold the fields alone (TypeCast's "typeName", a set operation's "larg"), so the
 // walk goes by field names.
-std::unordered_map<std::size_t, bool> number_constants(const Json& tree) {
-    std::unordered_map<std::size_t, bool> constants;
+Sites find_sites(const Json& tree) {
+    Sites sites;
+    std::unordered_map<std::size_t, bool>& constants = sites.fine;
     std::vector<const Json*> keep_all;
     // (key, value, whether the value is the fields of an UPDATE or an ON CONFLICT DO UPDATE)
     struct Item {
@@ -68,7 +84,7 @@ std::unordered_map<std::size_t, bool> number_constants(const Json& tree) {
         auto [key, value, parent_is_assignment] = pending.back();
         pending.pop_back();
         if (key != nullptr) {
-            if (*key == "A_Const" && is_number_constant(*key, *value)) {
+            if (is_site(*key, *value)) {
                 constants.emplace(static_cast<std::size_t>(location_of(*value)), true);
             } else if (*key == "typmods" || *key == "infer" || *key == "cycle_clause") {
                 // Type modifiers; ON CONFLICT's inference; a CTE's CYCLE marks.
@@ -84,7 +100,7 @@ std::unordered_map<std::size_t, bool> number_constants(const Json& tree) {
                 for (const Json& item : *value) {
                     if (auto rt = item.find("ResTarget"); rt != item.end()) {
                         if (auto val = rt->find("val"); val != rt->end()) {
-                            keep_if_constant(*val, constants);
+                            if (auto at = site_at(*val)) sites.set_values.insert(*at);
                         }
                     }
                 }
@@ -115,7 +131,7 @@ std::unordered_map<std::size_t, bool> number_constants(const Json& tree) {
     // After the walk: a constant seen later must not turn a kept one back.
     for (const Json* node : keep_all)
         keep_all_under(*node, constants);
-    return constants;
+    return sites;
 }
 
 bool is_space(char c) {
@@ -136,7 +152,11 @@ std::vector<ParameterUse> parameter_uses(std::string_view sql,
     std::vector<ParameterUse> uses(number_offsets.size(), ParameterUse::Text);
     ParseResult parsed = parse_sql(sql);
     if (!parsed.ok || parsed.statements.size() != 1) return uses;
-    std::unordered_map<std::size_t, bool> constants = number_constants(*parsed.tree);
+    Sites sites = find_sites(*parsed.tree);
+    // A number literal as a SET value stays text.
+    for (std::size_t at : sites.set_values)
+        sites.fine[at] = false;
+    const std::unordered_map<std::size_t, bool>& constants = sites.fine;
     for (std::size_t i = 0; i < number_offsets.size(); ++i) {
         std::size_t at = number_offsets[i];
         if (auto it = constants.find(at); it != constants.end()) {
@@ -192,6 +212,27 @@ std::uint32_t number_parameter_type(std::string_view token, bool negated) {
     // An integer too long for int8 is a numeric: bounded as a decimal is.
     if (type == kNumericOid && token.size() > 30) return 0;
     return type;
+}
+
+bool parameters_plan_alike(std::string_view sql, const std::vector<std::uint32_t>& types) {
+    ParseResult parsed = parse_sql(sql);
+    if (!parsed.ok || parsed.statements.size() != 1) return false;
+    Sites sites = find_sites(*parsed.tree);
+    bool alike = true;
+    for_each_node(*parsed.tree, [&](std::string_view kind, const Json& fields) {
+        if (kind != "ParamRef" || !alike) return;
+        auto at = static_cast<std::size_t>(location_of(fields));
+        auto it = sites.fine.find(at);
+        if (it == sites.fine.end() || !it->second) {
+            alike = false;
+            return;
+        }
+        // A SET value of unspecified type takes the column's type: nothing to coerce.
+        auto number = static_cast<std::size_t>(fields.value("number", 0));
+        bool typed = number >= 1 && number <= types.size() && types[number - 1] != 0;
+        if (typed && sites.set_values.contains(at)) alike = false;
+    });
+    return alike;
 }
 
 bool parses_with_parameters(std::string_view sql, std::size_t count) {

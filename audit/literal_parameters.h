@@ -49,6 +49,13 @@ inline constexpr std::uint32_t kNumericOid = 1700;
 // by a unary minus when `negated`; 0 when it must stay text (see above).
 std::uint32_t number_parameter_type(std::string_view token, bool negated);
 
+// A client's own statement with parameters (`types`: their OIDs, 0 or missing when not
+// given) would run the same kept by pgrev, with a generic plan, as in the client's unnamed
+// statement, with a custom plan (its parameters constants while planning): no parameter in
+// a place where a constant could fail while planning (see above: an operation on constants
+// only, ON CONFLICT's inference, a CTE's CYCLE marks, a SET value of a type given).
+bool parameters_plan_alike(std::string_view sql, const std::vector<std::uint32_t>& types);
+
 // `sql` (one statement with parameters $1..$count) parses, and holds exactly `count`
 // parameter references.
 bool parses_with_parameters(std::string_view sql, std::size_t count);

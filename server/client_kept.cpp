@@ -3,6 +3,7 @@
 // plan has a parameterized form (audit/plan_template.h).
 #include <memory>
 
+#include "audit/literal_parameters.h"
 #include "protocol/frontend_messages.h"
 #include "server/client_messages.h"
 
@@ -26,6 +27,14 @@ bool ClientMessages::parse_kept(const Parse& p, const audit::PlanPtr& plan, Rewr
     OwnStatements::Decision decision =
         state_.own.decide(*info.reuse_key, plan->sql, catalog->generation());
     if (decision.step == OwnStatements::Step::Forward) return false;
+    if (decision.step == OwnStatements::Step::Create &&
+        !audit::parameters_plan_alike(plan->sql, p.parameter_types)) {
+        // The client's unnamed statement always runs with a custom plan, where parameters
+        // are constants while planning; pgrev's may run with a generic one. Where that could
+        // differ (audit/literal_parameters.h), the text is not kept.
+        state_.own.mark_unkeepable(*info.reuse_key);
+        return false;
+    }
     info.server_name = decision.name;
     BooksChange change = BooksChange::renaming("", info);
     // The client's Parse drops its unnamed statement first thing; so does this Close.

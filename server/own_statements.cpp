@@ -37,7 +37,7 @@ OwnStatements::Decision OwnStatements::decide(const std::string& key, const std:
         }
         retire(it);
     }
-    if (!seen_.contains(key)) return {};
+    if (!seen_.contains(key) || unkeepable_.contains(key)) return {};
     evict_if_full();
     Statement st;
     do {
@@ -49,6 +49,13 @@ OwnStatements::Decision OwnStatements::decide(const std::string& key, const std:
     std::string name = st.name;
     by_key_.emplace(key, std::move(st));
     return {Step::Create, std::move(name)};
+}
+
+void OwnStatements::mark_unkeepable(const std::string& key) {
+    by_key_.erase(key);
+    // A bounded memory, as seen_ is.
+    if (unkeepable_.size() >= kMaxSeen) unkeepable_.clear();
+    unkeepable_.insert(key);
 }
 
 void OwnStatements::on_seen(const std::string& key) {

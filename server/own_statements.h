@@ -60,6 +60,10 @@ class OwnStatements {
     // which the server either reads in order or skips to its end after an error.
     Decision decide(const std::string& key, const std::string& sql, std::uint64_t generation);
 
+    // `key`, just decided Create, must not be kept after all (its Parse is not sent): it
+    // is never created, and later decisions for it are Forward.
+    void mark_unkeepable(const std::string& key);
+
     // The server confirmed an unnamed Parse of `key` (1st time) or the statement `name`.
     void on_seen(const std::string& key);
     void on_created(const std::string& key, const std::string& name);
@@ -103,6 +107,7 @@ class OwnStatements {
 
     std::unordered_map<std::string, Statement> by_key_;
     std::unordered_set<std::string> seen_;  // keys whose unnamed Parse the server confirmed
+    std::unordered_set<std::string> unkeepable_;
     std::vector<std::string> closing_;
     std::vector<std::string> to_close_;
     std::unordered_set<std::string> client_names_;

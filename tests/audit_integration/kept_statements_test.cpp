@@ -153,12 +153,29 @@ TEST_CASE("an unnamed Parse sent again is pgrev's statement, reused") {
         CHECK(seen.kept == std::vector<std::string>{"__pgrev_1|4"});
     }
     SUBCASE("other parameter types are another statement") {
-        Steps steps = repeated(3, {23});
-        Steps int8 = repeated(3, {20});
-        steps.insert(steps.end(), int8.begin(), int8.end());
+        const std::string next_to_column =
+            "UPDATE reservation SET party = party + $1 WHERE id = 100001";
+        Steps steps;
+        for (std::uint32_t type : {23u, 23u, 23u, 20u, 20u, 20u})
+            steps.push_back({unnamed(next_to_column, "1", {type}) + fe::sync(), 1});
         Seen seen = expect_same(steps);
         CHECK(seen.revisions == 6);
         CHECK(seen.kept == std::vector<std::string>{"__pgrev_1|2", "__pgrev_2|2"});
+    }
+    SUBCASE("a SET value of a type given is not kept") {
+        // Its coercion to the column's type (int8 to int4 here) is folded while planning in
+        // the client's unnamed statement, and fails there whether or not a row matches; a
+        // generic plan of pgrev's statement would only fail for a row.
+        Steps steps = repeated(8, {20});
+        steps.push_back({fe::query("SAVEPOINT s"), 1});
+        steps.push_back(
+            {unnamed("UPDATE reservation SET party = $1 WHERE id = -5", "3000000000", {20}) +
+                 fe::sync(),
+             1});
+        steps.push_back({fe::query("ROLLBACK TO SAVEPOINT s"), 1});
+        Seen seen = expect_same(steps);
+        CHECK(seen.revisions == 8);
+        CHECK(seen.kept.empty());
     }
     SUBCASE("pipelined three times before one Sync") {
         std::string three =
