@@ -86,12 +86,11 @@ Sites find_sites(const Json& tree) {
         if (key != nullptr) {
             if (is_site(*key, *value)) {
                 constants.emplace(static_cast<std::size_t>(location_of(*value)), true);
-            } else if (*key == "typmods" || *key == "infer" || *key == "cycle_clause") {
-                // Type modifiers; ON CONFLICT's inference; a CTE's CYCLE marks.
-                keep_all.push_back(value);
-            } else if (is_operation(*key) && !mentions_a_column(*value)) {
-                // Folded at planning when its operands are constants, where an error (1/0,
-                // an overflow, a failed cast) is raised whether or not a row needs it; a
+            } else if (*key == "typmods" || *key == "infer" || *key == "cycle_clause" ||
+                       (is_operation(*key) && !mentions_a_column(*value))) {
+                // Type modifiers; ON CONFLICT's inference; a CTE's CYCLE marks. And an
+                // operation on constants only: folded at planning, where an error (1/0, an
+                // overflow, a failed cast) is raised whether or not a row needs it, while a
                 // generic plan of parameters raises it only for the rows that do.
                 keep_all.push_back(value);
             } else if (*key == "targetList" && value->is_array() && parent_is_assignment) {
