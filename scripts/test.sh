@@ -16,10 +16,16 @@ bash scripts/install-deps.sh
 bash scripts/build.sh
 bash scripts/check-style.sh
 failed=()
-ctest --test-dir build --output-on-failure || failed+=(ctest)
-bash scripts/sanitize.sh || failed+=(sanitize.sh)
+# The ctest logs are kept so that a failure's cause can be printed again at the very end.
+ctest --test-dir build --output-on-failure 2>&1 | tee build/ctest-output.log ||
+    failed+=(ctest)
+bash scripts/sanitize.sh 2>&1 | tee build/sanitize-output.log || failed+=(sanitize.sh)
 bash scripts/fuzz.sh || failed+=(fuzz.sh)
 if [[ ${#failed[@]} -gt 0 ]]; then
+    for log in build/ctest-output.log build/sanitize-output.log; do
+        grep -E "tests passed|The following tests FAILED|^[[:space:]]+[0-9]+ - " "$log" >&2 || true
+        bash scripts/ctest-summary.sh "$log" >&2
+    done
     echo "test.sh: FAILED: ${failed[*]}" >&2
     exit 1
 fi
