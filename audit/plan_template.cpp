@@ -33,6 +33,27 @@ void add_piece(std::vector<SourcePiece>& pieces, SourcePiece piece) {
     pieces.push_back(piece);
 }
 
+// Writes the number `value` (at `from` in the client's text) into `form` as a reference to
+// parameter `number`, a new one when `number` is 0; false when the value must stay text.
+bool add_parameter(ParameterizedPlan& form, std::size_t& number, std::string_view value,
+                   ParameterUse use, std::size_t from) {
+    if (number == 0) {
+        std::uint32_t type = number_parameter_type(value, use == ParameterUse::Negated);
+        // A bulk INSERT gains nothing from being kept, and Bind counts in 16 bits.
+        constexpr std::size_t kMaxParameters = 1000;
+        if (type == 0 || form.types.size() == kMaxParameters) return false;
+        form.types.push_back(type);
+        form.values.emplace_back(value);
+        number = form.types.size();
+    }
+    std::string reference = "$" + std::to_string(number);
+    // An error at the parameter points where the literal begins.
+    add_piece(form.plan.source_map,
+              {form.plan.sql.size(), from, std::min(reference.size(), value.size())});
+    form.plan.sql += reference;
+    return true;
+}
+
 std::vector<SourcePiece> joined(const std::vector<SourcePiece>& pieces) {
     std::vector<SourcePiece> out;
     for (const auto& p : pieces)
@@ -153,59 +174,11 @@ void PlanTemplate::find_parameters(std::string_view text, const StatementShape& 
     slot_uses_ = std::move(slot_uses);
     // What the server will read must parse, with a parameter where pgrev put one (a place
     // that takes only a constant would fail here, not at a client's statement).
-    std::shared_ptr<const ParameterizedPlan> form = parameterize(text, shape, fill(text, shape));
+    std::shared_ptr<const ParameterizedPlan> form = fill(text, shape).parameterized;
     std::size_t references = 0;
     for (std::size_t i = 0; i < uses.size(); ++i)
         references += slot_uses_[slot_of_copy[i]] != ParameterUse::Text ? 1 : 0;
     if (!form || !parses_with_parameters(form->plan.sql, references)) slot_uses_.clear();
-}
-
-std::shared_ptr<const ParameterizedPlan> PlanTemplate::parameterize(
-    std::string_view text, const StatementShape& shape, const RewritePlan& filled) const {
-    auto form = std::make_shared<ParameterizedPlan>();
-    RewritePlan& p = form->plan;
-    p = model_;
-    p.original = filled.original;
-    p.sql.reserve(filled.sql.size());
-    std::vector<std::size_t> number_of(shape.slots.size(), 0);  // its $n; 0: none yet
-    for (const Segment& s : segments_) {
-        std::size_t from = 0;
-        std::size_t length = s.length;
-        switch (s.kind) {
-            case Segment::Kind::Generated:
-                p.sql.append(generated_, s.offset, s.length);
-                continue;
-            case Segment::Kind::Copy:
-                from = (s.slot == 0 ? 0 : shape.slots[s.slot - 1].end) + s.offset;
-                break;
-            case Segment::Kind::Slot:
-                from = shape.slots[s.slot].begin;
-                length = shape.slots[s.slot].end - from;
-                break;
-        }
-        ParameterUse use = s.kind == Segment::Kind::Slot ? slot_uses_[s.slot] : ParameterUse::Text;
-        if (use == ParameterUse::Text) {
-            add_piece(p.source_map, {p.sql.size(), from, length});
-            p.sql.append(text.substr(from, length));
-            continue;
-        }
-        std::size_t& number = number_of[s.slot];
-        if (number == 0) {
-            std::string_view value = text.substr(from, length);
-            std::uint32_t type = number_parameter_type(value, use == ParameterUse::Negated);
-            // A bulk INSERT gains nothing from being kept, and Bind counts in 16 bits.
-            constexpr std::size_t kMaxParameters = 1000;
-            if (type == 0 || form->types.size() == kMaxParameters) return nullptr;
-            form->types.push_back(type);
-            form->values.emplace_back(value);
-            number = form->types.size();
-        }
-        std::string reference = "$" + std::to_string(number);
-        // An error at the parameter points where the literal begins.
-        add_piece(p.source_map, {p.sql.size(), from, std::min(reference.size(), length)});
-        p.sql += reference;
-    }
-    return form;
 }
 
 bool PlanTemplate::build(const StatementShape& shape, const RewritePlan& plan) {
@@ -258,25 +231,40 @@ RewritePlan PlanTemplate::fill(std::string_view text, const StatementShape& shap
     if (model_.action == RewritePlan::Action::Forward) return plan;
     plan.original = std::string(text);
     plan.sql.reserve(generated_.size() + 2 * text.size());
-    for (const Segment& s : segments_) {
-        std::size_t from = 0;
-        std::size_t length = s.length;
-        switch (s.kind) {
-            case Segment::Kind::Generated:
-                plan.sql.append(generated_, s.offset, s.length);
-                continue;
-            case Segment::Kind::Copy:
-                from = (s.slot == 0 ? 0 : shape.slots[s.slot - 1].end) + s.offset;
-                break;
-            case Segment::Kind::Slot:
-                from = shape.slots[s.slot].begin;
-                length = shape.slots[s.slot].end - from;
-                break;
-        }
-        add_piece(plan.source_map, {plan.sql.size(), from, length});
-        plan.sql.append(text.substr(from, length));
+    // The parameterized form is made in the same walk, while no value forbids it.
+    std::shared_ptr<ParameterizedPlan> form;
+    std::vector<std::size_t> number_of;  // per slot, its $n; 0: none yet
+    if (!slot_uses_.empty()) {
+        form = std::make_shared<ParameterizedPlan>();
+        form->plan = model_;
+        form->plan.original = plan.original;
+        form->plan.sql.reserve(plan.sql.capacity());
+        number_of.assign(shape.slots.size(), 0);
     }
-    if (!slot_uses_.empty()) plan.parameterized = parameterize(text, shape, plan);
+    for (const Segment& s : segments_) {
+        if (s.kind == Segment::Kind::Generated) {
+            plan.sql.append(generated_, s.offset, s.length);
+            if (form) form->plan.sql.append(generated_, s.offset, s.length);
+            continue;
+        }
+        std::size_t from = s.kind == Segment::Kind::Copy
+                               ? (s.slot == 0 ? 0 : shape.slots[s.slot - 1].end) + s.offset
+                               : shape.slots[s.slot].begin;
+        std::size_t length =
+            s.kind == Segment::Kind::Copy ? s.length : shape.slots[s.slot].end - from;
+        std::string_view piece = text.substr(from, length);
+        add_piece(plan.source_map, {plan.sql.size(), from, length});
+        plan.sql.append(piece);
+        if (!form) continue;
+        ParameterUse use = s.kind == Segment::Kind::Slot ? slot_uses_[s.slot] : ParameterUse::Text;
+        if (use == ParameterUse::Text) {
+            add_piece(form->plan.source_map, {form->plan.sql.size(), from, length});
+            form->plan.sql.append(piece);
+        } else if (!add_parameter(*form, number_of[s.slot], piece, use, from)) {
+            form.reset();
+        }
+    }
+    plan.parameterized = std::move(form);
     return plan;
 }
 

@@ -40,7 +40,8 @@ class PlanTemplate {
                                                     const RewritePlan& plan,
                                                     const Planner& planner);
 
-    // The plan of `text`, whose shape is this template's (its slots in `shape`).
+    // The plan of `text`, whose shape is this template's (its slots in `shape`), with its
+    // parameterized form when the template has one and no value of `text` must stay text.
     RewritePlan fill(std::string_view text, const StatementShape& shape) const;
 
     std::size_t bytes() const;  // what keeping it costs, about
@@ -60,10 +61,6 @@ class PlanTemplate {
     // Decides which slots become parameters (slot_uses_), from `text`, whose plan `plan` is.
     void find_parameters(std::string_view text, const StatementShape& shape,
                          const RewritePlan& plan);
-    // The parameterized form of `filled`, the plan of `text`; null when a value must stay text.
-    std::shared_ptr<const ParameterizedPlan> parameterize(std::string_view text,
-                                                          const StatementShape& shape,
-                                                          const RewritePlan& filled) const;
 
     RewritePlan model_;  // the plan without its texts
     std::string generated_;
