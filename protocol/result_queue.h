@@ -20,7 +20,9 @@
 //            that come while it is first are pgrev's. Its Sync's ReadyForQuery ends it, and an
 //            error stops at it as at a Sync marker.
 //   S, F     a marker popped by ReadyForQuery. After an ErrorResponse in extended mode the
-//            server skips to Sync, so every entry before the marker is dropped.
+//            server skips to Sync, so every entry before the marker is dropped; when the
+//            client has not sent that Sync yet, its messages until then get no entry (the
+//            server discards each one but a Sync, whatever its kind: postgres.c).
 //   c, f     CopyDone/CopyFail end a copy-in, during which the server ignores Sync: the Sync
 //            markers between a CopyInResponse and the client's copy end are dropped. Any other
 //            message the server reads in copy-in fails the COPY ("unexpected message type
@@ -94,7 +96,7 @@ class BasicResultQueue {
     bool portal_gone(std::uint64_t bind_point) const { return idle_through_ > bind_point; }
 
     // Each returns false when the server will not answer the message: it reads it as part of
-    // a COPY, which that message fails (see above).
+    // a COPY, which that message fails, or discards it while skipping to Sync (see above).
     bool push_query(std::vector<Fix> statement_fixes, Context context = {}, Pending pending = {}) {
         return push(
             {Kind::Query, std::move(statement_fixes), std::move(context), std::move(pending)});
@@ -148,7 +150,10 @@ class BasicResultQueue {
     }
     // Every message sent is followed by one the server answers with ReadyForQuery (a Sync, a
     // Query, a FunctionCall): waiting for the answers needs nothing more from the client.
-    bool ready_will_follow() const { return !unsynced_; }
+    bool ready_will_follow() const { return !unsynced_ && !skipping_to_sync_; }
+    // After an error in extended mode, the server discards what it reads until a Sync, and
+    // the client has not sent that Sync yet.
+    bool skipping_to_sync() const { return skipping_to_sync_; }
     // The server is in copy-in and reads the client's next message as part of the COPY.
     bool copy_reads_next_message() const { return copy_in_ && !copy_failed_; }
 
@@ -259,6 +264,7 @@ class BasicResultQueue {
     bool copy_in_ = false;
     bool copy_failed_ = false;  // the server left that copy-in with an error
     bool unsynced_ = false;     // a Bind or Execute since the last Sync
+    bool skipping_to_sync_ = false;
     std::uint64_t readies_pushed_ = 0;
     std::uint64_t idle_through_ = 0;  // ReadyForQuery 'I' answered every point below this
 };

@@ -13,6 +13,11 @@ bool BasicResultQueue<Payload>::push(Entry entry) {
         copy_failed_ = true;
         return false;
     }
+    if (skipping_to_sync_) {
+        // After an error in extended mode the server discards every message but Sync.
+        if (entry.kind != Kind::Sync) return false;
+        skipping_to_sync_ = false;
+    }
     if (is_query(entry.kind) || entry.kind == Kind::Sync || entry.kind == Kind::FunctionCall) {
         entry.point = readies_pushed_++;
     }
@@ -40,6 +45,7 @@ void BasicResultQueue<Payload>::push_sync() {
 
 template <class Payload>
 void BasicResultQueue<Payload>::push_copy_end() {
+    if (skipping_to_sync_) return;  // discarded: it ends no copy
     if (copy_in_) {
         copy_in_ = false;
         copy_failed_ = false;
@@ -146,6 +152,9 @@ void BasicResultQueue<Payload>::on_error() {
            entries_.front().kind != Kind::QueryExtended) {
         pop_front();
     }
+    // No Sync sent yet: what the client sends until its next Sync is discarded unanswered,
+    // however soon after this error it arrives.
+    if (entries_.empty()) skipping_to_sync_ = true;
 }
 
 template <class Payload>

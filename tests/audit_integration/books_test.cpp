@@ -68,8 +68,6 @@ TEST_CASE("a failed change of a name leaves the statement the server keeps") {
 namespace {
 
 // The same bytes directly and through pgrev: the same answers, message for message.
-// Each step: bytes sent at once, and how many ReadyForQuery answer them.
-using Steps = std::vector<std::pair<std::string, int>>;
 
 void expect_same_raw(const std::string& story, const Steps& steps) {
     auto run = [&](std::uint16_t port) {

@@ -4,7 +4,6 @@
 // every write must get its revision, and the server must show pgrev's statement reused.
 #include <doctest/doctest.h>
 
-#include <cstdio>
 #include <set>
 
 #include "audit_support.h"
@@ -16,77 +15,8 @@ using namespace pgrev::it::audit_it;
 
 namespace {
 
-// Bytes sent at once, and how many ReadyForQuery answer them.
-using Steps = std::vector<std::pair<std::string, int>>;
-
 std::pair<std::string, int> q(const std::string& sql) {
     return {fe::query(sql), 1};
-}
-
-std::string hex(const std::string& bytes) {
-    std::string out;
-    char digits[3];
-    for (unsigned char c : bytes) {
-        std::snprintf(digits, sizeof digits, "%02x", c);
-        out += digits;
-    }
-    return out;
-}
-
-// What came back, one message a line: errors and notices with every field (position,
-// routine...), descriptions and rows with their bytes.
-std::string exchange(RawClient& client, const std::string& bytes, int readies) {
-    client.send_all(bytes);
-    std::string transcript;
-    while (readies > 0) {
-        auto message = client.read_message(soon());
-        if (!message) return transcript + "(timed out or closed)\n";
-        if (message->type == 'S') continue;
-        if (message->type == 'E' || message->type == 'N') {
-            transcript += message->type;
-            for (char c : message->body)
-                transcript += c == '\0' ? '|' : c;
-        } else {
-            transcript += describe_message(*message);
-        }
-        if (message->type == 'T' || message->type == 'D') transcript += " " + hex(message->body);
-        transcript += "\n";
-        if (message->type == 'Z') --readies;
-    }
-    return transcript;
-}
-
-// The values of each row of a simple Query, joined by '|'.
-std::vector<std::string> query_rows(RawClient& client, const std::string& sql) {
-    client.send_all(fe::query(sql));
-    std::vector<std::string> rows;
-    for (;;) {
-        auto message = client.read_message(soon());
-        REQUIRE(message);
-        if (message->type == 'Z') return rows;
-        REQUIRE(message->type != 'E');
-        if (message->type != 'D') continue;
-        const std::string& b = message->body;
-        auto byte = [&](std::size_t at) {
-            return static_cast<std::uint32_t>(static_cast<unsigned char>(b[at]));
-        };
-        int columns = static_cast<int>((byte(0) << 8) | byte(1));
-        std::size_t at = 2;
-        std::string row;
-        for (int i = 0; i < columns; ++i) {
-            std::uint32_t length =
-                (byte(at) << 24) | (byte(at + 1) << 16) | (byte(at + 2) << 8) | byte(at + 3);
-            at += 4;
-            if (i > 0) row += "|";
-            if (length == 0xFFFFFFFF) {
-                row += "NULL";
-            } else {
-                row += b.substr(at, length);
-                at += length;
-            }
-        }
-        rows.push_back(row);
-    }
 }
 
 const char* const kPgrevStatements =

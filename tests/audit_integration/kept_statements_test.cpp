@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cstdio>
 
 #include "audit_support.h"
 #include "frontend_builder.h"
@@ -17,72 +16,6 @@ using namespace pgrev::it::audit_it;
 namespace {
 
 const char* const kUpdate = "UPDATE reservation SET party = $1 WHERE id = 100001";
-
-// Bytes sent at once, and how many ReadyForQuery answer them.
-using Steps = std::vector<std::pair<std::string, int>>;
-
-std::string hex(const std::string& bytes) {
-    std::string out;
-    char digits[3];
-    for (unsigned char c : bytes) {
-        std::snprintf(digits, sizeof digits, "%02x", c);
-        out += digits;
-    }
-    return out;
-}
-
-// What came back, one message a line; descriptions and rows with their bytes.
-std::string exchange(RawClient& client, const std::string& bytes, int readies) {
-    client.send_all(bytes);
-    std::string transcript;
-    while (readies > 0) {
-        auto message = client.read_message(soon());
-        if (!message) return transcript + "(timed out or closed)\n";
-        if (message->type == 'S' || message->type == 'N') continue;
-        transcript += describe_message(*message);
-        if (message->type == 't' || message->type == 'T' || message->type == 'D') {
-            transcript += " " + hex(message->body);
-        }
-        transcript += "\n";
-        if (message->type == 'Z') --readies;
-    }
-    return transcript;
-}
-
-// The values of each row of a simple Query, joined by '|'.
-std::vector<std::string> query_rows(RawClient& client, const std::string& sql) {
-    client.send_all(fe::query(sql));
-    std::vector<std::string> rows;
-    for (;;) {
-        auto message = client.read_message(soon());
-        REQUIRE(message);
-        if (message->type == 'Z') return rows;
-        REQUIRE(message->type != 'E');
-        if (message->type != 'D') continue;
-        const std::string& b = message->body;
-        auto u32 = [&](std::size_t at) {
-            return (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at])) << 24) |
-                   (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 1])) << 16) |
-                   (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 2])) << 8) |
-                   static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 3]));
-        };
-        int columns = (static_cast<unsigned char>(b[0]) << 8) | static_cast<unsigned char>(b[1]);
-        std::size_t at = 2;
-        std::string row;
-        for (int i = 0; i < columns; ++i) {
-            std::uint32_t length = u32(at);
-            at += 4;
-            if (i > 0) row += "|";
-            if (length == 0xFFFFFFFF) {
-                row += "NULL";
-            } else {
-                row += b.substr(at, length);
-                at += length;
-            }
-        }
-        rows.push_back(row);
-    }
-}
 
 // pgrev's statements on the session, with how often the server ran each.
 std::vector<std::string> kept(RawClient& client) {
@@ -197,6 +130,18 @@ TEST_CASE("an unnamed Parse sent again is pgrev's statement, reused") {
         steps.push_back({fe::query("ROLLBACK TO SAVEPOINT s"), 1});
         // The unnamed statement is gone after the failed Parse: a Bind of it fails.
         steps.push_back({fe::bind("", "", {"9"}) + fe::execute("") + fe::sync(), 1});
+        steps.push_back({fe::query("ROLLBACK TO SAVEPOINT s"), 1});
+        steps.push_back({update("9"), 1});
+        Seen seen = expect_same(steps);
+        CHECK(seen.revisions == 3);
+        CHECK(seen.kept == std::vector<std::string>{"__pgrev_1|2"});
+    }
+    SUBCASE("an error read before the rest of its pipeline: the reused Parse is skipped") {
+        // The client sends its Sync after the error came (psycopg 3's pipeline can).
+        Steps steps = repeated(2);
+        steps.push_back({fe::query("SAVEPOINT s"), 1});
+        steps.push_back({unnamed("SELECT 1/$1::int", "0") + fe::flush(), kUntilError});
+        steps.push_back({unnamed(kUpdate, "7") + unnamed(kUpdate, "8") + fe::sync(), 1});
         steps.push_back({fe::query("ROLLBACK TO SAVEPOINT s"), 1});
         steps.push_back({update("9"), 1});
         Seen seen = expect_same(steps);

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <memory>
+
 #include "protocol/result_queue.h"
 
 using namespace pgrev::protocol;
@@ -97,6 +99,64 @@ TEST_SUITE("protocol") {
         q.on_ready_for_query();
         // The next batch's completion is matched to its own Execute.
         CHECK(q.on_command_complete() == kDelete);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    // psycopg 3's pipeline sends each statement as it is executed and the Sync at the end: the
+    // error can arrive before the messages it makes the server discard (a race, seen in CI).
+    TEST_CASE("result_queue: messages sent after an extended-mode error, before its Sync") {
+        ResultQueue q;
+        q.push_parse(nullptr);
+        q.note_bind();
+        q.push_execute(kUpdate);
+        q.on_error();  // its Parse or Execute failed; no Sync sent yet
+        CHECK(q.empty());
+        CHECK(q.skipping_to_sync());
+        CHECK_FALSE(q.ready_will_follow());
+        // Discarded by the server, unanswered: no entry, whatever the kind.
+        CHECK_FALSE(q.push_parse(nullptr, std::make_shared<int>(1)));
+        CHECK_FALSE(q.push_execute(kDelete));
+        CHECK_FALSE(q.push_close());
+        CHECK_FALSE(q.push_own_close());
+        CHECK_FALSE(q.push_parse_by_close(nullptr));
+        CHECK_FALSE(q.push_query({kInsert}));
+        CHECK_FALSE(q.push_function_call());
+        q.push_copy_end();  // a CopyDone is discarded too: it ends no later copy
+        CHECK(q.empty());
+        CHECK_FALSE(q.has_pending());
+        q.push_sync();  // the one the server reads
+        CHECK_FALSE(q.skipping_to_sync());
+        q.push_execute(kDelete);  // after the Sync: answered
+        q.push_sync();
+        q.on_ready_for_query();
+        CHECK(q.on_command_complete() == kDelete);
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: an error with its Sync already sent skips nothing after it") {
+        ResultQueue q;
+        q.push_execute(kUpdate);
+        q.push_sync();
+        q.on_error();
+        CHECK_FALSE(q.skipping_to_sync());
+        CHECK(q.push_execute(kDelete));  // after the Sync: the server reads it
+        q.push_sync();
+        q.on_ready_for_query();
+        CHECK(q.on_command_complete() == kDelete);
+        q.on_ready_for_query();
+        CHECK(q.unmatched() == 0);
+        // Errors of a simple Query or at a Sync (a deferred constraint) make no skip either.
+        q.push_query({kInsert});
+        q.on_error();
+        CHECK_FALSE(q.skipping_to_sync());
+        q.on_ready_for_query();
+        q.push_sync();
+        q.on_error();
+        CHECK_FALSE(q.skipping_to_sync());
         q.on_ready_for_query();
         CHECK(q.empty());
         CHECK(q.unmatched() == 0);
