@@ -15,6 +15,10 @@ namespace pgrev::audit {
 
 namespace {
 
+// The search_path guard's message: kGuardBegin, the table's name, kGuardEnd.
+constexpr std::string_view kGuardBegin = "search_path finds another table named ";
+constexpr std::string_view kGuardEnd = " first; name the audited one with its schema";
+
 std::string sql_literal(std::string_view text);
 
 struct Edit {
@@ -142,8 +146,7 @@ class SiteWriter {
         const AuditedTableInfo& t = *s_.table;
         std::string qualified = quote_identifier(t.schema) + "." + quote_identifier(t.name);
         std::string message =
-            protocol::pgrev_message("search_path finds another table named " + t.name +
-                                    " first; name the audited one with its schema");
+            protocol::pgrev_message(std::string(kGuardBegin) + t.name + std::string(kGuardEnd));
         // Operators are named with their schema, as everything pgrev generates: a user's
         // `=(regclass, regclass)` earlier in search_path must not answer this question.
         return "CASE WHEN " + sql_literal(quote_identifier(t.name)) +
@@ -277,6 +280,18 @@ std::string restore_tag(TagVerb verb, const std::string& server_tag) {
     std::string rows = space == std::string::npos ? "0" : server_tag.substr(space + 1);
     // INSERT's tag keeps the OID field, always 0 since PostgreSQL 12.
     return std::string(verb_name(verb)) + (verb == TagVerb::Insert ? " 0 " : " ") + rows;
+}
+
+std::string search_path_guard_message(std::string_view sqlstate, std::string_view message) {
+    // int4in's "invalid input syntax for type integer: \"<text>\"", in whatever language
+    // lc_messages gives: pgrev's text is found inside.
+    if (sqlstate != "22P02") return "";
+    std::string begin = protocol::pgrev_message(kGuardBegin);
+    std::size_t from = message.find(begin);
+    if (from == std::string_view::npos) return "";
+    std::size_t end = message.find(kGuardEnd, from + begin.size());
+    if (end == std::string_view::npos) return "";
+    return std::string(message.substr(from, end + kGuardEnd.size() - from));
 }
 
 std::string restore_error_message(TagVerb verb, const std::string& message) {

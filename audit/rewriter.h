@@ -31,4 +31,9 @@ std::string refusal_statement(std::string_view sqlstate, std::string_view messag
 // protocol::pgrev_message) raised with `sqlstate` by refusal_statement.
 RewritePlan refusal_plan(std::string_view sqlstate, std::string message);
 
+// The search_path guard of a rewritten statement fails by casting its message to int4 (the
+// planner cannot raise it early so): when the server's error (`sqlstate`, `message`) is that,
+// the guard's message (starting "pgrev: "), for the client to get as a refusal; "" otherwise.
+std::string search_path_guard_message(std::string_view sqlstate, std::string_view message);
+
 }  // namespace pgrev::audit

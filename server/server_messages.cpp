@@ -3,7 +3,9 @@
 #include <cstdlib>
 
 #include "audit/parse_tree.h"
+#include "audit/rewriter.h"
 #include "protocol/backend_messages.h"
+#include "protocol/sqlstate.h"
 #include "server/pump.h"
 
 namespace pgrev::server {
@@ -27,10 +29,21 @@ bool restore_error(const audit::RewritePlan& plan, audit::TagVerb verb, ErrorFie
         changed = error.set('P', std::to_string(mapped)) || changed;
     }
     std::string message = audit::restore_error_message(verb, error.message());
+    bool refusal = plan.is_refusal_error(message);
+    if (plan.action == audit::RewritePlan::Action::Rewrite) {
+        // The search_path guard fired: a refusal, not the cast it fails with.
+        std::string guard = audit::search_path_guard_message(error.get('C'), message);
+        if (!guard.empty()) {
+            changed = error.set('C', std::string(sqlstate::kFeatureNotSupported)) || changed;
+            message = std::move(guard);
+            refusal = true;
+        }
+    }
     if (message != error.message()) changed = error.set('M', message) || changed;
-    // pgrev's own refusal, raised by its DO block: the PL/pgSQL context and source location
-    // ("inline_code_block line 1 at RAISE", pl_exec.c) would only mislead.
-    if (plan.is_refusal_error(message)) {
+    // pgrev's own refusal, raised by its DO block or its guard: the PL/pgSQL context and the
+    // source location ("inline_code_block line 1 at RAISE", pl_exec.c; int4in) would only
+    // mislead.
+    if (refusal) {
         for (char code : {'W', 'F', 'L', 'R'})
             changed = error.erase(code) || changed;
     }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/rewriter.h"
 #include "audit/sql_lexer.h"
 #include "tests/audit/rewrite_fixture.h"
 #include "tests/audit/sql_checks.h"
@@ -183,5 +184,29 @@ TEST_SUITE("audit") {
         REQUIRE(in_check < p.sql.find("__pgrev_check"));
         CHECK(p.original_error_position(static_cast<int>(in_check) + 1) ==
               static_cast<int>(sql.find("generate_series")) + 1);
+    }
+
+    TEST_CASE("rewriter: the search_path guard's failure is recognised, in any language") {
+        auto p = plan_with_guards("UPDATE reservation SET party = 1");
+        std::size_t begin = p.sql.find("'pgrev: search_path finds");
+        REQUIRE(begin != std::string::npos);
+        std::string guard = p.sql.substr(begin + 1, p.sql.find('\'', begin + 1) - begin - 1);
+        CHECK(guard ==
+              "pgrev: search_path finds another table named reservation first; name the "
+              "audited one with its schema");
+        CHECK(audit::search_path_guard_message(
+                  "22P02", "invalid input syntax for type integer: \"" + guard + "\"") == guard);
+        CHECK(audit::search_path_guard_message(
+                  "22P02", "ungültige Eingabesyntax für Typ integer: »" + guard + "«") == guard);
+        // Another error, or the client's own cast of another text, is left alone.
+        CHECK(audit::search_path_guard_message("22003", "\"" + guard + "\"").empty());
+        CHECK(audit::search_path_guard_message(
+                  "22P02", "invalid input syntax for type integer: \"pgrev: x\"")
+                  .empty());
+        CHECK(audit::search_path_guard_message(
+                  "22P02",
+                  "invalid input syntax for type integer: \"pgrev: search_path finds "
+                  "another table named reservation\"")
+                  .empty());
     }
 }

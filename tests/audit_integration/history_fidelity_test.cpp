@@ -222,6 +222,7 @@ TEST_CASE("the search_path guard cannot be answered by a user's = operator") {
         CHECK_FALSE_MESSAGE(o.ok(), o.describe());
         CHECK_MESSAGE(contains(o.message, "search_path finds another table named reservation"),
                       o.describe());
+        CHECK_MESSAGE(o.sqlstate == "0A000", o.describe());
     }
     CHECK(count(direct, "SELECT count(*) FROM reservation_rev") == revs);
     CHECK(count(direct, "SELECT count(*) FROM evil.reservation") == 0);

@@ -108,8 +108,12 @@ TEST_CASE("a same-named table found through search_path never becomes the audite
         CHECK_FALSE_MESSAGE(o.ok(), o.describe());
         if (schema == "shadow") {
             // Same columns: only pgrev's guard stops it, and says why.
-            CHECK_MESSAGE(o.message.find("search_path finds another table named reservation") !=
-                              std::string::npos,
+            // A refusal, as the README lists: pgrev's SQLSTATE and message, not the int4 cast
+            // the guard fails with.
+            CHECK_MESSAGE(o.sqlstate == "0A000", o.describe());
+            CHECK_MESSAGE(o.message ==
+                              "pgrev: search_path finds another table named reservation first; "
+                              "name the audited one with its schema",
                           o.describe());
         }
         CHECK(simple(app, "ROLLBACK").ok());
