@@ -141,7 +141,13 @@ void BasicResultQueue<Payload>::on_error() {
     skip_copy_ends();
     // An error during copy-in ends the COPY: what the client sends next is read as usual.
     if (copy_in_) copy_failed_ = true;
-    if (entries_.empty()) return;  // e.g. FATAL at any time
+    if (entries_.empty()) {
+        // The error of a message that gets no entry, a Bind or a Describe (extended: the
+        // server skips to Sync, which the client has not sent yet), or a FATAL one, after
+        // which nothing matters.
+        skipping_to_sync_ = true;
+        return;
+    }
     Entry& front = entries_.front();
     // Simple query: the server runs no more of the group's statements; its Z ends it.
     if (is_query(front.kind)) return;

@@ -137,6 +137,20 @@ TEST_CASE("after an error the server skips what comes until the client's Sync, h
          {fe::query("SELECT 'in step'")}});
 }
 
+TEST_CASE("a Bind or Describe that fails before the client's Sync: the rest is skipped too") {
+    // Neither gets a result-queue entry: the error comes while nothing is pending.
+    expect_same_exchange(
+        "Bind error, then Execute and Sync",
+        {{fe::parse("", "SELECT $1::int") + fe::bind("", "", {"x", "y"}) + fe::flush(), 'E'},
+         {fe::execute("", 0) + fe::close('S', "") + fe::sync()},
+         {fe::query("SELECT 'in step'")}});
+    expect_same_exchange("Describe error, then a Parse and Sync",
+                         {{fe::describe('S', "no_such_statement") + fe::flush(), 'E'},
+                          {fe::parse("t", "SELECT 1") + fe::sync()},
+                          {fe::describe('S', "t") + fe::sync()},
+                          {fe::query("SELECT 'in step'")}});
+}
+
 TEST_CASE("messages trickling in one byte at a time are reassembled by pgrev") {
     expect_same_exchange("byte by byte",
                          {{fe::query("SELECT 'slow' AS s; SELECT 2"), 'Z', true},

@@ -137,6 +137,20 @@ TEST_SUITE("protocol") {
         CHECK(q.unmatched() == 0);
     }
 
+    TEST_CASE("result_queue: an error while nothing is pending is a Bind's or a Describe's") {
+        ResultQueue q;
+        q.push_parse(nullptr);
+        q.on_parse_complete();
+        q.note_bind();
+        q.on_error();  // the Bind failed: the server skips to the Sync still to come
+        CHECK(q.skipping_to_sync());
+        CHECK_FALSE(q.push_execute(kUpdate));
+        q.push_sync();
+        q.on_ready_for_query();
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+
     TEST_CASE("result_queue: an error with its Sync already sent skips nothing after it") {
         ResultQueue q;
         q.push_execute(kUpdate);
