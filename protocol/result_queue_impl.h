@@ -45,12 +45,12 @@ void BasicResultQueue<Payload>::push_sync() {
 
 template <class Payload>
 void BasicResultQueue<Payload>::push_copy_end() {
-    if (skipping_to_sync_) return;  // discarded: it ends no copy
     if (copy_in_) {
         copy_in_ = false;
         copy_failed_ = false;
         return;
     }
+    if (skipping_to_sync_) return;  // discarded: it ends no later copy
     // The client ended a copy the server has not announced yet (or none at all): remember
     // where, for on_copy_in.
     entries_.push_back({Kind::CopyEnd, {}, {}, {}});

@@ -449,6 +449,29 @@ TEST_SUITE("protocol") {
     }
 }
 
+TEST_SUITE("protocol") {
+    TEST_CASE("result_queue: an extended-protocol copy that fails before the client's CopyDone") {
+        ResultQueue q;
+        q.push_parse(nullptr);  // COPY t FROM STDIN, its Sync sent later
+        q.note_bind();
+        q.push_execute(kNoFix);
+        q.on_parse_complete();
+        q.on_copy_in();
+        q.on_error();  // bad data: the copy is over, the server skips to Sync
+        CHECK(q.skipping_to_sync());
+        q.push_copy_end();  // the client's CopyDone, discarded, ends its side of the copy
+        CHECK_FALSE(q.copy_reads_next_message());
+        CHECK_FALSE(q.push_execute(kUpdate));
+        q.push_sync();
+        q.on_ready_for_query('I');
+        CHECK(q.push_query({kUpdate}));
+        CHECK(q.on_command_complete() == kUpdate);
+        q.on_ready_for_query('I');
+        CHECK(q.empty());
+        CHECK(q.unmatched() == 0);
+    }
+}
+
 // Books (issue 7, item 10): a change waits on its entry for the answer that confirms it.
 TEST_SUITE("protocol") {
     TEST_CASE("result_queue: a Parse's pending change comes back with ParseComplete") {
