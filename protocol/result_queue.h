@@ -132,7 +132,11 @@ class BasicResultQueue {
     }
     void note_describe() {
         if (copy_reads_next_message()) copy_failed_ = true;
+        untracked_since_sync_ = true;
     }
+    // A Bind or Describe was sent since the last Sync: its answer (or error) may still come,
+    // with no entry to say whose it is.
+    bool untracked_in_flight() const { return untracked_since_sync_; }
 
     // Answers to messages already sent are still to come (the settings the server reports may
     // yet change before the next message is read).
@@ -265,6 +269,7 @@ class BasicResultQueue {
     bool copy_failed_ = false;  // the server left that copy-in with an error
     bool unsynced_ = false;     // a Bind or Execute since the last Sync
     bool skipping_to_sync_ = false;
+    bool untracked_since_sync_ = false;  // a Bind or Describe since the last Sync
     std::uint64_t readies_pushed_ = 0;
     std::uint64_t idle_through_ = 0;  // ReadyForQuery 'I' answered every point below this
 };

@@ -41,6 +41,7 @@ void BasicResultQueue<Payload>::push_sync() {
     if (copy_reads_next_message()) return;
     push({Kind::Sync, {}, {}, {}});
     unsynced_ = false;
+    untracked_since_sync_ = false;
 }
 
 template <class Payload>
@@ -165,6 +166,9 @@ void BasicResultQueue<Payload>::on_error() {
 
 template <class Payload>
 void BasicResultQueue<Payload>::on_ready_for_query(char transaction_status) {
+    // Only a Sync's comes while skipping, and its push ended the skip; should another come,
+    // the server reads messages again.
+    skipping_to_sync_ = false;
     // Entries before the group or marker that Z ends are stale (a protocol oddity): drop them.
     while (!entries_.empty()) {
         Entry& entry = entries_.front();

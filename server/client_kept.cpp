@@ -56,11 +56,12 @@ bool ClientMessages::parse_kept(const Parse& p, const audit::PlanPtr& plan, Rewr
 
 bool ClientMessages::query_kept(const audit::PlanPtr& plan, std::vector<audit::TagVerb>& fixes,
                                 Output& out) {
-    // Nothing in flight: the server reads these messages in the transaction state the last
-    // ReadyForQuery reported (in a failed one the Parse or Bind would fail where the Query
-    // does too, but there is nothing to gain), and their answers are the first to come.
+    // Nothing in flight (not even a Bind or Describe, whose answers have no entry: a NoData
+    // would be taken for pgrev's): the server reads these messages in the transaction state
+    // the last ReadyForQuery reported (in a failed one the Parse or Bind would fail where the
+    // Query does too, but there is nothing to gain), and their answers are the first to come.
     if (state_.transaction_status == 'E' || !state_.results.empty() ||
-        !state_.results.ready_will_follow()) {
+        !state_.results.ready_will_follow() || state_.results.untracked_in_flight()) {
         return false;
     }
     audit::CatalogPtr catalog = session_.current_catalog();

@@ -464,11 +464,32 @@ TEST_SUITE("protocol") {
         CHECK_FALSE(q.push_execute(kUpdate));
         q.push_sync();
         q.on_ready_for_query('I');
-        CHECK(q.push_query({kUpdate}));
-        CHECK(q.on_command_complete() == kUpdate);
+        // The next COPY, whose CopyDone pgrev sends before the server's CopyInResponse
+        // comes: the copy is over when it comes (the first copy's state is gone).
+        CHECK(q.push_query({kNoFix}));
+        q.push_copy_end();
+        q.on_copy_in();
+        CHECK_FALSE(q.copy_reads_next_message());
+        CHECK(q.on_command_complete() == kNoFix);
         q.on_ready_for_query('I');
         CHECK(q.empty());
         CHECK(q.unmatched() == 0);
+    }
+
+    TEST_CASE("result_queue: a Bind or Describe since the last Sync is in flight untracked") {
+        ResultQueue q;
+        CHECK_FALSE(q.untracked_in_flight());
+        q.note_describe();
+        CHECK(q.untracked_in_flight());
+        CHECK(q.empty());  // no entry says so
+        q.push_sync();
+        CHECK_FALSE(q.untracked_in_flight());
+        q.note_bind();
+        CHECK(q.untracked_in_flight());
+        q.push_sync();
+        q.on_ready_for_query('I');
+        q.on_ready_for_query('I');
+        CHECK_FALSE(q.untracked_in_flight());
     }
 }
 

@@ -92,6 +92,26 @@ TEST_SUITE("server") {
         CHECK(h.state.results.unmatched() == 0);
     }
 
+    TEST_CASE("kept queries: not after a Describe whose answer is still to come") {
+        HandlerHarness h;
+        h.from_client(protocol::encode_query(update(4, 7)));
+        h.from_server(kDone + ready('I'));
+        // A Describe gets no queue entry: its NoData must not be taken for pgrev's.
+        auto sent = split(h.from_client(protocol::encode_describe({'S', "s"}) +
+                                        protocol::encode_query(update(5, 8)))
+                              .sent);
+        REQUIRE(types_of(sent) == "DQ");
+        const std::string no_data = message(be::kNoData, "");
+        CHECK(h.from_server(no_data + kDone + ready('I')).sent ==
+              no_data + kClientDone + ready('I'));
+        // After the next Sync, kept again.
+        h.from_client(protocol::encode_sync());
+        h.from_server(ready('I'));
+        auto next = split(h.from_client(protocol::encode_query(update(6, 9))).sent);
+        CHECK(types_of(next) == "PBES");
+        CHECK(h.state.results.unmatched() == 0);
+    }
+
     TEST_CASE("kept queries: a Parse that fails creates nothing; DISCARD ALL forgets") {
         HandlerHarness h;
         h.from_client(protocol::encode_query(update(4, 7)));
