@@ -282,6 +282,21 @@ TEST_CASE("kept simple Queries and the session's statements") {
         // The 2nd created it; the 3rd and the 5th used it, the 4th (behind the 3rd) went as text.
         CHECK(seen.kept.back() == std::vector<std::string>{"__pgrev_1|3"});
     }
+    SUBCASE("a Describe right before the Query, no Sync between: its answer is the client's") {
+        const char* sql = "UPDATE reservation AS k8 SET party = # + (id - id) WHERE id = 100001";
+        Steps steps = each(sql, {"1", "2"});
+        steps.push_back({fe::parse("s8", "SET work_mem = '4MB'") + fe::sync(), 1});
+        // ParameterDescription and NoData of the Describe, then the Query's answers.
+        steps.push_back(
+            {fe::describe('S', "s8") +
+                 fe::query("UPDATE reservation AS k8 SET party = 3 + (id - id) WHERE id = 100001"),
+             1});
+        steps.push_back({fe::sync(), 1});
+        Seen seen = expect_same(steps + each(sql, {"4"}));
+        CHECK(seen.revisions == 4);
+        // The 2nd created it, the 4th used it; the 3rd (behind the Describe) went as text.
+        CHECK(seen.kept.back() == std::vector<std::string>{"__pgrev_1|2"});
+    }
     SUBCASE("ordinals stay in the text") {
         const char* show = "SELECT id, name, party FROM reservation WHERE id > 200000 ORDER BY id";
         Steps steps =
