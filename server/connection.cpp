@@ -3,7 +3,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -103,10 +106,6 @@ void Connection::async_read_some(asio::mutable_buffer buffer, IoHandler done) {
     }
 }
 
-void Connection::async_wait_readable(DoneHandler done) {
-    socket_.async_wait(Socket::wait_read, std::move(done));
-}
-
 std::size_t Connection::read_some_now(asio::mutable_buffer buffer, boost::system::error_code& ec) {
     ec.clear();
     for (;;) {
@@ -118,6 +117,33 @@ std::size_t Connection::read_some_now(asio::mutable_buffer buffer, boost::system
             ec = asio::error::eof;
             return 0;
         }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            ec = asio::error::would_block;
+        } else {
+            ec = boost::system::error_code(errno, asio::error::get_system_category());
+        }
+        return 0;
+    }
+}
+
+std::size_t Connection::write_some_now(std::span<const std::span<const char>> segments,
+                                       boost::system::error_code& ec) {
+    ec.clear();
+    std::array<iovec, 64> iov;  // NOLINT(cppcoreguidelines-pro-type-member-init): filled below
+    std::size_t count = std::min(segments.size(), iov.size());  // the rest: on the next call
+    for (std::size_t i = 0; i < count; ++i) {
+        // sendmsg does not write through iov_base.
+        iov[i].iov_base = const_cast<char*>(segments[i].data());
+        iov[i].iov_len = segments[i].size();
+    }
+    msghdr message{};
+    message.msg_iov = iov.data();
+    message.msg_iovlen = count;
+    for (;;) {
+        // MSG_NOSIGNAL: a peer gone is an error here, not a SIGPIPE.
+        ssize_t n = ::sendmsg(socket_.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n >= 0) return static_cast<std::size_t>(n);
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             ec = asio::error::would_block;

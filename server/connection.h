@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -62,15 +63,18 @@ class Connection {
     std::string peer_certificate_der() const;
 
     void async_read_some(boost::asio::mutable_buffer buffer, IoHandler done);
-    // Waiting for bytes without a buffer (Pump::start_read): only in clear, since a TLS
-    // stream may hold decrypted bytes, or bytes read but not yet decrypted, that the socket
-    // no longer shows.
-    bool can_wait_readable() const { return !tls_; }
-    // Completes when the socket has bytes (or its end) to read; in clear only.
-    void async_wait_readable(DoneHandler done);
+    // Whether read_some_now and write_some_now work: in clear only, since a TLS stream may
+    // hold decrypted bytes, or bytes read but not yet decrypted, that the socket no longer
+    // shows, and writes records.
+    bool can_read_now() const { return !tls_; }
+    bool can_write_now() const { return !tls_; }
     // What the socket has now, without waiting; in clear only. `ec` is would_block when
     // there is nothing, eof at the orderly end.
     std::size_t read_some_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec);
+    // Writes what the socket takes now of `segments` (in order), without waiting; in clear
+    // only. `ec` is would_block when it takes nothing.
+    std::size_t write_some_now(std::span<const std::span<const char>> segments,
+                               boost::system::error_code& ec);
     // Reads exactly buffer.size() bytes.
     void async_read(boost::asio::mutable_buffer buffer, IoHandler done);
     // Writes all of `buffers`; they must stay valid until `done`.

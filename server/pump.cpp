@@ -17,6 +17,17 @@ constexpr std::size_t kDefaultBufferSize = ReadBuffer::kStandardSize;
 // While suspended, bytes that arrive are kept (to see the source's end behind them) up to
 // this much; beyond it the client waits, as it would for a busy server.
 constexpr std::size_t kMaxHeldBuffer = 1024 * 1024;
+// Drops the first `bytes` of `buffers`.
+void consume(std::vector<asio::const_buffer>& buffers, std::size_t bytes) {
+    std::size_t whole = 0;
+    while (whole < buffers.size() && bytes >= buffers[whole].size()) {
+        bytes -= buffers[whole].size();
+        ++whole;
+    }
+    buffers.erase(buffers.begin(), buffers.begin() + static_cast<std::ptrdiff_t>(whole));
+    if (!buffers.empty()) buffers.front() += bytes;
+}
+
 }  // namespace
 
 Pump::Pump(Connection& source, Connection& sink, std::size_t max_message_size,
@@ -51,13 +62,10 @@ void Pump::read_more() {
 }
 
 void Pump::start_read() {
-    // Nothing kept from earlier reads: wait for the next bytes without holding a buffer.
-    if (filled_ == 0 && !writing_) {
-        if (source_.can_wait_readable()) return read_when_readable(false);
-        // In the middle of a streamed message bytes are flowing, and one byte read alone
-        // would go out alone (as a TLS record of its own).
-        if (stream_.at_message_boundary()) return read_first_byte();
-    }
+    // Nothing kept from earlier reads, between messages: wait for the next bytes without
+    // holding a buffer. (In the middle of a streamed message bytes are flowing: the whole
+    // buffer is read into, in one system call.)
+    if (filled_ == 0 && !writing_ && stream_.at_message_boundary()) return read_into_small();
     if (!buffer_.held()) buffer_.resize(kDefaultBufferSize, 0);
     // The owner is kept alive by the pump while the read is in flight, not by the handler:
     // a handler of one pointer fits std::function without an allocation per read.
@@ -69,51 +77,28 @@ void Pump::start_read() {
                             });
 }
 
-void Pump::read_when_readable(bool woken) {
-    // What the socket has now is read at once (a client that pipelines, a server streaming
-    // rows); only when it has nothing does the buffer go back. Trying first also matters to
-    // Asio: a readiness event it saw while no operation was pending would not wake the wait.
-    if (!buffer_.held()) buffer_.resize(kDefaultBufferSize, 0);
-    boost::system::error_code ec;
-    std::size_t n = source_.read_some_now(asio::buffer(buffer_.data(), buffer_.size()), ec);
-    read_keep_ = owner_;
-    if (ec == asio::error::would_block) {
-        buffer_.release();
-        source_.async_wait_readable([this](const boost::system::error_code& wait_ec) {
-            auto keep = std::move(read_keep_);
-            if (wait_ec || !running_) return on_read(wait_ec, 0);
-            read_when_readable(true);
-        });
-        return;
-    }
-    if (woken) {
-        read_keep_.reset();
-        return on_read(ec, n);
-    }
-    // Not from inside the caller (after_write, start): a completed read is handled from the
-    // io_context, so a source that always has bytes cannot deepen the stack.
-    asio::post(source_.get_executor(), [this, ec, n] {
-        auto keep = std::move(read_keep_);
-        on_read(ec, n);
-    });
-}
-
-void Pump::read_first_byte() {
-    // TLS: the socket's readiness says nothing of the bytes the TLS stream already holds, so
-    // the wait is a read of one byte; the buffer is taken when it arrives, and the rest of
-    // what the stream holds is read into it next (process() asks for more: one byte is no
-    // message).
+void Pump::read_into_small() {
+    // A read, not a wait for readiness: Asio then needs no epoll_ctl per wait, and no system
+    // call at all before the wait when the last read emptied the socket. What arrives lands
+    // in the pump's own small buffer; the pooled buffer is taken only then, and what else the
+    // socket holds (a bigger batch) is read into it at once.
     buffer_.release();
     read_keep_ = owner_;
-    source_.async_read_some(asio::buffer(&first_byte_, 1),
-                            [this](const boost::system::error_code& ec, std::size_t n) {
-                                auto keep = std::move(read_keep_);
-                                if (n == 1 && running_) {
-                                    buffer_.resize(kDefaultBufferSize, 0);
-                                    buffer_.data()[0] = first_byte_;
-                                }
-                                on_read(ec, n);
-                            });
+    source_.async_read_some(
+        asio::buffer(small_), [this](const boost::system::error_code& ec, std::size_t n) {
+            auto keep = std::move(read_keep_);
+            if (n > 0 && running_) {
+                buffer_.resize(kDefaultBufferSize, 0);
+                std::memcpy(buffer_.data(), small_.data(), n);
+                if (n == small_.size() && source_.can_read_now()) {
+                    // An error or the end here shows again on the next read, after these bytes.
+                    boost::system::error_code more_ec;
+                    n += source_.read_some_now(asio::buffer(buffer_.data() + n, buffer_.size() - n),
+                                               more_ec);
+                }
+            }
+            on_read(ec, n);
+        });
 }
 
 void Pump::on_read(const boost::system::error_code& ec, std::size_t n) {
@@ -204,10 +189,20 @@ void Pump::process() {
 }
 
 void Pump::write_output() {
+    std::size_t written = 0;
+    if (sink_.can_write_now() && !ending_) {
+        // Most writes are taken by the socket at once: no composed operation, no handler, no
+        // buffer list. What it does not take (or an error, which the asynchronous write then
+        // reports) goes the asynchronous way.
+        boost::system::error_code ec;
+        written = sink_.write_some_now(out_.segments(), ec);
+        if (written == out_.size()) return after_write();
+    }
     std::vector<asio::const_buffer> buffers;
     buffers.reserve(out_.segments().size());
     for (const auto& s : out_.segments())
         buffers.emplace_back(s.data(), s.size());
+    consume(buffers, written);
     writing_ = true;
     write_keep_ = owner_;
     sink_.async_write(std::move(buffers), [this](const boost::system::error_code& ec, std::size_t) {

@@ -7,11 +7,11 @@
 // neither moved nor resized until both are done.
 //
 // A pump that has dealt with every byte it read holds no buffer while it waits for more: it
-// waits for the socket to become readable (in clear) or for one byte (TLS, see
-// Connection::can_wait_readable) and takes a buffer from the thread's pool (read_buffer.h)
-// only then.
+// reads into a small buffer of its own and takes a buffer from the thread's pool
+// (read_buffer.h) only when bytes arrive.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -84,8 +84,7 @@ class Pump {
   private:
     void read_more();
     void start_read();
-    void read_when_readable(bool woken);
-    void read_first_byte();
+    void read_into_small();
     void on_read(const boost::system::error_code& ec, std::size_t n);
     void process();
     void write_output();
@@ -100,7 +99,9 @@ class Pump {
     protocol::MessageStream stream_;
     protocol::Output out_;
     ReadBuffer buffer_;
-    char first_byte_ = 0;       // TLS: what read_first_byte reads while no buffer is held
+    // What a read between messages lands in while no buffer is held: a typical client
+    // statement or small result fits.
+    std::array<char, 512> small_{};
     std::size_t filled_ = 0;    // bytes in buffer_ from the source
     std::size_t consumed_ = 0;  // of those, bytes dealt with by the last scan
     std::size_t needed_ = 0;    // size the buffer must reach to hold the next whole message
