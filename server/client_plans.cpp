@@ -50,7 +50,7 @@ bool is_plain(std::string_view sql) {
 }  // namespace
 
 bool ClientMessages::needs_analysis(std::string_view sql) {
-    if (server_.name_filter.may_match(sql) || server_.ddl_filter.may_match(sql)) return true;
+    if (server_.analysis_filter.may_match(sql)) return true;
     if (std::uint64_t g = session_.children_generation(); g != children_generation_) {
         children_generation_ = g;
         children_filter_ = session_.children_filter();

@@ -105,4 +105,39 @@ TEST_SUITE("audit") {
         CHECK_FALSE(f.may_match("SELECT a, b FROM rooms WHERE v = 'x'"));
         CHECK_FALSE(f.may_match(""));
     }
+
+    TEST_CASE("name_filter: the one-pass search agrees with each name's own search") {
+        // Names whose rarest characters fold onto other bytes ('_' and DEL, '@' and '`'), a
+        // name of one character, names sharing an anchor; texts across 16-byte boundaries.
+        const std::vector<std::string> names = {"room_vault", "x@y", "k", "bk", "qq_b", "Kz"};
+        NameFilter f(names, false);
+        const std::string alphabet = "roOmM_vVaAuUlLtTxX@`yYkKbBqQzZ\x7f ;";
+        unsigned state = 12345;
+        auto next = [&state] {
+            state = state * 1103515245U + 12345U;
+            return (state >> 16) & 0x7fffU;
+        };
+        for (int round = 0; round < 20000; ++round) {
+            std::string text(next() % 70, ' ');
+            for (char& c : text)
+                c = alphabet[next() % alphabet.size()];
+            if (next() % 3 == 0) {
+                // Plant a name, sometimes with one character changed.
+                std::string name = names[next() % names.size()];
+                if (name.size() <= text.size()) {
+                    std::size_t at = next() % (text.size() - name.size() + 1);
+                    text.replace(at, name.size(), name);
+                    if (next() % 2 == 0) text[at + next() % name.size()] ^= 0x20;
+                }
+            }
+            bool expected = false;
+            for (const auto& name : names)
+                expected =
+                    expected || NameFilter::contains_ci(text, pgrev::config::lower_ascii(name));
+            CAPTURE(text);
+            CHECK(f.may_match(text) == expected);
+        }
+        CHECK_FALSE(f.may_match("room\x7fvault x`y"));
+        CHECK(f.may_match("ROOM_VAULT"));
+    }
 }
