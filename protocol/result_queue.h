@@ -228,13 +228,14 @@ class BasicResultQueue {
     static bool is_query(Kind kind) { return kind == Kind::Query || kind == Kind::QueryExtended; }
     struct Entry {
         Kind kind;
-        std::vector<Fix> fixes;  // Query: per statement; Execute: one
+        std::vector<Fix> fixes;  // Query: per statement
         Context context;
         Pending pending;
         std::size_t next = 0;  // Query: the statement the next completion belongs to
         // Query, Sync, FunctionCall: which ReadyForQuery answers it (bind_point when sent).
         // Execute: bind_point of its portal's Bind.
         std::uint64_t point = kNoBind;
+        Fix execute_fix{};  // Execute (not in `fixes`: no allocation per Execute)
     };
 
     bool push(Entry entry);

@@ -28,7 +28,8 @@ bool BasicResultQueue<Payload>::push(Entry entry) {
 
 template <class Payload>
 bool BasicResultQueue<Payload>::push_execute(Fix fix, Context context, std::uint64_t bind_point) {
-    Entry entry{Kind::Execute, {fix}, std::move(context), {}};
+    Entry entry{Kind::Execute, {}, std::move(context), {}};
+    entry.execute_fix = fix;
     if (fix != Fix{} || entry.context) entry.point = bind_point;
     if (!push(std::move(entry))) return false;
     unsynced_ = true;
@@ -74,7 +75,7 @@ auto BasicResultQueue<Payload>::current_fix() -> Fix {
         return front.next < front.fixes.size() ? front.fixes[front.next] : Fix{};
     }
     if (front.kind != Kind::Execute || portal_gone(front)) return Fix{};
-    return front.fixes.front();
+    return front.execute_fix;
 }
 
 template <class Payload>
@@ -88,7 +89,7 @@ auto BasicResultQueue<Payload>::complete_one() -> Fix {
             return fix;
         }
         if (front.kind == Kind::Execute) {
-            Fix fix = portal_gone(front) ? Fix{} : front.fixes.front();
+            Fix fix = portal_gone(front) ? Fix{} : front.execute_fix;
             pop_front();
             return fix;
         }
