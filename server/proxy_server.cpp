@@ -48,7 +48,11 @@ ProxyServer::ProxyServer(const config::Config& config)
     unsigned count = config.workers != 0 ? config.workers : std::thread::hardware_concurrency();
     if (count == 0) count = 1;
     for (unsigned i = 0; i < count; ++i) {
-        workers_.push_back(std::make_unique<asio::io_context>(1));
+        // A session's sockets are used by its worker's thread alone (other threads post to
+        // it: the acceptor, the catalog loader), so the reactor's per-socket locks, taken for
+        // every read and write, are not needed; posting and registering sockets stay locked.
+        workers_.push_back(
+            std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
         work_guards_.push_back(asio::make_work_guard(*workers_.back()));
     }
 }
