@@ -37,6 +37,10 @@
 # SELECT, bench/lib/idle_rss.py, on a pgrev and a pgbouncer started fresh for it).
 # Every audited and trigger run is checked: revisions written = rows changed, none for the
 # twins; mismatches are listed at the end.
+# pgrev runs with `workers: 1` (PGREV_WORKERS=N for another count, 0 for one per core): one
+# thread, as pgbouncer has; on a machine whose cores PostgreSQL and the clients share, a
+# second thread costs more CPU per statement (more wake-ups, fewer events per wait) than it
+# gains.
 #
 # --markdown FILE also writes what it prints (command, machine, tables) to FILE; when FILE
 # has the lines <!-- bench/run.sh --markdown: begin --> and <!-- ... end --> only the text
@@ -66,6 +70,8 @@ done
 [[ -z "$markdown" || "$markdown" == /* ]] || markdown=$OLDPWD/$markdown
 bindir=/usr/lib/postgresql/15/bin
 pgrev_bin=${PGREV_BIN:-build/pgrev}
+pgrev_workers=${PGREV_WORKERS:-1}
+[[ "$pgrev_workers" =~ ^[0-9]+$ ]] || { echo "run.sh: PGREV_WORKERS must be a number" >&2; exit 2; }
 [[ -n "${PGREV_BIN:-}" || -x build/pgrev ]] || bash scripts/build.sh
 command -v pgbouncer >/dev/null || bash scripts/install-deps.sh --bench
 started=$(date +%s)
@@ -176,9 +182,9 @@ INI
 start_pgrev() {  # name -> port; pgrev auditing the *_audited tables, its pid in $work/name.pid
     local port
     port=$(free_port)
-    printf 'listen: 127.0.0.1:%s\nupstream: 127.0.0.1:%s\naudit: {tables: [%s]}\nlog: {level: warn}\n%s' \
-        "$port" "$pg_port" "accounts_audited, events_audited, orders_audited" "$pgrev_tls" \
-        > "$work/$1.yaml"
+    printf 'listen: 127.0.0.1:%s\nupstream: 127.0.0.1:%s\naudit: {tables: [%s]}\nworkers: %s\nlog: {level: warn}\n%s' \
+        "$port" "$pg_port" "accounts_audited, events_audited, orders_audited" "$pgrev_workers" \
+        "$pgrev_tls" > "$work/$1.yaml"
     "$pgrev_bin" --config "$work/$1.yaml" >/dev/null 2>"$work/$1.log" &
     echo $! > "$work/$1.pid"
     echo "$port"
@@ -386,7 +392,8 @@ source "$lib/report.sh"
     echo
     echo "Machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
         "$(free -g | awk '/^Mem:/ {print $2}') GiB; $("$bindir/postgres" --version);" \
-        "$(pgbouncer --version | head -1); $pgrev_version; load average $load_start at the" \
+        "$(pgbouncer --version | head -1); $pgrev_version, workers: $pgrev_workers;" \
+        "load average $load_start at the" \
         "start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
     echo
     report
