@@ -65,7 +65,9 @@ void Pump::start_read() {
     // Nothing kept from earlier reads, between messages: wait for the next bytes without
     // holding a buffer. (In the middle of a streamed message bytes are flowing: the whole
     // buffer is read into, in one system call.)
-    if (filled_ == 0 && !writing_ && stream_.at_message_boundary()) return read_into_small();
+    if (filled_ == 0 && !writing_ && stream_.at_message_boundary()) {
+        return source_.can_read_now() ? read_into_small() : read_first_byte();
+    }
     if (!buffer_.held()) buffer_.resize(kDefaultBufferSize, 0);
     // The owner is kept alive by the pump while the read is in flight, not by the handler:
     // a handler of one pointer fits std::function without an allocation per read.
@@ -78,10 +80,11 @@ void Pump::start_read() {
 }
 
 void Pump::read_into_small() {
-    // A read, not a wait for readiness: Asio then needs no epoll_ctl per wait, and no system
-    // call at all before the wait when the last read emptied the socket. What arrives lands
-    // in the pump's own small buffer; the pooled buffer is taken only then, and what else the
-    // socket holds (a bigger batch) is read into it at once.
+    // In clear. A read, not a wait for readiness: Asio re-arms the socket with an epoll_ctl for
+    // every wait, while a read costs one recv tried at once (EAGAIN when the socket is empty) and
+    // nothing more until bytes come. What arrives lands in the pump's own small buffer; the
+    // pooled buffer is taken only then, and what else the socket holds (a bigger batch) is
+    // read into it at once.
     buffer_.release();
     read_keep_ = owner_;
     source_.async_read_some(
@@ -90,7 +93,7 @@ void Pump::read_into_small() {
             if (n > 0 && running_) {
                 buffer_.resize(kDefaultBufferSize, 0);
                 std::memcpy(buffer_.data(), small_.data(), n);
-                if (n == small_.size() && source_.can_read_now()) {
+                if (n == small_.size()) {
                     // An error or the end here shows again on the next read, after these bytes.
                     boost::system::error_code more_ec;
                     n += source_.read_some_now(asio::buffer(buffer_.data() + n, buffer_.size() - n),
@@ -99,6 +102,24 @@ void Pump::read_into_small() {
             }
             on_read(ec, n);
         });
+}
+
+void Pump::read_first_byte() {
+    // TLS: the stream may hold decrypted bytes beyond what a small read takes, and pgrev cannot
+    // read them without waiting; what a small buffer took would go out alone. So the wait is a
+    // read of one byte; the buffer is taken when it arrives, and the rest of what the stream
+    // holds is read into it next (process() asks for more: one byte is no message).
+    buffer_.release();
+    read_keep_ = owner_;
+    source_.async_read_some(asio::buffer(&first_byte_, 1),
+                            [this](const boost::system::error_code& ec, std::size_t n) {
+                                auto keep = std::move(read_keep_);
+                                if (n == 1 && running_) {
+                                    buffer_.resize(kDefaultBufferSize, 0);
+                                    buffer_.data()[0] = first_byte_;
+                                }
+                                on_read(ec, n);
+                            });
 }
 
 void Pump::on_read(const boost::system::error_code& ec, std::size_t n) {

@@ -7,8 +7,8 @@
 // neither moved nor resized until both are done.
 //
 // A pump that has dealt with every byte it read holds no buffer while it waits for more: it
-// reads into a small buffer of its own and takes a buffer from the thread's pool
-// (read_buffer.h) only when bytes arrive.
+// reads into a small buffer of its own (in clear) or one byte (TLS) and takes a buffer from
+// the thread's pool (read_buffer.h) only when bytes arrive.
 #pragma once
 
 #include <array>
@@ -85,6 +85,7 @@ class Pump {
     void read_more();
     void start_read();
     void read_into_small();
+    void read_first_byte();
     void on_read(const boost::system::error_code& ec, std::size_t n);
     void process();
     void write_output();
@@ -102,6 +103,7 @@ class Pump {
     // What a read between messages lands in while no buffer is held: a typical client
     // statement or small result fits.
     std::array<char, 512> small_{};
+    char first_byte_ = 0;       // TLS: what read_first_byte reads while no buffer is held
     std::size_t filled_ = 0;    // bytes in buffer_ from the source
     std::size_t consumed_ = 0;  // of those, bytes dealt with by the last scan
     std::size_t needed_ = 0;    // size the buffer must reach to hold the next whole message
