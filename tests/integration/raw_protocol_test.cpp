@@ -171,3 +171,80 @@ TEST_CASE("empty Query and lone Syncs give the same answers through pgrev") {
     expect_same_exchange("empty and Sync",
                          {{fe::query("")}, {fe::sync()}, {fe::query(";")}, {fe::query("   ")}});
 }
+
+namespace {
+
+// Sends `batch` at once after the login, waits `pause` before reading (so that the answers
+// fill the socket buffers on the way and pgrev's writes to the client are taken in part),
+// then reads until `ready_count` ReadyForQuery have come. The answers' bytes, in order.
+std::string batch_answers(std::uint16_t port, const std::string& batch, int ready_count,
+                          std::chrono::milliseconds pause) {
+    RawClient client = RawClient::connect(port, soon());
+    client.send_all(startup_packet("postgres", "app"));
+    for (;;) {
+        auto message = client.read_message(soon());
+        if (!message) return "login failed";
+        if (message->type == 'Z') break;
+    }
+    client.send_all(batch);
+    std::this_thread::sleep_for(pause);
+    std::string answers;
+    for (int ready = 0; ready < ready_count;) {
+        auto message = client.read_message(deadline_in(std::chrono::seconds(30)));
+        if (!message) return answers + "(closed or timed out)";
+        if (message->type == 'Z') ++ready;
+        answers +=
+            message->type + be32(static_cast<std::uint32_t>(message->body.size())) + message->body;
+    }
+    return answers;
+}
+
+// Simple Queries that make a batch of exactly `size` bytes (size >= 40): SELECT of one string
+// literal each, the last padded to fit.
+std::string batch_of_size(std::size_t size, int& count) {
+    std::string batch;
+    count = 0;
+    while (size - batch.size() >= 80) {
+        batch += fe::query("SELECT 'row " + std::to_string(count) + "'");
+        ++count;
+    }
+    std::size_t overhead = fe::query("SELECT ''").size();
+    batch += fe::query("SELECT '" + std::string(size - batch.size() - overhead, 'p') + "'");
+    ++count;
+    return batch;
+}
+
+}  // namespace
+
+TEST_CASE("batches around the size of pgrev's first read, and past its buffer, arrive whole") {
+    // Between messages pgrev reads into a 512-byte buffer and then the rest of what the socket
+    // holds: batches just under, at and over it, and one over the 32 KiB read buffer.
+    TestEnv& env = TestEnv::get();
+    for (std::size_t size : {std::size_t{511}, std::size_t{512}, std::size_t{513},
+                             std::size_t{1030}, std::size_t{40000}}) {
+        int count = 0;
+        std::string batch = batch_of_size(size, count);
+        REQUIRE(batch.size() == size);
+        CAPTURE(size);
+        std::string direct = batch_answers(env.cluster().port(), batch, count, {});
+        std::string proxied = batch_answers(env.proxy_port(), batch, count, {});
+        CHECK(direct.find("(closed or timed out)") == std::string::npos);
+        CHECK(proxied.size() == direct.size());
+        CHECK(proxied == direct);
+    }
+}
+
+TEST_CASE("a result bigger than the socket buffers, read late, arrives whole") {
+    // 16 MB of rows while the client does not read: pgrev's writes to it are taken in part
+    // and the rest goes when the client reads again.
+    TestEnv& env = TestEnv::get();
+    std::string batch =
+        fe::query("SELECT g, repeat(md5(g::text), 125) FROM generate_series(1, 4000) g") +
+        fe::query("SELECT 'after'");
+    std::string direct =
+        batch_answers(env.cluster().port(), batch, 2, std::chrono::milliseconds(300));
+    std::string proxied = batch_answers(env.proxy_port(), batch, 2, std::chrono::milliseconds(300));
+    CHECK(direct.size() > 16'000'000);
+    CHECK(proxied.size() == direct.size());
+    CHECK(proxied == direct);
+}
