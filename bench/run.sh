@@ -37,10 +37,10 @@
 # SELECT, bench/lib/idle_rss.py, on a pgrev and a pgbouncer started fresh for it).
 # Every audited and trigger run is checked: revisions written = rows changed, none for the
 # twins; mismatches are listed at the end.
-# pgrev runs with `workers: 1` (PGREV_WORKERS=N for another count, 0 for one per core): one
-# thread, as pgbouncer has; on a machine whose cores PostgreSQL and the clients share, a
-# second thread costs more CPU per statement (more wake-ups, fewer events per wait) than it
-# gains.
+# pgrev runs with its default `workers: 0`, one I/O thread per core (PGREV_WORKERS=N for
+# another count; pgbouncer has one thread): on 2 cores that PostgreSQL and pgbench share,
+# `workers: 1` costs less CPU per statement (fewer wake-ups, more events per wait) and two
+# threads give more TPS.
 #
 # --markdown FILE also writes what it prints (command, machine, tables) to FILE; when FILE
 # has the lines <!-- bench/run.sh --markdown: begin --> and <!-- ... end --> only the text
@@ -70,7 +70,7 @@ done
 [[ -z "$markdown" || "$markdown" == /* ]] || markdown=$OLDPWD/$markdown
 bindir=/usr/lib/postgresql/15/bin
 pgrev_bin=${PGREV_BIN:-build/pgrev}
-pgrev_workers=${PGREV_WORKERS:-1}
+pgrev_workers=${PGREV_WORKERS:-0}
 [[ "$pgrev_workers" =~ ^[0-9]+$ ]] || { echo "run.sh: PGREV_WORKERS must be a number" >&2; exit 2; }
 [[ -n "${PGREV_BIN:-}" || -x build/pgrev ]] || bash scripts/build.sh
 command -v pgbouncer >/dev/null || bash scripts/install-deps.sh --bench
