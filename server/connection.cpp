@@ -106,6 +106,14 @@ void Connection::async_read_some(asio::mutable_buffer buffer, IoHandler done) {
     }
 }
 
+namespace {
+// What a failed non-blocking call's errno says: would_block when the socket is not ready.
+boost::system::error_code nonblocking_error(int err) {
+    if (err == EAGAIN || err == EWOULDBLOCK) return asio::error::would_block;
+    return {err, asio::error::get_system_category()};
+}
+}  // namespace
+
 std::size_t Connection::read_some_now(asio::mutable_buffer buffer, boost::system::error_code& ec) {
     ec.clear();
     for (;;) {
@@ -118,11 +126,7 @@ std::size_t Connection::read_some_now(asio::mutable_buffer buffer, boost::system
             return 0;
         }
         if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            ec = asio::error::would_block;
-        } else {
-            ec = boost::system::error_code(errno, asio::error::get_system_category());
-        }
+        ec = nonblocking_error(errno);
         return 0;
     }
 }
@@ -145,11 +149,7 @@ std::size_t Connection::write_some_now(std::span<const std::span<const char>> se
         ssize_t n = ::sendmsg(socket_.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n >= 0) return static_cast<std::size_t>(n);
         if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            ec = asio::error::would_block;
-        } else {
-            ec = boost::system::error_code(errno, asio::error::get_system_category());
-        }
+        ec = nonblocking_error(errno);
         return 0;
     }
 }
