@@ -41,15 +41,20 @@ std::string printable(const std::string& body) {
     return text;
 }
 
-std::string exchange(std::uint16_t port, const std::vector<Step>& steps) {
-    std::string transcript;
-    RawClient client = RawClient::connect(port, soon());
+// Sends the startup packet and reads up to the first ReadyForQuery; false if none came.
+bool log_in(RawClient& client) {
     client.send_all(startup_packet("postgres", "app"));
     for (;;) {
         auto message = client.read_message(soon());
-        if (!message) return "login failed\n";
-        if (message->type == 'Z') break;
+        if (!message) return false;
+        if (message->type == 'Z') return true;
     }
+}
+
+std::string exchange(std::uint16_t port, const std::vector<Step>& steps) {
+    std::string transcript;
+    RawClient client = RawClient::connect(port, soon());
+    if (!log_in(client)) return "login failed\n";
     for (const Step& step : steps) {
         if (step.byte_by_byte) {
             for (char byte : step.bytes) {
@@ -180,12 +185,7 @@ namespace {
 std::string batch_answers(std::uint16_t port, const std::string& batch, int ready_count,
                           std::chrono::milliseconds pause) {
     RawClient client = RawClient::connect(port, soon());
-    client.send_all(startup_packet("postgres", "app"));
-    for (;;) {
-        auto message = client.read_message(soon());
-        if (!message) return "login failed";
-        if (message->type == 'Z') break;
-    }
+    if (!log_in(client)) return "login failed";
     client.send_all(batch);
     std::this_thread::sleep_for(pause);
     std::string answers;
