@@ -83,7 +83,8 @@ bool same_plan(const RewritePlan& a, const RewritePlan& b) {
            a.refusal_sqlstate == b.refusal_sqlstate && a.refusal_message == b.refusal_message &&
            a.changes_catalog == b.changes_catalog && a.new_children.empty() &&
            b.new_children.empty() && a.unknown_tables == b.unknown_tables && a.audits == b.audits &&
-           a.returns_no_rows == b.returns_no_rows && a.original == b.original &&
+           a.returns_no_rows == b.returns_no_rows &&
+           a.result_columns_named == b.result_columns_named && a.original == b.original &&
            same_pieces(joined(a.source_map), joined(b.source_map));
 }
 

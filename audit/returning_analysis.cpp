@@ -157,16 +157,20 @@ bool StatementAnalyzer::plan_returning_check(const Json& returning, DmlSite& s,
     bool shows_row = false;  // `*`, `t.*` or the whole row `t`: they would show the check
     const auto& columns = s.table->columns;
     bool ref_is_column = std::find(columns.begin(), columns.end(), s.ref) != columns.end();
+    bool star_or_row = false;  // anywhere in the list: for returning_names_columns
     for_each_node(returning, [&](std::string_view kind, const Json& fields) {
         if (kind == "FuncCall") calls = true;
         if (kind != "ColumnRef") return;
         const Json& parts = fields.value("fields", Json::array());
-        if (parts.empty() || parts.size() > 2) return;
+        if (parts.empty()) return;
         bool star = node_kind(parts.back()) == "A_Star";
         std::string first = node_fields(parts[0]).value("sval", "");
+        if (star || (parts.size() == 1 && first == s.ref && !ref_is_column)) star_or_row = true;
+        if (parts.size() > 2) return;
         if (star && (parts.size() == 1 || first == s.ref)) shows_row = true;
         if (!star && parts.size() == 1 && first == s.ref && !ref_is_column) shows_row = true;
     });
+    s.returning_names_columns = s.from_items.empty() && !star_or_row;
     if (!calls) return true;
     // One item per top-level comma of the list (not inside parentheses or ARRAY[...]
     // brackets); an alias (one token, after AS or bare) is left out, and so is a bare `*`,

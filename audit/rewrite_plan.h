@@ -70,6 +70,10 @@ struct RewritePlan {
     // Every statement is a rewritten INSERT, UPDATE or DELETE without RETURNING: the server
     // sends no rows for it, so a prepared form of it cannot change its result type.
     bool returns_no_rows = false;
+    // Every statement is a rewritten INSERT, UPDATE or DELETE without RETURNING or whose
+    // RETURNING names its columns (DmlSite::returning_names_columns): a prepared form of it
+    // can change its result type only if the type of a column it returns changes.
+    bool result_columns_named = false;
     // Nothing in the plan depends on the values of the text's literals or on its comments:
     // every statement is an INSERT, UPDATE, DELETE or SELECT, whose analysis reads names and
     // structure only (plan_template.h).

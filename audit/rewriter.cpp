@@ -416,6 +416,9 @@ void add_rewrite(std::string_view sql, const StatementAnalysis& a, RewritePlan& 
     plan.audits = plan.audits || a.main || !a.in_ctes.empty();
     bool no_rows = a.main && !a.main->has_returning;
     plan.returns_no_rows = plan.statements.empty() ? no_rows : plan.returns_no_rows && no_rows;
+    bool named = a.main && (!a.main->has_returning || a.main->returning_names_columns);
+    plan.result_columns_named =
+        plan.statements.empty() ? named : plan.result_columns_named && named;
     plan.statements.push_back(a.plan);
 }
 

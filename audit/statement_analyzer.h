@@ -63,6 +63,10 @@ struct DmlSite {
     // RETURNING comes back through whole-row values: the DML has FROM/USING items, or the
     // check column above would show in `*`, `t.*` or the whole row `t`.
     bool whole_row = false;
+    // RETURNING's columns are the ones it names: no `*`, `t.*` or whole-row `t` (anywhere in
+    // the list, subqueries included) and no FROM/USING items. Only then can the result type of
+    // a prepared form of the statement not change unless a named column's type does.
+    bool returning_names_columns = false;
     // Set for a DML inside the user's CTE: `name [(cols)] AS [NOT MATERIALIZED] ( dml )`.
     bool in_cte = false;
     std::string cte_name;          // as the parser folded it

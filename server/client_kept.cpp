@@ -13,8 +13,8 @@ using namespace pgrev::protocol;
 using audit::RewritePlan;
 
 bool ClientMessages::may_keep_prepared(const RewritePlan& plan) {
-    return plan.action == RewritePlan::Action::Rewrite && plan.audits && plan.returns_no_rows &&
-           plan.statements.size() == 1;
+    return plan.action == RewritePlan::Action::Rewrite && plan.audits &&
+           plan.result_columns_named && plan.statements.size() == 1;
 }
 
 bool ClientMessages::parse_kept(const Parse& p, const audit::PlanPtr& plan, RewrittenStatement info,

@@ -16,9 +16,13 @@
 //   Describe of it name `__pgrev_<n>` (RewrittenStatement::server_name); another unnamed
 //   Parse, a simple Query or a Close of it ends that.
 //
-// Only rewritten texts that return no rows qualify: the server revalidates a kept statement
-// after DDL done behind pgrev's back, and one returning rows could then fail with "cached plan
-// must not change result type" where the client's own Parse would not. pgrev's statements are
+// Only rewritten texts whose result columns are the ones they name qualify (no RETURNING, or
+// one without `*` and whole-row values: RewritePlan::result_columns_named): the server
+// revalidates a kept statement after DDL done behind pgrev's back, and one returning rows
+// fails with "cached plan must not change result type" where the client's own Parse would
+// not when a column it returns changes type. That error retires every statement of the
+// session, so it comes once; a `*` would make it come after any ADD or DROP COLUMN. pgrev's
+// statements are
 // retired when its catalog changes (a new generation, a statement that changes the catalog or
 // passes the DDL prefilter), forgotten when DISCARD ALL / DEALLOCATE ALL drops them, and at
 // most kMaxStatements are kept (the least recently used is closed).

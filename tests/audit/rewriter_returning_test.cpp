@@ -162,4 +162,33 @@ TEST_SUITE("audit") {
         CHECK(p.statements[0].prepared_op == audit::PreparedOp::CreateTableAsExecute);
         CHECK(p.statements[0].prepared_name == "up");
     }
+
+    // Whether a prepared form of the rewrite could change its result type after DDL made
+    // behind pgrev's back other than by a returned column's type (server/own_statements.h).
+    TEST_CASE("rewriter: RETURNING names its result columns, or shows whole rows") {
+        for (const char* sql :
+             {"UPDATE reservation SET party = 1",
+              "UPDATE reservation SET party = 1 RETURNING id, party * 2 AS twice",
+              "UPDATE reservation r SET party = 1 RETURNING r.id, lower(r.name), (xmax = 0)",
+              "INSERT INTO reservation (name) VALUES ('a') RETURNING \"reservation\".\"id\"",
+              "DELETE FROM reservation RETURNING (SELECT count(*) FROM other)"}) {
+            INFO(sql);
+            auto p = plan(sql);
+            CHECK_ACTION(p, Rewrite);
+            CHECK(p.result_columns_named);
+        }
+        for (const char* sql :
+             {"UPDATE reservation SET party = 1 RETURNING *",
+              "UPDATE reservation r SET party = 1 RETURNING id, r.*",
+              "UPDATE reservation SET party = 1 RETURNING row_to_json(reservation)",
+              "UPDATE reservation SET party = 1 RETURNING (SELECT o FROM (SELECT * FROM other) o)",
+              "UPDATE reservation r SET party = o.n FROM other o WHERE o.id = r.id RETURNING r.id",
+              "WITH w AS (UPDATE reservation SET party = 1 RETURNING id) SELECT id FROM w",
+              "UPDATE reservation SET party = 1; UPDATE reservation SET party = 2 RETURNING *"}) {
+            INFO(sql);
+            auto p = plan(sql);
+            CHECK_ACTION(p, Rewrite);
+            CHECK_FALSE(p.result_columns_named);
+        }
+    }
 }

@@ -160,6 +160,84 @@ TEST_CASE("an unnamed Parse sent again is pgrev's statement, reused") {
     }
 }
 
+// With RETURNING, pgrev keeps a statement only when its result columns are the ones it names:
+// after DDL behind its back a `*` or a whole row would change the statement's result type,
+// which the server refuses for a prepared statement (see the next test case).
+TEST_CASE("an unnamed Parse with RETURNING") {
+    if (skip_without_pgrev()) return;
+    seed_reservations();
+    auto returning = [](const std::string& list) {
+        std::string sql = "UPDATE reservation SET party = $1 WHERE id = 100001 RETURNING " + list;
+        Steps steps;
+        for (int i = 0; i < 4; ++i) {
+            steps.push_back({fe::parse("", sql) + fe::describe('S', "") +
+                                 fe::bind("", "", {std::to_string(i + 2)}) + fe::describe('P', "") +
+                                 fe::execute("") + fe::sync(),
+                             1});
+        }
+        return steps;
+    };
+    SUBCASE("of named columns is kept") {
+        Seen seen = expect_same(returning("id, party * 2 AS twice, reservation.name, (xmax = 0)"));
+        CHECK(seen.revisions == 4);
+        CHECK(seen.kept == std::vector<std::string>{"__pgrev_1|3"});
+    }
+    SUBCASE("of `*`, `t.*` or a whole row is not") {
+        for (const char* list : {"*", "id, reservation.*", "row_to_json(reservation)::text"}) {
+            INFO(list);
+            Seen seen = expect_same(returning(list));
+            CHECK(seen.revisions == 4);
+            CHECK(seen.kept.empty());
+        }
+    }
+}
+
+// A column that a kept statement returns changes type behind pgrev's back (DDL run directly):
+// the server then refuses to run the prepared statement ("cached plan must not change result
+// type", 0A000) where the client's own unnamed Parse would have run. That happens once: the
+// error retires pgrev's statements, and the next Parse prepares the rewrite anew.
+TEST_CASE("a returned column's type changed behind pgrev's back") {
+    if (skip_without_pgrev()) return;
+    PgConn direct = connect_direct();
+    const char* drop = "DROP TABLE IF EXISTS kept_returning, kept_returning_rev";
+    DirectCleanup cleanup(drop);
+    exec(direct, drop);
+    exec(direct, "CREATE TABLE kept_returning (id int PRIMARY KEY, v varchar(10))");
+    exec(direct, "INSERT INTO kept_returning VALUES (1, 'a')");
+    std::unique_ptr<PgrevProcess> pgrev =
+        TestEnv::get().start_pgrev(PgrevLimits{}, "{tables: [reservation, kept_returning]}");
+    RawClient client = login(pgrev->port());
+    const char* sql = "UPDATE kept_returning SET v = $1 WHERE id = 1 RETURNING v";
+    auto run = [&](const char* value) {
+        return "\n" + exchange(client, unnamed(sql, value) + fe::sync(), 1);
+    };
+    // The row returned: one column of one byte.
+    auto row = [](const char* value) { return "\nD 000100000001" + hex(value) + "\n"; };
+    for (const char* value : {"b", "c", "d"}) {
+        std::string answer = run(value);
+        CHECK(answer.find("\nE") == std::string::npos);
+        CHECK(answer.find(row(value)) != std::string::npos);
+    }
+    CHECK(kept(client) == std::vector<std::string>{"__pgrev_1|2"});
+    exec(direct, "ALTER TABLE kept_returning ALTER COLUMN v TYPE varchar(20)");
+    std::string failed = run("e");
+    CHECK(failed.find("0A000") != std::string::npos);
+    CHECK(failed.find("cached plan must not change result type") != std::string::npos);
+    for (const char* value : {"f", "g", "h"}) {
+        std::string answer = run(value);
+        CHECK(answer.find("\nE") == std::string::npos);
+        CHECK(answer.find(row(value)) != std::string::npos);
+    }
+    CHECK(rows(direct, "SELECT v FROM kept_returning") == std::vector<std::string>{"h"});
+    CHECK(rows(direct, "SELECT string_agg(v, '' ORDER BY rev_created) FROM kept_returning_rev") ==
+          std::vector<std::string>{"bcdfgh"});
+    // pgrev's first statement is closed, another one is reused.
+    std::vector<std::string> now = kept(client);
+    REQUIRE(now.size() == 1);
+    CHECK(now[0].starts_with("__pgrev_"));
+    CHECK_FALSE(now[0].starts_with("__pgrev_1|"));
+}
+
 TEST_CASE("the client's unnamed statement while it is pgrev's") {
     if (skip_without_pgrev()) return;
     seed_reservations();
