@@ -138,7 +138,7 @@ std::shared_ptr<const PlanTemplate> PlanTemplate::make(std::string_view text,
 
 void PlanTemplate::find_parameters(std::string_view text, const StatementShape& shape,
                                    const RewritePlan& plan) {
-    if (plan.action != RewritePlan::Action::Rewrite || !plan.audits || !plan.returns_no_rows ||
+    if (plan.action != RewritePlan::Action::Rewrite || !plan.audits || !plan.result_columns_named ||
         plan.statements.size() != 1) {
         return;
     }

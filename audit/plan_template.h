@@ -10,10 +10,12 @@
 // for a probe text, the first text with every slot holding another value: a rewrite that
 // put a literal's value into the text it generates shows there and is never filled in.
 //
-// A template of one rewritten statement that returns no rows also makes the statement's
-// parameterized form (RewritePlan::parameterized): its number literals as parameters where
-// the server reads a parameter as it would the literal (literal_parameters.h), so that a
-// session can keep it prepared however the values change (server/own_statements.h).
+// A template of one rewritten statement whose result columns are the ones it names (no
+// RETURNING, or one without `*` and whole rows: RewritePlan::result_columns_named) also makes
+// the statement's parameterized form (RewritePlan::parameterized): its number literals as
+// parameters where the server reads a parameter as it would the literal
+// (literal_parameters.h), so that a session can keep it prepared however the values change
+// (server/own_statements.h).
 #pragma once
 
 #include <cstddef>

@@ -95,7 +95,7 @@ class FuzzHandler : public MessageHandler {
         return true;
     }
 
-    void on_streamed(char type, std::uint32_t length) override {
+    void on_streamed(char type, std::uint32_t length, Output&) override {
         CHECK(!wants_whole(type));
         events.push_back({type, length, false});
     }

@@ -21,6 +21,7 @@ constexpr char kCommandComplete = 'C';
 constexpr char kCopyInResponse = 'G';
 constexpr char kCopyOutResponse = 'H';
 constexpr char kCopyBothResponse = 'W';
+constexpr char kDataRow = 'D';
 constexpr char kEmptyQueryResponse = 'I';
 constexpr char kErrorResponse = 'E';
 constexpr char kNoData = 'n';
@@ -29,6 +30,7 @@ constexpr char kParameterStatus = 'S';
 constexpr char kParseComplete = '1';
 constexpr char kPortalSuspended = 's';
 constexpr char kReadyForQuery = 'Z';
+constexpr char kRowDescription = 'T';
 }  // namespace backend
 
 // ErrorResponse / NoticeResponse: (field code, value) pairs in the order they came.

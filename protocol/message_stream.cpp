@@ -70,7 +70,7 @@ MessageStream::Result MessageStream::scan(std::span<const char> input, MessageHa
             }
             pos += total;
         } else {
-            handler.on_streamed(type, length);
+            handler.on_streamed(type, length, out);
             streaming_left_ = total;
         }
     }

@@ -72,8 +72,9 @@ class MessageHandler {
     // for a catalog, or for the settings that answers in flight may change). May throw
     // ProtocolError.
     virtual bool on_message(const MessageView& message, Output& out) = 0;
-    // The header of a streamed message was seen; its bytes are forwarded as they arrive.
-    virtual void on_streamed(char /*type*/, std::uint32_t /*length*/) {}
+    // The header of a streamed message was seen; its bytes are forwarded as they arrive, after
+    // whatever the handler puts in `out` (it forwards nothing itself).
+    virtual void on_streamed(char /*type*/, std::uint32_t /*length*/, Output& /*out*/) {}
 };
 
 class MessageStream {

@@ -83,6 +83,11 @@ bool ClientMessages::query_kept(const audit::PlanPtr& plan, std::vector<audit::T
         out.inject(encode_parse({decision.name, form->plan.sql, form->types}));
     }
     out.inject(encode_bind_text("", decision.name, form->values));
+    if (!plan->returns_no_rows) {
+        // RETURNING: its rows come with a description (held until they do, QueryState).
+        out.inject(encode_describe({'P', ""}));
+        state_.hold_row_description = true;
+    }
     out.inject(encode_execute({"", 0}));
     out.inject(encode_sync());
     // Errors point into the parameterized text: its plan maps them back.

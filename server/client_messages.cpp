@@ -100,7 +100,7 @@ bool ClientMessages::on_message(const MessageView& m, Output& out) {
     return true;
 }
 
-void ClientMessages::on_streamed(char type, std::uint32_t /*length*/) {
+void ClientMessages::on_streamed(char type, std::uint32_t /*length*/, Output& /*out*/) {
     // A Describe gets no entry, but the server in copy-in reads it as the end of the COPY.
     if (type == frontend::kDescribe) state_.results.note_describe();
 }

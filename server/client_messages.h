@@ -37,7 +37,7 @@ class ClientMessages : public protocol::MessageHandler {
 
     bool wants_whole(char type) const override;
     bool on_message(const protocol::MessageView& message, protocol::Output& out) override;
-    void on_streamed(char type, std::uint32_t length) override;
+    void on_streamed(char type, std::uint32_t length, protocol::Output& out) override;
 
     // The catalog read this handler waited for is done (`error` empty) or failed; the message
     // it stopped at comes again next.

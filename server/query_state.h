@@ -77,6 +77,12 @@ struct QueryState {
     std::unordered_map<std::string, audit::TagVerb> sql_prepared;
     // pgrev's own prepared statements on this server session.
     OwnStatements own;
+    // A simple Query sent as pgrev's prepared statement returns rows (ClientMessages::
+    // query_kept): the RowDescription its Describe brings is held until the first row or the
+    // CommandComplete comes, and dropped with an error, since a Query sends it only once its
+    // statement ran (the rows of a data-modifying statement are collected first).
+    bool hold_row_description = false;
+    std::string held_row_description;
     // Of the last ReadyForQuery: 'E' is a failed transaction, where a Parse fails.
     char transaction_status = 'I';
     // What the server reported last (ParameterStatus): how it reads the next text. Only

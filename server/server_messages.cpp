@@ -13,7 +13,18 @@ namespace pgrev::server {
 using namespace pgrev::protocol;
 
 bool ServerMessages::wants_whole(char type) const {
-    return kWholeTypes.contains(type);
+    return kWholeTypes.contains(type) ||
+           (type == backend::kRowDescription && state_.hold_row_description);
+}
+
+void ServerMessages::on_streamed(char type, std::uint32_t /*length*/, Output& out) {
+    if (type == backend::kDataRow) release_row_description(out);
+}
+
+void ServerMessages::release_row_description(Output& out) {
+    if (state_.held_row_description.empty()) return;
+    out.inject(std::move(state_.held_row_description));
+    state_.held_row_description.clear();
 }
 
 namespace {
@@ -78,6 +89,7 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
                     index = state_.results.current_statement();
                 }
             }
+            release_row_description(out);  // when no row came: just before the completion
             audit::TagVerb verb = state_.results.on_command_complete();
             if (plan && index < plan->statements.size()) {
                 verb = state_.confirm(plan->statements[index], verb);
@@ -143,6 +155,8 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
             audit::TagVerb verb = state_.results.current_fix();
             state_.results.on_error();
             session_.on_server_error(error);
+            state_.hold_row_description = false;
+            state_.held_row_description.clear();
             if (error.sqlstate() == sqlstate::kFeatureNotSupported &&
                 error.get('R') == "RevalidateCachedQuery") {
                 // "cached plan must not change result type": DDL behind pgrev's back changed
@@ -156,8 +170,17 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
             }
             break;
         }
+        case backend::kRowDescription:
+            if (state_.hold_row_description) {
+                state_.hold_row_description = false;
+                state_.held_row_description.assign(m.bytes.begin(), m.bytes.end());
+                return true;
+            }
+            break;
         case backend::kReadyForQuery: {
             char status = decode_ready_for_query(m.body);
+            state_.hold_row_description = false;
+            state_.held_row_description.clear();
             state_.on_ready(status);
             if (state_.waiting_for_settings && !state_.results.awaiting_answers()) {
                 // Every answer is in, with the ParameterStatus of any setting they changed.

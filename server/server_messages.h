@@ -27,10 +27,13 @@ class ServerMessages : public protocol::MessageHandler {
         protocol::backend::kNoData};
 
     bool wants_whole(char type) const override;
+    void on_streamed(char type, std::uint32_t length, protocol::Output& out) override;
     bool on_message(const protocol::MessageView& message, protocol::Output& out) override;
 
   private:
     bool on_answer(const protocol::MessageView& message, protocol::Output& out);
+    // Puts out the RowDescription held for a kept Query (QueryState), if one is.
+    void release_row_description(protocol::Output& out);
 
     SessionCallbacks& session_;
     QueryState& state_;

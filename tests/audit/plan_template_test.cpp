@@ -251,9 +251,11 @@ TEST_SUITE("audit") {
     }
 
     TEST_CASE("plan template: no parameterized form where a prepared rewrite could differ") {
-        // Rows returned (RETURNING), several statements, a statement not audited.
+        // Rows returned through `*` or a whole row, several statements, a statement not
+        // audited.
         for (const char* sql :
-             {"UPDATE reservation SET party = 4 WHERE id = 7 RETURNING id",
+             {"UPDATE reservation SET party = 4 WHERE id = 7 RETURNING *",
+              "UPDATE reservation r SET party = 4 WHERE id = 7 RETURNING id, r",
               "UPDATE reservation SET party = 4 WHERE id = 7; UPDATE reservation SET party = 5",
               "UPDATE other SET a = 1 WHERE b = 2", "SELECT * FROM reservation WHERE id = 1"}) {
             CAPTURE(sql);
@@ -261,6 +263,13 @@ TEST_SUITE("audit") {
             if (t == nullptr) continue;
             CHECK(t->fill(sql, statement_shape(sql)).parameterized == nullptr);
         }
+        // RETURNING of named columns has one, a number in it a parameter too.
+        std::string returning = "UPDATE reservation SET party = 4 WHERE id = 7 RETURNING id, 2";
+        auto tr = template_of(returning);
+        REQUIRE(tr != nullptr);
+        RewritePlan returning_filled = tr->fill(returning, statement_shape(returning));
+        REQUIRE(returning_filled.parameterized != nullptr);
+        CHECK(returning_filled.parameterized->values == std::vector<std::string>{"7", "2"});
         // A SET value stays text (its coercion to the column's type is folded in planning).
         std::string set = "UPDATE reservation SET party = 4 WHERE id = 7";
         auto ts = template_of(set);

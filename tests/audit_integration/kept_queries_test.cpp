@@ -173,6 +173,54 @@ TEST_CASE("a simple Query sent again is pgrev's statement, with its numbers as p
     }
 }
 
+// With RETURNING pgrev adds a Describe of its portal: the RowDescription it brings must reach
+// the client where a Query's would, just before the first row or the completion, and not at
+// all when the statement fails (a Query sends it only once the statement ran).
+TEST_CASE("a kept simple Query with RETURNING") {
+    if (skip_without_pgrev()) return;
+    seed_reservations();
+    SUBCASE("its columns, rows and a literal returned") {
+        Seen seen = expect_same(
+            each("UPDATE reservation AS k7a SET party = # + (id - id) WHERE id = 100001 "
+                 "RETURNING id, party, # + (id - id) AS plus, (xmax = 0), k7a.name",
+                 kFive));
+        CHECK(seen.revisions == 5);
+        CHECK(seen.kept.back() == std::vector<std::string>{"__pgrev_1|4"});
+    }
+    SUBCASE("no row matched: the description comes just before the tag") {
+        Seen seen = expect_same(each(
+            "UPDATE reservation AS k7b SET party = party + # WHERE id = -1 RETURNING id", kFive));
+        CHECK(seen.revisions == 0);
+        CHECK(seen.kept.back() == std::vector<std::string>{"__pgrev_1|4"});
+    }
+    SUBCASE("an error while it runs: no description") {
+        const char* sql =
+            "UPDATE reservation AS k7c SET party = party * # WHERE id = 100001 RETURNING party";
+        Seen seen = expect_same(each(sql, {"1", "2"}) +
+                                failing("UPDATE reservation AS k7c SET party = party * "
+                                        "2000000000 WHERE id = 100001 RETURNING party") +
+                                each(sql, {"3", "1"}));
+        CHECK(seen.revisions == 2);  // the 1st two were rolled back with the failure
+        CHECK(seen.kept.back() == std::vector<std::string>{"__pgrev_1|4"});
+    }
+    SUBCASE("an ORM's INSERT returning its key") {
+        Seen seen = expect_same(
+            each("INSERT INTO \"reservation\" (\"id\", \"name\", \"party\") VALUES (#, 'k7d', 2) "
+                 "RETURNING \"reservation\".\"id\"",
+                 kFive));
+        CHECK(seen.revisions == 5);
+        CHECK(seen.kept.back() == std::vector<std::string>{"__pgrev_1|4"});
+    }
+    SUBCASE("`*` or `t.*`: not kept") {
+        Seen seen = expect_same(
+            each("UPDATE reservation AS k7e SET party = # WHERE id = 100001 RETURNING *", kFive) +
+            each("UPDATE reservation AS k7e SET party = # WHERE id = 100001 RETURNING id, k7e.*",
+                 kFive));
+        CHECK(seen.revisions == 10);
+        CHECK(seen.kept.back().empty());
+    }
+}
+
 TEST_CASE("errors of a kept simple Query are the server's, positions too") {
     if (skip_without_pgrev()) return;
     seed_reservations();

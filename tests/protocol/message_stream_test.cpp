@@ -29,7 +29,7 @@ struct RecordingHandler : MessageHandler {
         return true;
     }
     bool released = false;
-    void on_streamed(char type, std::uint32_t) override { streamed.push_back(type); }
+    void on_streamed(char type, std::uint32_t, Output&) override { streamed.push_back(type); }
 };
 
 std::string join(const Output& out) {
