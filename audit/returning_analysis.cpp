@@ -165,10 +165,10 @@ bool StatementAnalyzer::plan_returning_check(const Json& returning, DmlSite& s,
         if (parts.empty()) return;
         bool star = node_kind(parts.back()) == "A_Star";
         std::string first = node_fields(parts[0]).value("sval", "");
-        if (star || (parts.size() == 1 && first == s.ref && !ref_is_column)) star_or_row = true;
+        bool whole_target = parts.size() == 1 && first == s.ref && !ref_is_column;
+        if (star || whole_target) star_or_row = true;
         if (parts.size() > 2) return;
-        if (star && (parts.size() == 1 || first == s.ref)) shows_row = true;
-        if (!star && parts.size() == 1 && first == s.ref && !ref_is_column) shows_row = true;
+        if ((star && (parts.size() == 1 || first == s.ref)) || whole_target) shows_row = true;
     });
     s.returning_names_columns = s.from_items.empty() && !star_or_row;
     if (!calls) return true;

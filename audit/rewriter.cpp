@@ -414,11 +414,12 @@ void add_rewrite(std::string_view sql, const StatementAnalysis& a, RewritePlan& 
         edits.insert(edits.end(), cte_edits.begin(), cte_edits.end());
     }
     plan.audits = plan.audits || a.main || !a.in_ctes.empty();
-    bool no_rows = a.main && !a.main->has_returning;
-    plan.returns_no_rows = plan.statements.empty() ? no_rows : plan.returns_no_rows && no_rows;
-    bool named = a.main && (!a.main->has_returning || a.main->returning_names_columns);
-    plan.result_columns_named =
-        plan.statements.empty() ? named : plan.result_columns_named && named;
+    // Flags that hold for the plan when they hold for every statement.
+    bool first = plan.statements.empty();
+    auto every = [first](bool& flag, bool holds) { flag = (first || flag) && holds; };
+    every(plan.returns_no_rows, a.main && !a.main->has_returning);
+    every(plan.result_columns_named,
+          a.main && (!a.main->has_returning || a.main->returning_names_columns));
     plan.statements.push_back(a.plan);
 }
 

@@ -86,7 +86,7 @@ bool ClientMessages::query_kept(const audit::PlanPtr& plan, std::vector<audit::T
     if (!plan->returns_no_rows) {
         // RETURNING: its rows come with a description (held until they do, QueryState).
         out.inject(encode_describe({'P', ""}));
-        state_.hold_row_description = true;
+        state_.row_description.awaited = true;
     }
     out.inject(encode_execute({"", 0}));
     out.inject(encode_sync());

@@ -81,8 +81,14 @@ struct QueryState {
     // query_kept): the RowDescription its Describe brings is held until the first row or the
     // CommandComplete comes, and dropped with an error, since a Query sends it only once its
     // statement ran (the rows of a data-modifying statement are collected first).
-    bool hold_row_description = false;
-    std::string held_row_description;
+    struct HeldRowDescription {
+        bool awaited = false;  // the next RowDescription is to be held
+        std::string bytes;     // held, until released or dropped
+        void drop() {
+            awaited = false;
+            bytes.clear();
+        }
+    } row_description;
     // Of the last ReadyForQuery: 'E' is a failed transaction, where a Parse fails.
     char transaction_status = 'I';
     // What the server reported last (ParameterStatus): how it reads the next text. Only

@@ -14,7 +14,7 @@ using namespace pgrev::protocol;
 
 bool ServerMessages::wants_whole(char type) const {
     return kWholeTypes.contains(type) ||
-           (type == backend::kRowDescription && state_.hold_row_description);
+           (type == backend::kRowDescription && state_.row_description.awaited);
 }
 
 void ServerMessages::on_streamed(char type, std::uint32_t /*length*/, Output& out) {
@@ -22,9 +22,10 @@ void ServerMessages::on_streamed(char type, std::uint32_t /*length*/, Output& ou
 }
 
 void ServerMessages::release_row_description(Output& out) {
-    if (state_.held_row_description.empty()) return;
-    out.inject(std::move(state_.held_row_description));
-    state_.held_row_description.clear();
+    std::string& held = state_.row_description.bytes;
+    if (held.empty()) return;
+    out.inject(std::move(held));
+    held.clear();
 }
 
 namespace {
@@ -155,8 +156,7 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
             audit::TagVerb verb = state_.results.current_fix();
             state_.results.on_error();
             session_.on_server_error(error);
-            state_.hold_row_description = false;
-            state_.held_row_description.clear();
+            state_.row_description.drop();
             if (error.sqlstate() == sqlstate::kFeatureNotSupported &&
                 error.get('R') == "RevalidateCachedQuery") {
                 // "cached plan must not change result type": DDL behind pgrev's back changed
@@ -171,16 +171,15 @@ bool ServerMessages::on_answer(const MessageView& m, Output& out) {
             break;
         }
         case backend::kRowDescription:
-            if (state_.hold_row_description) {
-                state_.hold_row_description = false;
-                state_.held_row_description.assign(m.bytes.begin(), m.bytes.end());
+            if (state_.row_description.awaited) {
+                state_.row_description.awaited = false;
+                state_.row_description.bytes.assign(m.bytes.begin(), m.bytes.end());
                 return true;
             }
             break;
         case backend::kReadyForQuery: {
             char status = decode_ready_for_query(m.body);
-            state_.hold_row_description = false;
-            state_.held_row_description.clear();
+            state_.row_description.drop();
             state_.on_ready(status);
             if (state_.waiting_for_settings && !state_.results.awaiting_answers()) {
                 // Every answer is in, with the ParameterStatus of any setting they changed.
