@@ -34,6 +34,7 @@ enum class ParameterUse : char {
     Text,     // stays in the text
     Value,    // a parameter holding the literal
     Negated,  // a parameter holding the literal, which a unary minus before it negates
+    Dropped,  // a comment, left out (plan_template.h); parameter_uses never says so
 };
 
 // For every offset in `number_offsets` (where a number token of `sql` begins, ascending): how

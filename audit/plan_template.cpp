@@ -172,14 +172,36 @@ void PlanTemplate::find_parameters(std::string_view text, const StatementShape& 
             slot_uses[k] = ParameterUse::Text;
         }
     }
+    // A comment is whitespace to the server wherever it stands (a string continued across it
+    // is one slot of its own, statement_shape.h): a space reads the same.
+    bool drops = false;
+    for (std::size_t k = 0; k < shape.slots.size(); ++k) {
+        ShapeSlot::Kind kind = shape.slots[k].kind;
+        if (kind == ShapeSlot::Kind::LineComment || kind == ShapeSlot::Kind::BlockComment) {
+            slot_uses[k] = ParameterUse::Dropped;
+            drops = true;
+        }
+    }
     slot_uses_ = std::move(slot_uses);
     // What the server will read must parse, with a parameter where pgrev put one (a place
-    // that takes only a constant would fail here, not at a client's statement).
+    // that takes only a constant would fail here, not at a client's statement), and no
+    // other: a text with parameters of its own keeps its numbers as text.
     std::shared_ptr<const ParameterizedPlan> form = fill(text, shape).parameterized;
     std::size_t references = 0;
-    for (std::size_t i = 0; i < uses.size(); ++i)
-        references += slot_uses_[slot_of_copy[i]] != ParameterUse::Text ? 1 : 0;
-    if (!form || !parses_with_parameters(form->plan.sql, references)) slot_uses_.clear();
+    for (std::size_t i = 0; i < uses.size(); ++i) {
+        ParameterUse use = slot_uses_[slot_of_copy[i]];
+        references += use == ParameterUse::Value || use == ParameterUse::Negated ? 1 : 0;
+    }
+    if (form && parses_with_parameters(form->plan.sql, references)) return;
+    if (!drops) {
+        slot_uses_.clear();
+        return;
+    }
+    for (ParameterUse& use : slot_uses_) {
+        if (use != ParameterUse::Dropped) use = ParameterUse::Text;
+    }
+    form = fill(text, shape).parameterized;
+    own_parameters_ = !form || !parses_with_parameters(form->plan.sql, 0);
 }
 
 bool PlanTemplate::build(const StatementShape& shape, const RewritePlan& plan) {
@@ -261,10 +283,13 @@ RewritePlan PlanTemplate::fill(std::string_view text, const StatementShape& shap
         if (use == ParameterUse::Text) {
             add_piece(form->plan.source_map, {form->plan.sql.size(), from, length});
             form->plan.sql.append(piece);
+        } else if (use == ParameterUse::Dropped) {
+            form->plan.sql += ' ';
         } else if (!add_parameter(*form, number_of[s.slot], piece, use, from)) {
             form.reset();
         }
     }
+    if (form) form->text_has_parameters = own_parameters_;
     plan.parameterized = std::move(form);
     return plan;
 }

@@ -15,7 +15,12 @@
 // the statement's parameterized form (RewritePlan::parameterized): its number literals as
 // parameters where the server reads a parameter as it would the literal
 // (literal_parameters.h), so that a session can keep it prepared however the values change
-// (server/own_statements.h).
+// (server/own_statements.h). The form leaves the client's comments out, each replaced by a
+// space: frameworks tag every request's SQL with a comment holding a trace id
+// (sqlcommenter, Rails query logs), which would make every text new, and a statement
+// prepared with the first request's comment would show that stale trace id in
+// pg_stat_activity for every later one. A text with parameters of its own ($1, an unnamed
+// Parse) keeps its numbers as text: its form only leaves out the comments.
 #pragma once
 
 #include <cstddef>
@@ -67,9 +72,11 @@ class PlanTemplate {
     RewritePlan model_;  // the plan without its texts
     std::string generated_;
     std::vector<Segment> segments_;
-    // Per slot, with a parameterized form: whether it is sent as a parameter. Empty: no
-    // parameterized form.
+    // Per slot, with a parameterized form: whether it is sent as a parameter, as text, or
+    // left out (a comment). Empty: no parameterized form.
     std::vector<ParameterUse> slot_uses_;
+    // The text has parameters of its own: the form only leaves out the comments.
+    bool own_parameters_ = false;
 };
 
 }  // namespace pgrev::audit

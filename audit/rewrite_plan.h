@@ -81,7 +81,8 @@ struct RewritePlan {
     // With a plan cached for a shape: how to make the plan of another text of that shape.
     std::shared_ptr<const PlanTemplate> shape_template;
     // With a plan filled in from a template: the same plan with the number literals of `sql`
-    // as parameters, for a session to keep prepared (plan_template.h); null when none.
+    // as parameters and without the client's comments, for a session to keep prepared
+    // (plan_template.h); null when none. Without parameters when the text has its own.
     std::shared_ptr<const ParameterizedPlan> parameterized;
     // With Rewrite/Refuse: the client's text and where its pieces went in `sql`, to map an
     // error position back (map_error_position).
@@ -105,6 +106,9 @@ struct ParameterizedPlan {
     RewritePlan plan;
     std::vector<std::uint32_t> types;
     std::vector<std::string> values;
+    // The client's text has parameters of its own ($1): `types` is empty, and the form is
+    // only for an unnamed Parse (a simple Query of it fails as it is).
+    bool text_has_parameters = false;
 };
 
 // "INSERT", "UPDATE", "DELETE"; "" for None.

@@ -36,6 +36,7 @@ bool ClientMessages::parse_kept(const Parse& p, const audit::PlanPtr& plan, Rewr
         return false;
     }
     info.server_name = decision.name;
+    info.plan = plan;  // errors point into the text kept, which `plan` maps back
     BooksChange change = BooksChange::renaming("", info);
     // The client's Parse drops its unnamed statement first thing; so does this Close.
     out.inject(encode_close({'S', ""}));

@@ -154,7 +154,10 @@ bool ClientMessages::on_query(const MessageView& m, Output& out) {
         }
     }
     std::vector<audit::TagVerb> fixes = record(*plan);
-    if (plan->parameterized && query_kept(plan, fixes, out)) return true;
+    if (plan->parameterized && !plan->parameterized->text_has_parameters &&
+        query_kept(plan, fixes, out)) {
+        return true;
+    }
     BooksChange sql_changes;
     if (has_prepared_ops(*plan)) sql_changes.sql = plan;
     state_.results.push_query(std::move(fixes), plan, std::move(sql_changes));
@@ -200,9 +203,17 @@ bool ClientMessages::on_parse(const MessageView& m, Output& out) {
     info.refused = plan->action == RewritePlan::Action::Refuse;
     info.plan = plan;
     if (p.statement.empty() && may_keep_prepared(*plan)) {
+        // Kept without the client's comments when it has any (audit/plan_template.h): the
+        // form without parameters of pgrev's own, the client's Bind gives only its own.
+        audit::PlanPtr kept = plan;
+        std::string_view text = p.query;
+        if (const auto& form = plan->parameterized; form && form->types.empty()) {
+            kept = audit::PlanPtr(form, &form->plan);
+            text = kept->sql;
+        }
         info.reuse_key =
-            std::make_shared<const std::string>(OwnStatements::key(p.query, p.parameter_types));
-        if (parse_kept(p, plan, info, out)) return true;
+            std::make_shared<const std::string>(OwnStatements::key(text, p.parameter_types));
+        if (parse_kept(p, kept, info, out)) return true;
     }
     std::string name(p.statement);
     BooksChange change;

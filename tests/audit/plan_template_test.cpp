@@ -250,6 +250,51 @@ TEST_SUITE("audit") {
         CHECK(tn->fill(neg2, statement_shape(neg2)).parameterized == nullptr);
     }
 
+    TEST_CASE("plan template: the parameterized form leaves the comments out") {
+        std::string first =
+            "/* a */ UPDATE reservation SET party = party + 4 -- b\nWHERE id = 7 /*c*/";
+        std::string second =
+            "/* request 81 */ UPDATE reservation SET party = party + 5 -- by 81\nWHERE id = 8 "
+            "/*traceparent='00-81-01'*/";
+        auto t = template_of(first);
+        REQUIRE(t != nullptr);
+        RewritePlan filled = t->fill(second, statement_shape(second));
+        REQUIRE(filled.parameterized != nullptr);
+        const audit::ParameterizedPlan& form = *filled.parameterized;
+        CHECK_FALSE(form.text_has_parameters);
+        CHECK(form.values == std::vector<std::string>{"5", "8"});
+        const std::string& p = form.plan.sql;
+        for (const char* gone : {"/*", "--", "request", "81", "traceparent"}) {
+            CAPTURE(gone);
+            CHECK(p.find(gone) == std::string::npos);
+        }
+        // The same form for the first text: comments do not change it.
+        RewritePlan first_filled = t->fill(first, statement_shape(first));
+        REQUIRE(first_filled.parameterized != nullptr);
+        CHECK(first_filled.parameterized->plan.sql == p);
+        // Positions after a comment map to the client's text.
+        CHECK(form.plan.original_error_position(static_cast<int>(p.find("WHERE id")) + 1) ==
+              static_cast<int>(second.find("WHERE id")) + 1);
+        CHECK(form.plan.original_error_position(static_cast<int>(p.find("party +")) + 1) ==
+              static_cast<int>(second.find("party +")) + 1);
+        // A text with parameters of its own (an unnamed Parse): its numbers stay text, the
+        // comments go.
+        std::string own = "UPDATE reservation SET party = $1 + 4 WHERE id = 7 /* span 9 */";
+        auto to = template_of(own);
+        REQUIRE(to != nullptr);
+        RewritePlan own_filled = to->fill(own, statement_shape(own));
+        REQUIRE(own_filled.parameterized != nullptr);
+        CHECK(own_filled.parameterized->text_has_parameters);
+        CHECK(own_filled.parameterized->types.empty());
+        CHECK(own_filled.parameterized->plan.sql.find("span") == std::string::npos);
+        CHECK(own_filled.parameterized->plan.sql.find("$1 + 4 WHERE id = 7") != std::string::npos);
+        // Without comments such a text has no form.
+        std::string bare = "UPDATE reservation SET party = $1 + 4 WHERE id = 7";
+        auto tb = template_of(bare);
+        REQUIRE(tb != nullptr);
+        CHECK(tb->fill(bare, statement_shape(bare)).parameterized == nullptr);
+    }
+
     TEST_CASE("plan template: no parameterized form where a prepared rewrite could differ") {
         // Rows returned through `*` or a whole row, several statements, a statement not
         // audited.
