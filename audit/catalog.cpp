@@ -38,6 +38,14 @@ const TruncateReach* CatalogSnapshot::truncate_reach(std::string_view schema,
     return find_named(links_.truncate_reaches, schema, table, [](const auto& t) { return t.name; });
 }
 
+const ColumnType* AuditedTableInfo::column_type(std::string_view column) const {
+    if (column_types.size() != columns.size()) return nullptr;
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+        if (columns[i] == column) return &column_types[i];
+    }
+    return nullptr;
+}
+
 TableMatch CatalogSnapshot::match(std::string_view schema, std::string_view name) const {
     // Among several configured tables with this name, an unqualified name takes public's.
     const config::AuditedTable* best = nullptr;

@@ -12,6 +12,12 @@
 
 namespace pgrev::audit {
 
+// A column's type as pg_attribute holds it.
+struct ColumnType {
+    std::uint32_t oid = 0;
+    std::int32_t typmod = -1;
+};
+
 struct AuditedTableInfo {
     std::string schema;
     std::string name;
@@ -21,8 +27,12 @@ struct AuditedTableInfo {
     // Why its revisions cannot be written (its revision table lacks a column, say); empty when
     // they can. Writes to such a table are refused.
     std::string unusable;
+    // The type of each of `columns`; empty when not read.
+    std::vector<ColumnType> column_types;
 
     std::string rev_name() const { return config::rev_name(name); }
+    // The type of `column` (as the parser folds names); null when unknown.
+    const ColumnType* column_type(std::string_view column) const;
 };
 
 // A partition or inheritance child (at any depth) of an audited table, or a view (at any

@@ -73,6 +73,7 @@ struct Columns {
     // key-only DELETE revision holds NULL, and a NOT NULL domain column can be added to a
     // history that has rows).
     std::vector<std::string> rev_types;
+    std::vector<ColumnType> type_ids;  // atttypid, atttypmod
 };
 
 Columns read_columns(PGconn* conn, const std::string& schema, const std::string& name) {
@@ -86,7 +87,8 @@ Columns read_columns(PGconn* conn, const std::string& schema, const std::string&
                     "          WHERE t.typtype = 'd')"
                     "        SELECT pg_catalog.format_type(d.typid, d.typmod) FROM d"
                     "        JOIN pg_catalog.pg_type t ON t.oid = d.typid"
-                    "        WHERE t.typtype <> 'd') "
+                    "        WHERE t.typtype <> 'd'), "
+                    "       a.atttypid::pg_catalog.int8, a.atttypmod "
                     "FROM pg_catalog.pg_class c "
                     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                     "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
@@ -102,6 +104,8 @@ Columns read_columns(PGconn* conn, const std::string& schema, const std::string&
         out.names.emplace_back(PQgetvalue(r.get(), i, 0));
         out.types.emplace_back(PQgetvalue(r.get(), i, 1));
         out.rev_types.emplace_back(PQgetvalue(r.get(), i, 3));
+        out.type_ids.push_back({static_cast<std::uint32_t>(std::stoul(PQgetvalue(r.get(), i, 4))),
+                                static_cast<std::int32_t>(std::stol(PQgetvalue(r.get(), i, 5)))});
     }
     return out;
 }
@@ -310,7 +314,8 @@ CatalogLoadReport load_catalog(const config::Config& config, const std::string& 
         AuditedTableInfo info{
             configured.schema,    configured.name,
             cols.names,           read_primary_key(conn.get(), configured.schema, configured.name),
-            configured.on_delete, {}};
+            configured.on_delete, {},
+            cols.type_ids};
         Columns rev = read_columns(conn.get(), configured.schema, info.rev_name());
         const std::string kind_problem = rev_relation_kind_problem(conn.get(), info);
         std::string problem = kind_problem;

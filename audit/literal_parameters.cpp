@@ -24,7 +24,27 @@ struct Sites {
     std::unordered_map<std::size_t, bool> fine;
     // Locations of the sites that are SET values (coerced to the column's type).
     std::unordered_set<std::size_t> set_values;
+    // Of those, the ones assigned to a column of an audited table: its type.
+    std::unordered_map<std::size_t, ColumnType> set_columns;
 };
+
+// A column of a type some number parameters may be assigned to (assignment_cannot_fail).
+bool takes_number_parameters(ColumnType column) {
+    for (std::uint32_t oid : {kInt2Oid, kInt4Oid, kInt8Oid, kNumericOid, kFloat4Oid, kFloat8Oid}) {
+        if (column.oid == oid) return true;
+    }
+    return false;
+}
+
+// The audited table an UPDATE's fields name; null when none or unknown.
+const AuditedTableInfo* updated_table(const Json& fields, const CatalogSnapshot* catalog) {
+    if (catalog == nullptr) return nullptr;
+    auto relation = fields.find("relation");
+    if (relation == fields.end() || !relation->is_object()) return nullptr;
+    TableMatch match =
+        catalog->match(relation->value("schemaname", ""), relation->value("relname", ""));
+    return match.kind == TableMatch::Kind::Audited ? match.table : nullptr;
+}
 
 // Marks every number constant under `node` (itself included) as one that stays text.
 void keep_all_under(const Json& node, std::unordered_map<std::size_t, bool>& constants) {
@@ -69,19 +89,21 @@ bool mentions_a_column(const Json& node) {
 // names a node's kind only where its field may hold any node ({"SortBy": {...}}); typed
 // fields hold the fields alone (TypeCast's "typeName", a set operation's "larg"), so the
 // walk goes by field names.
-Sites find_sites(const Json& tree) {
+Sites find_sites(const Json& tree, const CatalogSnapshot* catalog) {
     Sites sites;
     std::unordered_map<std::size_t, bool>& constants = sites.fine;
     std::vector<const Json*> keep_all;
-    // (key, value, whether the value is the fields of an UPDATE or an ON CONFLICT DO UPDATE)
+    // (key, value, whether the value is the fields of an UPDATE or an ON CONFLICT DO UPDATE,
+    // the audited table such an UPDATE writes)
     struct Item {
         const std::string* key;
         const Json* value;
         bool assignment;
+        const AuditedTableInfo* table;
     };
-    std::vector<Item> pending{{nullptr, &tree, false}};
+    std::vector<Item> pending{{nullptr, &tree, false, nullptr}};
     while (!pending.empty()) {
-        auto [key, value, parent_is_assignment] = pending.back();
+        auto [key, value, parent_is_assignment, parent_table] = pending.back();
         pending.pop_back();
         if (key != nullptr) {
             if (is_site(*key, *value)) {
@@ -97,10 +119,18 @@ Sites find_sites(const Json& tree) {
                 // SET col = <literal>: coerced to the column's type (int4 to smallint,
                 // numeric to numeric(5,2)), which may fail like a cast (see above).
                 for (const Json& item : *value) {
-                    if (auto rt = item.find("ResTarget"); rt != item.end()) {
-                        if (auto val = rt->find("val"); val != rt->end()) {
-                            if (auto at = site_at(*val)) sites.set_values.insert(*at);
-                        }
+                    auto rt = item.find("ResTarget");
+                    if (rt == item.end()) continue;
+                    auto val = rt->find("val");
+                    if (val == rt->end()) continue;
+                    auto at = site_at(*val);
+                    if (!at) continue;
+                    sites.set_values.insert(*at);
+                    // A whole column (not `col[1]` or `col.field`) of the audited table.
+                    if (parent_table == nullptr || rt->contains("indirection")) continue;
+                    const ColumnType* type = parent_table->column_type(rt->value("name", ""));
+                    if (type != nullptr && takes_number_parameters(*type)) {
+                        sites.set_columns.emplace(*at, *type);
                     }
                 }
             } else if (*key == "SortBy") {
@@ -119,12 +149,13 @@ Sites find_sites(const Json& tree) {
         }
         if (value->is_array()) {
             for (const auto& item : *value)
-                pending.push_back({nullptr, &item, false});
+                pending.push_back({nullptr, &item, false, nullptr});
         } else if (value->is_object()) {
-            bool assignment =
-                key != nullptr && (*key == "UpdateStmt" || *key == "onConflictClause");
+            bool update = key != nullptr && *key == "UpdateStmt";
+            bool assignment = update || (key != nullptr && *key == "onConflictClause");
+            const AuditedTableInfo* table = update ? updated_table(*value, catalog) : nullptr;
             for (auto it = value->begin(); it != value->end(); ++it)
-                pending.push_back({&it.key(), &it.value(), assignment});
+                pending.push_back({&it.key(), &it.value(), assignment, table});
         }
     }
     // After the walk: a constant seen later must not turn a kept one back.
@@ -146,20 +177,26 @@ bool at_most(std::string_view digits, std::string_view limit) {
 
 }  // namespace
 
-std::vector<ParameterUse> parameter_uses(std::string_view sql,
-                                         const std::vector<std::size_t>& number_offsets) {
-    std::vector<ParameterUse> uses(number_offsets.size(), ParameterUse::Text);
+std::vector<ParameterSite> parameter_uses(std::string_view sql,
+                                          const std::vector<std::size_t>& number_offsets,
+                                          const CatalogSnapshot* catalog) {
+    std::vector<ParameterSite> uses(number_offsets.size());
     ParseResult parsed = parse_sql(sql);
     if (!parsed.ok || parsed.statements.size() != 1) return uses;
-    Sites sites = find_sites(*parsed.tree);
-    // A number literal as a SET value stays text.
-    for (std::size_t at : sites.set_values)
-        sites.fine[at] = false;
+    Sites sites = find_sites(*parsed.tree, catalog);
+    // A number literal as a SET value stays text, unless the column's type is known.
+    for (std::size_t at : sites.set_values) {
+        if (!sites.set_columns.contains(at)) sites.fine[at] = false;
+    }
     const std::unordered_map<std::size_t, bool>& constants = sites.fine;
+    auto column_at = [&](std::size_t at) {
+        auto it = sites.set_columns.find(at);
+        return it == sites.set_columns.end() ? ColumnType{} : it->second;
+    };
     for (std::size_t i = 0; i < number_offsets.size(); ++i) {
         std::size_t at = number_offsets[i];
         if (auto it = constants.find(at); it != constants.end()) {
-            if (it->second) uses[i] = ParameterUse::Value;
+            if (it->second) uses[i] = {ParameterUse::Value, column_at(at)};
             continue;
         }
         // The grammar folds a unary minus (or plus) into the constant, which then begins at
@@ -172,7 +209,7 @@ std::vector<ParameterUse> parameter_uses(std::string_view sql,
         --sign;
         auto it = constants.find(sign);
         if (it == constants.end() || !it->second) continue;
-        uses[i] = sql[sign] == '-' ? ParameterUse::Negated : ParameterUse::Value;
+        uses[i] = {sql[sign] == '-' ? ParameterUse::Negated : ParameterUse::Value, column_at(sign)};
     }
     return uses;
 }
@@ -213,10 +250,44 @@ std::uint32_t number_parameter_type(std::string_view token, bool negated) {
     return type;
 }
 
+bool assignment_cannot_fail(std::string_view token, bool negated, std::uint32_t type,
+                            ColumnType column) {
+    bool integer = type == kInt4Oid || type == kInt8Oid;
+    switch (column.oid) {
+        case kInt2Oid:
+            return type == kInt4Oid && at_most(token, negated ? "32768" : "32767");
+        case kInt4Oid:
+            return type == kInt4Oid;
+        case kInt8Oid:
+            return integer;
+        case kFloat4Oid:
+        case kFloat8Oid:
+            // Integers convert; numeric parameters lie within about 1e-30 to 1e30.
+            return integer || type == kNumericOid;
+        case kNumericOid: {
+            if (!integer && type != kNumericOid) return false;
+            if (column.typmod < 0) return true;
+            // numeric(p,s) takes values that round (to s decimals) below 10^(p-s). A value of
+            // d integer digits rounds to at most d + 1 of them. Scales below 0 or above p
+            // (PostgreSQL 15) are left to the server.
+            constexpr std::int32_t kVarHeader = 4;
+            std::int32_t packed = column.typmod - kVarHeader;
+            std::int32_t precision = (packed >> 16) & 0xffff;
+            std::int32_t scale = packed & 0x7ff;
+            if (scale > precision) return false;
+            std::string_view whole = token.substr(0, token.find('.'));
+            whole.remove_prefix(std::min(whole.find_first_not_of('0'), whole.size()));
+            return static_cast<std::int32_t>(whole.size()) + 1 <= precision - scale;
+        }
+        default:
+            return false;
+    }
+}
+
 bool parameters_plan_alike(std::string_view sql, const std::vector<std::uint32_t>& types) {
     ParseResult parsed = parse_sql(sql);
     if (!parsed.ok || parsed.statements.size() != 1) return false;
-    Sites sites = find_sites(*parsed.tree);
+    Sites sites = find_sites(*parsed.tree, nullptr);
     bool alike = true;
     for_each_node(*parsed.tree, [&](std::string_view kind, const Json& fields) {
         if (kind != "ParamRef" || !alike) return;

@@ -15,10 +15,12 @@
 //     2147483647 + 1, 3e9::int, a CASE branch never taken) is folded while planning, so it
 //     fails even when no row needs it, and so would SET col = <literal> whose coercion to the
 //     column's type fails (99999 into a smallint). A generic plan would evaluate them for the
-//     rows that need them only: such literals stay text. Next to a column, a literal is
-//     evaluated per row either way; the coercions it may need there (int4 to int8 or numeric,
-//     numeric to float) cannot fail for the values taken (decimals of about 1e-30 to 1e30).
-//     INSERT's VALUES are evaluated once per row either way: an error is the same.
+//     rows that need them only: such literals stay text. A SET value of an audited table's
+//     column is a parameter only where the coercion to the column's type cannot fail for the
+//     value sent (assignment_cannot_fail), which each text's values decide. Next to a column, a
+//     literal is evaluated per row either way; the coercions it may need there (int4 to int8 or
+//     numeric, numeric to float) cannot fail for the values taken (decimals of about 1e-30 to
+//     1e30). INSERT's VALUES are evaluated once per row either way: an error is the same.
 //   - its input function accepting it: int4 and int8 values are in range by the choice of
 //     type, and numeric values are bounded far below numeric's limits.
 #pragma once
@@ -27,6 +29,8 @@
 #include <cstdint>
 #include <string_view>
 #include <vector>
+
+#include "audit/catalog.h"
 
 namespace pgrev::audit {
 
@@ -37,18 +41,38 @@ enum class ParameterUse : char {
     Dropped,  // a comment, left out (plan_template.h); parameter_uses never says so
 };
 
-// For every offset in `number_offsets` (where a number token of `sql` begins, ascending): how
-// it may be sent. `sql` holds one statement; Text for all when it does not parse.
-std::vector<ParameterUse> parameter_uses(std::string_view sql,
-                                         const std::vector<std::size_t>& number_offsets);
+struct ParameterSite {
+    ParameterUse use = ParameterUse::Text;
+    // A SET value of an UPDATE of an audited table: the type of the column it is assigned to,
+    // whose coercion must not fail for the value sent. Oid 0 otherwise.
+    ColumnType column;
+};
 
+// For every offset in `number_offsets` (where a number token of `sql` begins, ascending): how
+// it may be sent. `sql` holds one statement; Text for all when it does not parse. `catalog`
+// gives the types of the audited tables' columns (none: SET values stay text).
+std::vector<ParameterSite> parameter_uses(std::string_view sql,
+                                          const std::vector<std::size_t>& number_offsets,
+                                          const CatalogSnapshot* catalog = nullptr);
+
+inline constexpr std::uint32_t kInt2Oid = 21;
 inline constexpr std::uint32_t kInt4Oid = 23;
 inline constexpr std::uint32_t kInt8Oid = 20;
 inline constexpr std::uint32_t kNumericOid = 1700;
+inline constexpr std::uint32_t kFloat4Oid = 700;
+inline constexpr std::uint32_t kFloat8Oid = 701;
 
 // The type PostgreSQL gives the number literal `token` (digits, '.', an exponent), negated
 // by a unary minus when `negated`; 0 when it must stay text (see above).
 std::uint32_t number_parameter_type(std::string_view token, bool negated);
+
+// Assigning the number literal `token` (negated when `negated`), of type `type`
+// (number_parameter_type), to a column of type `column` cannot fail: the same type or a wider
+// integer, int2 or numeric(p,s) with room for the value, numeric without typmod, float4 or
+// float8 (for the values a numeric parameter may take). Other types (a domain, text, money)
+// may fail or read the value otherwise: false.
+bool assignment_cannot_fail(std::string_view token, bool negated, std::uint32_t type,
+                            ColumnType column);
 
 // A client's own statement with parameters (`types`: their OIDs, 0 or missing when not
 // given) would run the same kept by pgrev, with a generic plan, as in the client's unnamed

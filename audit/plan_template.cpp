@@ -36,12 +36,16 @@ void add_piece(std::vector<SourcePiece>& pieces, SourcePiece piece) {
 // Writes the number `value` (at `from` in the client's text) into `form` as a reference to
 // parameter `number`, a new one when `number` is 0; false when the value must stay text.
 bool add_parameter(ParameterizedPlan& form, std::size_t& number, std::string_view value,
-                   ParameterUse use, std::size_t from) {
+                   ParameterUse use, ColumnType column, std::size_t from) {
     if (number == 0) {
-        std::uint32_t type = number_parameter_type(value, use == ParameterUse::Negated);
+        bool negated = use == ParameterUse::Negated;
+        std::uint32_t type = number_parameter_type(value, negated);
         // A bulk INSERT gains nothing from being kept, and Bind counts in 16 bits.
         constexpr std::size_t kMaxParameters = 1000;
         if (type == 0 || form.types.size() == kMaxParameters) return false;
+        if (column.oid != 0 && !assignment_cannot_fail(value, negated, type, column)) {
+            return false;
+        }
         form.types.push_back(type);
         form.values.emplace_back(value);
         number = form.types.size();
@@ -120,7 +124,8 @@ std::string probe_value(std::string_view text, const ShapeSlot& slot) {
 std::shared_ptr<const PlanTemplate> PlanTemplate::make(std::string_view text,
                                                        const StatementShape& shape,
                                                        const RewritePlan& plan,
-                                                       const Planner& planner) {
+                                                       const Planner& planner,
+                                                       const CatalogSnapshot* catalog) {
     if (!shape.usable || shape.slots.empty() || !can_be_template(plan)) return nullptr;
     auto t = std::make_shared<PlanTemplate>();
     if (!t->build(shape, plan)) return nullptr;
@@ -132,12 +137,12 @@ std::shared_ptr<const PlanTemplate> PlanTemplate::make(std::string_view text,
     StatementShape probe_shape = statement_shape(probe);
     if (!probe_shape.usable || probe_shape.key != shape.key) return nullptr;
     if (!same_plan(planner(probe), t->fill(probe, probe_shape))) return nullptr;
-    t->find_parameters(text, shape, plan);
+    t->find_parameters(text, shape, plan, catalog);
     return t;
 }
 
 void PlanTemplate::find_parameters(std::string_view text, const StatementShape& shape,
-                                   const RewritePlan& plan) {
+                                   const RewritePlan& plan, const CatalogSnapshot* catalog) {
     if (plan.action != RewritePlan::Action::Rewrite || !plan.audits || !plan.result_columns_named ||
         plan.statements.size() != 1) {
         return;
@@ -159,16 +164,19 @@ void PlanTemplate::find_parameters(std::string_view text, const StatementShape& 
         }
     }
     if (out != plan.sql.size()) return;
-    std::vector<ParameterUse> uses = parameter_uses(plan.sql, offsets);
+    std::vector<ParameterSite> sites = parameter_uses(plan.sql, offsets, catalog);
     // A slot copied more than once is a parameter only if every copy may be the same one.
     std::vector<ParameterUse> slot_uses(shape.slots.size(), ParameterUse::Text);
+    slot_columns_.assign(shape.slots.size(), ColumnType{});
     std::vector<bool> seen(shape.slots.size(), false);
-    for (std::size_t i = 0; i < uses.size(); ++i) {
+    for (std::size_t i = 0; i < sites.size(); ++i) {
         std::size_t k = slot_of_copy[i];
         if (!seen[k]) {
-            slot_uses[k] = uses[i];
+            slot_uses[k] = sites[i].use;
+            slot_columns_[k] = sites[i].column;
             seen[k] = true;
-        } else if (slot_uses[k] != uses[i]) {
+        } else if (slot_uses[k] != sites[i].use || slot_columns_[k].oid != sites[i].column.oid ||
+                   slot_columns_[k].typmod != sites[i].column.typmod) {
             slot_uses[k] = ParameterUse::Text;
         }
     }
@@ -188,7 +196,7 @@ void PlanTemplate::find_parameters(std::string_view text, const StatementShape& 
     // other: a text with parameters of its own keeps its numbers as text.
     std::shared_ptr<const ParameterizedPlan> form = fill(text, shape).parameterized;
     std::size_t references = 0;
-    for (std::size_t i = 0; i < uses.size(); ++i) {
+    for (std::size_t i = 0; i < sites.size(); ++i) {
         ParameterUse use = slot_uses_[slot_of_copy[i]];
         references += use == ParameterUse::Value || use == ParameterUse::Negated ? 1 : 0;
     }
@@ -285,7 +293,8 @@ RewritePlan PlanTemplate::fill(std::string_view text, const StatementShape& shap
             form->plan.sql.append(piece);
         } else if (use == ParameterUse::Dropped) {
             form->plan.sql += ' ';
-        } else if (!add_parameter(*form, number_of[s.slot], piece, use, from)) {
+        } else if (!add_parameter(*form, number_of[s.slot], piece, use, slot_columns_[s.slot],
+                                  from)) {
             form.reset();
         }
     }
@@ -296,7 +305,8 @@ RewritePlan PlanTemplate::fill(std::string_view text, const StatementShape& shap
 
 std::size_t PlanTemplate::bytes() const {
     return sizeof *this + generated_.capacity() + segments_.capacity() * sizeof(Segment) +
-           model_.statements.capacity() * sizeof(StatementPlan) + slot_uses_.capacity();
+           model_.statements.capacity() * sizeof(StatementPlan) + slot_uses_.capacity() +
+           slot_columns_.capacity() * sizeof(ColumnType);
 }
 
 }  // namespace pgrev::audit

@@ -42,10 +42,12 @@ class PlanTemplate {
 
     // The template of `plan`, the plan `planner` made for `text` of shape `shape`; null when
     // the plan cannot be one. `planner` plans the probe text.
+    // `catalog`, the snapshot the plan was made with, gives the types of the columns SET
+    // values are assigned to (none: such values stay text).
     static std::shared_ptr<const PlanTemplate> make(std::string_view text,
                                                     const StatementShape& shape,
-                                                    const RewritePlan& plan,
-                                                    const Planner& planner);
+                                                    const RewritePlan& plan, const Planner& planner,
+                                                    const CatalogSnapshot* catalog = nullptr);
 
     // The plan of `text`, whose shape is this template's (its slots in `shape`), with its
     // parameterized form when the template has one and no value of `text` must stay text.
@@ -67,7 +69,7 @@ class PlanTemplate {
     bool build(const StatementShape& shape, const RewritePlan& plan);
     // Decides which slots become parameters (slot_uses_), from `text`, whose plan `plan` is.
     void find_parameters(std::string_view text, const StatementShape& shape,
-                         const RewritePlan& plan);
+                         const RewritePlan& plan, const CatalogSnapshot* catalog);
 
     RewritePlan model_;  // the plan without its texts
     std::string generated_;
@@ -75,6 +77,9 @@ class PlanTemplate {
     // Per slot, with a parameterized form: whether it is sent as a parameter, as text, or
     // left out (a comment). Empty: no parameterized form.
     std::vector<ParameterUse> slot_uses_;
+    // Per slot, with a parameterized form: the type of the column a SET value is assigned
+    // to, which its value must fit (oid 0: none).
+    std::vector<ColumnType> slot_columns_;
     // The text has parameters of its own: the form only leaves out the comments.
     bool own_parameters_ = false;
 };

@@ -145,7 +145,7 @@ audit::PlanPtr ClientMessages::cached_plan(std::string_view sql,
         plan = std::make_shared<RewritePlan>(planner(sql));
         if (shape.usable && !shaped && plan->action != RewritePlan::Action::NeedCatalog) {
             auto entry = std::make_shared<RewritePlan>();
-            entry->shape_template = audit::PlanTemplate::make(sql, shape, *plan, planner);
+            entry->shape_template = audit::PlanTemplate::make(sql, shape, *plan, planner, &catalog);
             cache.insert(catalog.generation(), shape.key, entry, shape_variant);
             // The same plan, with what only a filled-in plan has (its parameterized form).
             if (entry->shape_template) {

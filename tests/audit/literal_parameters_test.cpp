@@ -13,13 +13,40 @@ namespace {
 
 // The uses of the number tokens at the offsets of each `marker` occurrence (the marker is the
 // number itself: every occurrence of it in `sql` is looked up).
-std::vector<ParameterUse> uses_of(const std::string& sql, const std::string& number) {
+std::vector<std::size_t> offsets_of(const std::string& sql, const std::string& number) {
     std::vector<std::size_t> offsets;
     for (std::size_t at = sql.find(number); at != std::string::npos;
          at = sql.find(number, at + number.size())) {
         offsets.push_back(at);
     }
-    return parameter_uses(sql, offsets);
+    return offsets;
+}
+
+std::vector<ParameterUse> uses_of(const std::string& sql, const std::string& number,
+                                  const CatalogSnapshot* catalog = nullptr) {
+    std::vector<ParameterUse> uses;
+    for (const ParameterSite& site : parameter_uses(sql, offsets_of(sql, number), catalog))
+        uses.push_back(site.use);
+    return uses;
+}
+
+// Table public.t (a int2, b numeric(6,2), c text, d int8), audited.
+const CatalogSnapshot& t_catalog() {
+    static const CatalogSnapshot catalog = [] {
+        pgrev::config::AuditedTable t;
+        t.schema = "public";
+        t.name = "t";
+        AuditedTableInfo info{
+            "public",
+            "t",
+            {"a", "b", "c", "d"},
+            {"a"},
+            {},
+            {},
+            {{kInt2Oid, -1}, {kNumericOid, ((6 << 16) | 2) + 4}, {25, -1}, {kInt8Oid, -1}}};
+        return CatalogSnapshot({t}, {info});
+    }();
+    return catalog;
 }
 
 using U = ParameterUse;
@@ -108,6 +135,71 @@ TEST_SUITE("audit") {
         // A text that does not parse, or holds two statements: all text.
         CHECK(uses_of("UPDATE t SET a = 17 WHERE", "17") == std::vector<U>{U::Text});
         CHECK(uses_of("SELECT 17; SELECT 17", "17") == std::vector<U>{U::Text, U::Text});
+    }
+
+    TEST_CASE("literal parameters: a SET value of an audited table's column, by its type") {
+        const CatalogSnapshot* c = &t_catalog();
+        std::string sql = "UPDATE t SET a = 17, b = 17, c = 17, d = 17 WHERE a = 17";
+        // Known columns of a type the value may fit; text (its coercion may fail otherwise).
+        CHECK(uses_of(sql, "17", c) ==
+              std::vector<U>{U::Value, U::Value, U::Text, U::Value, U::Value});
+        std::vector<ParameterSite> sites = parameter_uses(sql, offsets_of(sql, "17"), c);
+        CHECK(sites[0].column.oid == kInt2Oid);
+        CHECK(sites[1].column.oid == kNumericOid);
+        CHECK(sites[3].column.oid == kInt8Oid);
+        CHECK(sites[4].column.oid == 0);  // not a SET value
+        // Without a catalog, in another table, a part of a column, ON CONFLICT: text.
+        CHECK(uses_of(sql, "17") == std::vector<U>{U::Text, U::Text, U::Text, U::Text, U::Value});
+        CHECK(uses_of("UPDATE other.t SET a = 17", "17", c) == std::vector<U>{U::Text});
+        CHECK(uses_of("UPDATE u SET a = 17", "17", c) == std::vector<U>{U::Text});
+        CHECK(uses_of("UPDATE t SET a[1] = 17", "17", c) == std::vector<U>{U::Text});
+        CHECK(uses_of("UPDATE t AS x SET nosuch = 17", "17", c) == std::vector<U>{U::Text});
+        CHECK(uses_of("INSERT INTO t VALUES (1) ON CONFLICT (a) DO UPDATE SET a = 17", "17", c) ==
+              std::vector<U>{U::Text});
+        // Qualified, aliased, ONLY, negated.
+        CHECK(uses_of("UPDATE ONLY public.t AS x SET a = -17", "17", c) ==
+              std::vector<U>{U::Negated});
+        CHECK(parameter_uses("UPDATE t SET a = -17", {18}, c)[0].column.oid == kInt2Oid);
+    }
+
+    TEST_CASE("literal parameters: an assignment that cannot fail for the value") {
+        ColumnType int2{kInt2Oid, -1};
+        CHECK(assignment_cannot_fail("32767", false, kInt4Oid, int2));
+        CHECK(assignment_cannot_fail("32768", true, kInt4Oid, int2));
+        CHECK_FALSE(assignment_cannot_fail("32768", false, kInt4Oid, int2));
+        CHECK_FALSE(assignment_cannot_fail("32769", true, kInt4Oid, int2));
+        CHECK_FALSE(assignment_cannot_fail("1.5", false, kNumericOid, int2));
+        ColumnType int4{kInt4Oid, -1};
+        CHECK(assignment_cannot_fail("2147483647", false, kInt4Oid, int4));
+        CHECK_FALSE(assignment_cannot_fail("2147483648", false, kInt8Oid, int4));
+        CHECK_FALSE(assignment_cannot_fail("1.0", false, kNumericOid, int4));
+        ColumnType int8{kInt8Oid, -1};
+        CHECK(assignment_cannot_fail("2147483648", false, kInt8Oid, int8));
+        CHECK_FALSE(assignment_cannot_fail("9223372036854775808", false, kNumericOid, int8));
+        for (std::uint32_t f : {kFloat4Oid, kFloat8Oid}) {
+            CHECK(assignment_cannot_fail("5", false, kInt4Oid, {f, -1}));
+            CHECK(assignment_cannot_fail("123456789012345678901234567890.5", false, kNumericOid,
+                                         {f, -1}));
+        }
+        CHECK(assignment_cannot_fail("123456789012345678901234567890.5", false, kNumericOid,
+                                     {kNumericOid, -1}));
+        // numeric(6,2): below 10^4 after rounding to 2 decimals; a value of 4 integer digits
+        // could round up to 10^4 (9999.995), so only up to 3 of them.
+        ColumnType n62{kNumericOid, ((6 << 16) | 2) + 4};
+        CHECK(assignment_cannot_fail("999.999", false, kNumericOid, n62));
+        CHECK(assignment_cannot_fail("0.5", true, kNumericOid, n62));
+        CHECK(assignment_cannot_fail("00999", false, kInt4Oid, n62));
+        CHECK_FALSE(assignment_cannot_fail("1000", false, kInt4Oid, n62));
+        CHECK_FALSE(assignment_cannot_fail("9999.99", false, kNumericOid, n62));
+        // numeric(2,2), and a negative scale (PostgreSQL 15): left to the server.
+        CHECK_FALSE(
+            assignment_cannot_fail("0.5", false, kNumericOid, {kNumericOid, (2 << 16 | 2) + 4}));
+        CHECK_FALSE(
+            assignment_cannot_fail("5", false, kInt4Oid, {kNumericOid, ((4 << 16) | 0x7ff) + 4}));
+        // Other types: text, a domain, money.
+        CHECK_FALSE(assignment_cannot_fail("5", false, kInt4Oid, {25, -1}));
+        CHECK_FALSE(assignment_cannot_fail("5", false, kInt4Oid, {790, -1}));
+        CHECK_FALSE(assignment_cannot_fail("5", false, kInt4Oid, {16400, -1}));
     }
 
     TEST_CASE("literal parameters: the parameterized text parses with its references") {

@@ -31,7 +31,7 @@ RewritePlan plan(std::string_view sql) {
 
 std::shared_ptr<const PlanTemplate> template_of(std::string_view sql) {
     RewritePlan p = plan(sql);
-    return PlanTemplate::make(sql, statement_shape(sql), p, plan);
+    return PlanTemplate::make(sql, statement_shape(sql), p, plan, &catalog());
 }
 
 // Every error position the server could report in the rewritten text maps to the same place.
@@ -314,14 +314,35 @@ TEST_SUITE("audit") {
         REQUIRE(tr != nullptr);
         RewritePlan returning_filled = tr->fill(returning, statement_shape(returning));
         REQUIRE(returning_filled.parameterized != nullptr);
-        CHECK(returning_filled.parameterized->values == std::vector<std::string>{"7", "2"});
-        // A SET value stays text (its coercion to the column's type is folded in planning).
+        CHECK(returning_filled.parameterized->values == std::vector<std::string>{"4", "7", "2"});
+        // A SET value's coercion to the column's type is folded in planning, where it fails
+        // whether or not a row matches: a parameter only for a value that fits the column
+        // (party is a smallint in this catalog); text for a column of another type.
         std::string set = "UPDATE reservation SET party = 4 WHERE id = 7";
         auto ts = template_of(set);
         REQUIRE(ts != nullptr);
         RewritePlan set_filled = ts->fill(set, statement_shape(set));
         REQUIRE(set_filled.parameterized != nullptr);
-        CHECK(set_filled.parameterized->values == std::vector<std::string>{"7"});
+        CHECK(set_filled.parameterized->values == std::vector<std::string>{"4", "7"});
+        CHECK(set_filled.parameterized->plan.sql.find("party = $1") != std::string::npos);
+        std::string big = "UPDATE reservation SET party = 40000 WHERE id = 7";
+        CHECK(ts->fill(big, statement_shape(big)).parameterized == nullptr);
+        std::string to_text = "UPDATE reservation SET name = 4 WHERE id = 7";
+        auto tt = template_of(to_text);
+        REQUIRE(tt != nullptr);
+        RewritePlan text_filled = tt->fill(to_text, statement_shape(to_text));
+        REQUIRE(text_filled.parameterized != nullptr);
+        CHECK(text_filled.parameterized->values == std::vector<std::string>{"7"});
+        // numeric(10,2): up to 7 integer digits.
+        std::string amount = "UPDATE billing.invoice SET amount = 1234567.891 WHERE no = 7";
+        auto ta = template_of(amount);
+        REQUIRE(ta != nullptr);
+        RewritePlan amount_filled = ta->fill(amount, statement_shape(amount));
+        REQUIRE(amount_filled.parameterized != nullptr);
+        CHECK(amount_filled.parameterized->types ==
+              std::vector<std::uint32_t>{audit::kNumericOid, audit::kInt4Oid});
+        std::string too_big = "UPDATE billing.invoice SET amount = 12345678.891 WHERE no = 7";
+        CHECK(ta->fill(too_big, statement_shape(too_big)).parameterized == nullptr);
         // An ordinal stays text; the LIMIT beside it is a parameter.
         std::string sql =
             "INSERT INTO reservation (name, party) SELECT name, party FROM reservation ORDER BY "

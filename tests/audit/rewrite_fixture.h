@@ -20,19 +20,24 @@ inline std::vector<config::AuditedTable> reservation_tables() {
     return {reservation, invoice};
 }
 
+// Column types: reservation (int4, text, date, time, smallint, timestamptz), invoice (int4,
+// int4, numeric(10,2)).
 inline audit::CatalogSnapshot reservation_catalog() {
     audit::AuditedTableInfo r{"public",
                               "reservation",
                               {"id", "name", "date", "time", "party", "last_modified"},
                               {"id"},
                               config::DeleteRecord::KeyOnly,
-                              {}};
+                              {},
+                              {{23, -1}, {25, -1}, {1082, -1}, {1083, -1}, {21, -1}, {1184, -1}}};
+    constexpr std::int32_t kNumeric10_2 = ((10 << 16) | 2) + 4;
     audit::AuditedTableInfo i{"billing",
                               "invoice",
                               {"no", "year", "amount"},
                               {"no", "year"},
                               config::DeleteRecord::FullRow,
-                              {}};
+                              {},
+                              {{23, -1}, {23, -1}, {1700, kNumeric10_2}}};
     return audit::CatalogSnapshot(reservation_tables(), {r, i});
 }
 

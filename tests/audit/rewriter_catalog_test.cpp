@@ -23,7 +23,7 @@ audit::CatalogSnapshot catalog_without_reservation() {
     config::AuditedTable invoice;
     invoice.schema = "billing";
     invoice.name = "invoice";
-    audit::AuditedTableInfo i{"billing", "invoice", {"no", "amount"}, {"no"}, {}, {}};
+    audit::AuditedTableInfo i{"billing", "invoice", {"no", "amount"}, {"no"}, {}, {}, {}};
     return audit::CatalogSnapshot(std::vector<config::AuditedTable>{reservation, invoice},
                                   std::vector<audit::AuditedTableInfo>{i}, 7);
 }
@@ -150,7 +150,7 @@ TEST_SUITE("audit") {
     TEST_CASE("catalog: writes to a partition of an audited table are refused") {
         config::AuditedTable r;
         r.name = "reservation";
-        audit::AuditedTableInfo info{"public", "reservation", {"id", "region"}, {"id"}, {}, {}};
+        audit::AuditedTableInfo info{"public", "reservation", {"id", "region"}, {"id"}, {}, {}, {}};
         audit::CatalogSnapshot catalog({r}, {info}, 1,
                                        {{"public", "res_eu", "public.reservation"}});
         CHECK(catalog.match("", "res_eu").kind == audit::TableMatch::Kind::Child);

@@ -170,7 +170,7 @@ TEST_SUITE("audit") {
 
         config::AuditedTable odd;
         odd.name = "o'brien";
-        audit::AuditedTableInfo info{"public", "o'brien", {"id"}, {"id"}, {}, {}};
+        audit::AuditedTableInfo info{"public", "o'brien", {"id"}, {"id"}, {}, {}, {}};
         audit::CatalogSnapshot catalog(std::vector<config::AuditedTable>{odd},
                                        std::vector<audit::AuditedTableInfo>{info});
         auto t = audit::plan_rewrite(R"(TRUNCATE "o'brien")", catalog, {}, true);

@@ -164,7 +164,8 @@ TEST_SUITE("audit") {
         CHECK_FALSE(config::is_rev_name("reservation_revs", "reservation"));
         CHECK_FALSE(config::is_rev_name("booking_rev", "reservation"));
         CHECK_FALSE(config::is_rev_name("_rev", "reservation"));
-        CHECK(audit::AuditedTableInfo{"public", "Mixed", {}, {}, {}, {}}.rev_name() == "Mixed_rev");
+        CHECK(audit::AuditedTableInfo{"public", "Mixed", {}, {}, {}, {}, {}}.rev_name() ==
+              "Mixed_rev");
         CHECK(config::lower_ascii("SELECT Ab_9") == "select ab_9");
         // Bytes of multibyte characters (UTF-8 "É", LATIN1 0xC9) are never folded.
         CHECK(config::lower_ascii("\xC3\x89T\xC9") == "\xC3\x89t\xC9");

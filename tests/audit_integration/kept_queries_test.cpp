@@ -454,6 +454,56 @@ TEST_CASE("kept simple Queries and the session's statements") {
     }
 }
 
+// A SET value is coerced to its column's type while planning, where a failure is raised
+// whether or not a row matches: pgrev sends it as a parameter only when the coercion cannot fail
+// for the value (audit/literal_parameters.h), and as text otherwise.
+TEST_CASE("kept simple Queries with SET values, by the column's type") {
+    if (skip_without_pgrev()) return;
+    PgConn direct = connect_direct();
+    const char* drop = "DROP TABLE IF EXISTS kq_numbers, kq_numbers_rev";
+    DirectCleanup cleanup(drop);
+    exec(direct, drop);
+    exec(direct,
+         "CREATE TABLE kq_numbers (id int PRIMARY KEY, s smallint, n numeric(6,2), f real, "
+         "b bigint, t text)");
+    exec(direct, "INSERT INTO kq_numbers VALUES (1, 0, 0, 0, 0, '')");
+    auto set = [](const char* s, const char* n, const char* f, const char* b, const char* id) {
+        return q(std::string("UPDATE kq_numbers SET s = ") + s + ", n = " + n + ", f = " + f +
+                 ", b = " + b + ", t = 5 WHERE id = " + id);
+    };
+    // Parameter types int4, numeric, numeric, int4, int4 (a text of other types is another
+    // statement), the 5 in t stays text. More than 5 runs, so that the server may use a generic
+    // plan, where a parameter's coercion is not folded.
+    Steps steps = {set("1", "1.5", "2.5", "3", "1"), set("2", "12.345", "0.1", "4", "1"),
+                   set("32767", "999.995", "123456789.5", "9", "1"),
+                   set("-32768", "-999.99", "-1.5", "-3", "1")};
+    for (const char* id : {"1", "2", "1", "2", "1", "2", "1", "2"})
+        steps.push_back(set("3", "4.5", "5.5", "6", id));
+    // No row: values whose coercion fails while planning.
+    steps =
+        steps +
+        failing("UPDATE kq_numbers SET s = 40000, n = 1.5, f = 1.5, b = 1, t = 5 WHERE id = 2") +
+        failing("UPDATE kq_numbers SET s = -32769, n = 1.5, f = 1.5, b = 1, t = 5 WHERE id = 2") +
+        failing("UPDATE kq_numbers SET s = 1, n = 10000.5, f = 1.5, b = 1, t = 5 WHERE id = 2") +
+        failing("UPDATE kq_numbers SET s = 1, n = 9999.995, f = 1.5, b = 1, t = 5 WHERE id = 2") +
+        failing(
+            "UPDATE kq_numbers SET s = 1, n = 1.5, f = 1.5, b = 99999999999999999999, t = 5 "
+            "WHERE id = 2") +
+        Steps{set("1", "9999.994", "1.5", "1", "2"), set("5", "1.5", "2.5", "3000000000", "1"),
+              set("4", "5.5", "6.5", "7", "1"), q("SELECT s, n, f, b, t FROM kq_numbers")};
+    Seen plain = run(TestEnv::get().cluster().port(), {steps}, true, "kq_numbers");
+    std::unique_ptr<PgrevProcess> pgrev =
+        TestEnv::get().start_pgrev(PgrevLimits{}, "{tables: [reservation, kq_numbers]}");
+    Seen seen = run(pgrev->port(), {steps}, true, "kq_numbers_rev");
+    compare(plain, seen);
+    CHECK(seen.revisions == 2);  // since the last failure rolled the others back
+    // The 1st went as text; the 2nd, 3rd, the 8 after the 4th and the last fit: 11 runs of
+    // one statement. The 4th is another shape (its minus signs), the one with a bigint another
+    // statement.
+    CHECK(seen.kept.back() == std::vector<std::string>{"__pgrev_1|11"});
+    CHECK(seen.types == std::vector<std::string>{"{integer,numeric,numeric,integer,integer}"});
+}
+
 // DDL through pgrev changes its catalog: the statement pgrev kept before it is not used after.
 TEST_CASE("ALTER TABLE through pgrev between kept simple Queries") {
     if (skip_without_pgrev()) return;
