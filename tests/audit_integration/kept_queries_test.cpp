@@ -249,6 +249,26 @@ TEST_CASE("a kept simple Query whose comments differ each time") {
         CHECK(seen.kept.back() == std::vector<std::string>{"__pgrev_1|4"});
         CHECK(seen.types == std::vector<std::string>{"{}"});
     }
+    SUBCASE("an ORM's transaction: UPDATE by key, INSERT ... RETURNING, a trace id in each") {
+        Steps steps;
+        for (int i = 0; i < 5; ++i) {
+            std::string n = std::to_string(7781 + i);
+            std::string tag = " /*traceparent='00-4bf92f3577b34da6a3ce929d0e0e" + n +
+                              "-00f067aa0ba9" + n + "-01'*/";
+            steps.push_back(q("UPDATE \"reservation\" SET \"name\" = 'paid', \"party\" = " +
+                              std::to_string(i + 2) +
+                              ", \"last_modified\" = now() WHERE \"reservation\".\"id\" = 100001" +
+                              tag));
+            steps.push_back(q("INSERT INTO \"reservation\" (\"id\", \"name\", \"party\") VALUES (" +
+                              n + ", 'new', " + std::to_string(i + 2) +
+                              ") RETURNING \"reservation\".\"id\"" + tag));
+        }
+        Seen seen = expect_same(steps);
+        CHECK(seen.revisions == 10);
+        REQUIRE(seen.kept.back().size() == 2);
+        CHECK(seen.kept.back()[0] == "__pgrev_1|4");
+        CHECK(seen.kept.back()[1] == "__pgrev_2|4");
+    }
     SUBCASE("errors with a position after a comment, or in one's place") {
         Steps steps;
         for (const std::string& n : kFive) {
