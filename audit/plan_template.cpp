@@ -288,6 +288,8 @@ RewritePlan PlanTemplate::fill(std::string_view text, const StatementShape& shap
         plan.sql.append(piece);
         if (!form) continue;
         ParameterUse use = s.kind == Segment::Kind::Slot ? slot_uses_[s.slot] : ParameterUse::Text;
+        // A planner hint (pg_hint_plan reads `/*+ ... */` from the statement's text) stays.
+        if (use == ParameterUse::Dropped && piece.starts_with("/*+")) use = ParameterUse::Text;
         if (use == ParameterUse::Text) {
             add_piece(form->plan.source_map, {form->plan.sql.size(), from, length});
             form->plan.sql.append(piece);

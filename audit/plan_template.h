@@ -19,7 +19,8 @@
 // space: frameworks tag every request's SQL with a comment holding a trace id
 // (sqlcommenter, Rails query logs), which would make every text new, and a statement
 // prepared with the first request's comment would show that stale trace id in
-// pg_stat_activity for every later one. A text with parameters of its own ($1, an unnamed
+// pg_stat_activity for every later one. A planner hint (`/*+ SeqScan(t) */`, pg_hint_plan)
+// stays. A text with parameters of its own ($1, an unnamed
 // Parse) keeps its numbers as text: its form only leaves out the comments.
 #pragma once
 

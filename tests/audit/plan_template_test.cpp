@@ -277,6 +277,18 @@ TEST_SUITE("audit") {
               static_cast<int>(second.find("WHERE id")) + 1);
         CHECK(form.plan.original_error_position(static_cast<int>(p.find("party +")) + 1) ==
               static_cast<int>(second.find("party +")) + 1);
+        // A planner hint stays: texts with other hints are other statements.
+        std::string hinted =
+            "/*+ IndexScan(reservation) */ UPDATE reservation SET party = party + 5 -- by 81\n"
+            "WHERE id = 8 /*traceparent='00-81-01'*/";
+        RewritePlan hinted_filled = t->fill(hinted, statement_shape(hinted));
+        REQUIRE(hinted_filled.parameterized != nullptr);
+        const std::string& h = hinted_filled.parameterized->plan.sql;
+        CHECK(h.find("/*+ IndexScan(reservation) */") != std::string::npos);
+        CHECK(h.find("traceparent") == std::string::npos);
+        CHECK(hinted_filled.parameterized->plan.original_error_position(
+                  static_cast<int>(h.find("IndexScan")) + 1) ==
+              static_cast<int>(hinted.find("IndexScan")) + 1);
         // A text with parameters of its own (an unnamed Parse): its numbers stay text, the
         // comments go.
         std::string own = "UPDATE reservation SET party = $1 + 4 WHERE id = 7 /* span 9 */";
