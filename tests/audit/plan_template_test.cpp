@@ -34,6 +34,15 @@ std::shared_ptr<const PlanTemplate> template_of(std::string_view sql) {
     return PlanTemplate::make(sql, statement_shape(sql), p, plan, &catalog());
 }
 
+// The parameterized form of `text`, filled into the template of `made_from` (of the same
+// shape); null when it has none.
+std::shared_ptr<const audit::ParameterizedPlan> form_of(const std::string& made_from,
+                                                        const std::string& text) {
+    auto t = template_of(made_from);
+    REQUIRE(t != nullptr);
+    return t->fill(text, statement_shape(text)).parameterized;
+}
+
 // Every error position the server could report in the rewritten text maps to the same place.
 void check_same_positions(const RewritePlan& filled, const RewritePlan& made) {
     for (int pos = 1; pos <= static_cast<int>(made.sql.size()) + 1; ++pos) {
@@ -256,11 +265,9 @@ TEST_SUITE("audit") {
         std::string second =
             "/* request 81 */ UPDATE reservation SET party = party + 5 -- by 81\nWHERE id = 8 "
             "/*traceparent='00-81-01'*/";
-        auto t = template_of(first);
-        REQUIRE(t != nullptr);
-        RewritePlan filled = t->fill(second, statement_shape(second));
-        REQUIRE(filled.parameterized != nullptr);
-        const audit::ParameterizedPlan& form = *filled.parameterized;
+        auto second_form = form_of(first, second);
+        REQUIRE(second_form != nullptr);
+        const audit::ParameterizedPlan& form = *second_form;
         CHECK_FALSE(form.text_has_parameters);
         CHECK(form.values == std::vector<std::string>{"5", "8"});
         const std::string& p = form.plan.sql;
@@ -269,9 +276,9 @@ TEST_SUITE("audit") {
             CHECK(p.find(gone) == std::string::npos);
         }
         // The same form for the first text: comments do not change it.
-        RewritePlan first_filled = t->fill(first, statement_shape(first));
-        REQUIRE(first_filled.parameterized != nullptr);
-        CHECK(first_filled.parameterized->plan.sql == p);
+        auto first_form = form_of(first, first);
+        REQUIRE(first_form != nullptr);
+        CHECK(first_form->plan.sql == p);
         // Positions after a comment map to the client's text.
         CHECK(form.plan.original_error_position(static_cast<int>(p.find("WHERE id")) + 1) ==
               static_cast<int>(second.find("WHERE id")) + 1);
@@ -281,30 +288,26 @@ TEST_SUITE("audit") {
         std::string hinted =
             "/*+ IndexScan(reservation) */ UPDATE reservation SET party = party + 5 -- by 81\n"
             "WHERE id = 8 /*traceparent='00-81-01'*/";
-        RewritePlan hinted_filled = t->fill(hinted, statement_shape(hinted));
-        REQUIRE(hinted_filled.parameterized != nullptr);
-        const std::string& h = hinted_filled.parameterized->plan.sql;
+        auto hinted_form = form_of(first, hinted);
+        REQUIRE(hinted_form != nullptr);
+        const std::string& h = hinted_form->plan.sql;
         CHECK(h.find("/*+ IndexScan(reservation) */") != std::string::npos);
         CHECK(h.find("traceparent") == std::string::npos);
-        CHECK(hinted_filled.parameterized->plan.original_error_position(
-                  static_cast<int>(h.find("IndexScan")) + 1) ==
-              static_cast<int>(hinted.find("IndexScan")) + 1);
+        CHECK(
+            hinted_form->plan.original_error_position(static_cast<int>(h.find("IndexScan")) + 1) ==
+            static_cast<int>(hinted.find("IndexScan")) + 1);
         // A text with parameters of its own (an unnamed Parse): its numbers stay text, the
         // comments go.
         std::string own = "UPDATE reservation SET party = $1 + 4 WHERE id = 7 /* span 9 */";
-        auto to = template_of(own);
-        REQUIRE(to != nullptr);
-        RewritePlan own_filled = to->fill(own, statement_shape(own));
-        REQUIRE(own_filled.parameterized != nullptr);
-        CHECK(own_filled.parameterized->text_has_parameters);
-        CHECK(own_filled.parameterized->types.empty());
-        CHECK(own_filled.parameterized->plan.sql.find("span") == std::string::npos);
-        CHECK(own_filled.parameterized->plan.sql.find("$1 + 4 WHERE id = 7") != std::string::npos);
+        auto own_form = form_of(own, own);
+        REQUIRE(own_form != nullptr);
+        CHECK(own_form->text_has_parameters);
+        CHECK(own_form->types.empty());
+        CHECK(own_form->plan.sql.find("span") == std::string::npos);
+        CHECK(own_form->plan.sql.find("$1 + 4 WHERE id = 7") != std::string::npos);
         // Without comments such a text has no form.
         std::string bare = "UPDATE reservation SET party = $1 + 4 WHERE id = 7";
-        auto tb = template_of(bare);
-        REQUIRE(tb != nullptr);
-        CHECK(tb->fill(bare, statement_shape(bare)).parameterized == nullptr);
+        CHECK(form_of(bare, bare) == nullptr);
     }
 
     TEST_CASE("plan template: no parameterized form where a prepared rewrite could differ") {
@@ -322,48 +325,37 @@ TEST_SUITE("audit") {
         }
         // RETURNING of named columns has one, a number in it a parameter too.
         std::string returning = "UPDATE reservation SET party = 4 WHERE id = 7 RETURNING id, 2";
-        auto tr = template_of(returning);
-        REQUIRE(tr != nullptr);
-        RewritePlan returning_filled = tr->fill(returning, statement_shape(returning));
-        REQUIRE(returning_filled.parameterized != nullptr);
-        CHECK(returning_filled.parameterized->values == std::vector<std::string>{"4", "7", "2"});
+        auto returning_form = form_of(returning, returning);
+        REQUIRE(returning_form != nullptr);
+        CHECK(returning_form->values == std::vector<std::string>{"4", "7", "2"});
         // A SET value's coercion to the column's type is folded in planning, where it fails
         // whether or not a row matches: a parameter only for a value that fits the column
         // (party is a smallint in this catalog); text for a column of another type.
         std::string set = "UPDATE reservation SET party = 4 WHERE id = 7";
-        auto ts = template_of(set);
-        REQUIRE(ts != nullptr);
-        RewritePlan set_filled = ts->fill(set, statement_shape(set));
-        REQUIRE(set_filled.parameterized != nullptr);
-        CHECK(set_filled.parameterized->values == std::vector<std::string>{"4", "7"});
-        CHECK(set_filled.parameterized->plan.sql.find("party = $1") != std::string::npos);
-        std::string big = "UPDATE reservation SET party = 40000 WHERE id = 7";
-        CHECK(ts->fill(big, statement_shape(big)).parameterized == nullptr);
+        auto set_form = form_of(set, set);
+        REQUIRE(set_form != nullptr);
+        CHECK(set_form->values == std::vector<std::string>{"4", "7"});
+        CHECK(set_form->plan.sql.find("party = $1") != std::string::npos);
+        CHECK(form_of(set, "UPDATE reservation SET party = 40000 WHERE id = 7") == nullptr);
         std::string to_text = "UPDATE reservation SET name = 4 WHERE id = 7";
-        auto tt = template_of(to_text);
-        REQUIRE(tt != nullptr);
-        RewritePlan text_filled = tt->fill(to_text, statement_shape(to_text));
-        REQUIRE(text_filled.parameterized != nullptr);
-        CHECK(text_filled.parameterized->values == std::vector<std::string>{"7"});
+        auto text_form = form_of(to_text, to_text);
+        REQUIRE(text_form != nullptr);
+        CHECK(text_form->values == std::vector<std::string>{"7"});
         // numeric(10,2): up to 7 integer digits.
         std::string amount = "UPDATE billing.invoice SET amount = 1234567.891 WHERE no = 7";
-        auto ta = template_of(amount);
-        REQUIRE(ta != nullptr);
-        RewritePlan amount_filled = ta->fill(amount, statement_shape(amount));
-        REQUIRE(amount_filled.parameterized != nullptr);
-        CHECK(amount_filled.parameterized->types ==
+        auto amount_form = form_of(amount, amount);
+        REQUIRE(amount_form != nullptr);
+        CHECK(amount_form->types ==
               std::vector<std::uint32_t>{audit::kNumericOid, audit::kInt4Oid});
-        std::string too_big = "UPDATE billing.invoice SET amount = 12345678.891 WHERE no = 7";
-        CHECK(ta->fill(too_big, statement_shape(too_big)).parameterized == nullptr);
+        CHECK(form_of(amount, "UPDATE billing.invoice SET amount = 12345678.891 WHERE no = 7") ==
+              nullptr);
         // An ordinal stays text; the LIMIT beside it is a parameter.
         std::string sql =
             "INSERT INTO reservation (name, party) SELECT name, party FROM reservation ORDER BY "
             "2 LIMIT 3";
-        auto t = template_of(sql);
-        REQUIRE(t != nullptr);
-        RewritePlan filled = t->fill(sql, statement_shape(sql));
-        REQUIRE(filled.parameterized != nullptr);
-        CHECK(filled.parameterized->values == std::vector<std::string>{"3"});
-        CHECK(filled.parameterized->plan.sql.find("ORDER BY 2 LIMIT $1") != std::string::npos);
+        auto ordinal_form = form_of(sql, sql);
+        REQUIRE(ordinal_form != nullptr);
+        CHECK(ordinal_form->values == std::vector<std::string>{"3"});
+        CHECK(ordinal_form->plan.sql.find("ORDER BY 2 LIMIT $1") != std::string::npos);
     }
 }
