@@ -16,6 +16,8 @@ namespace pgrev::audit {
 struct ColumnType {
     std::uint32_t oid = 0;
     std::int32_t typmod = -1;
+
+    bool operator==(const ColumnType&) const = default;
 };
 
 struct AuditedTableInfo {

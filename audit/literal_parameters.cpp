@@ -28,12 +28,10 @@ struct Sites {
     std::unordered_map<std::size_t, ColumnType> set_columns;
 };
 
-// A column of a type some number parameters may be assigned to (assignment_cannot_fail).
+// A column of a type some number parameters may be assigned to: one whose type, without its
+// typmod, takes a 0.
 bool takes_number_parameters(ColumnType column) {
-    for (std::uint32_t oid : {kInt2Oid, kInt4Oid, kInt8Oid, kNumericOid, kFloat4Oid, kFloat8Oid}) {
-        if (column.oid == oid) return true;
-    }
-    return false;
+    return assignment_cannot_fail("0", false, kInt4Oid, {column.oid, -1});
 }
 
 // The audited table an UPDATE's fields name; null when none or unknown.

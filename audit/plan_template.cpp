@@ -175,8 +175,7 @@ void PlanTemplate::find_parameters(std::string_view text, const StatementShape& 
             slot_uses[k] = sites[i].use;
             slot_columns_[k] = sites[i].column;
             seen[k] = true;
-        } else if (slot_uses[k] != sites[i].use || slot_columns_[k].oid != sites[i].column.oid ||
-                   slot_columns_[k].typmod != sites[i].column.typmod) {
+        } else if (slot_uses[k] != sites[i].use || slot_columns_[k] != sites[i].column) {
             slot_uses[k] = ParameterUse::Text;
         }
     }

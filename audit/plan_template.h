@@ -20,8 +20,8 @@
 // (sqlcommenter, Rails query logs), which would make every text new, and a statement
 // prepared with the first request's comment would show that stale trace id in
 // pg_stat_activity for every later one. A planner hint (`/*+ SeqScan(t) */`, pg_hint_plan)
-// stays. A text with parameters of its own ($1, an unnamed
-// Parse) keeps its numbers as text: its form only leaves out the comments.
+// stays. A text with parameters of its own ($1, an unnamed Parse) keeps its numbers as text:
+// its form only leaves out the comments.
 #pragma once
 
 #include <cstddef>

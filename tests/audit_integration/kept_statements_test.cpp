@@ -63,6 +63,13 @@ std::string unnamed(const std::string& sql, const std::string& value,
     return fe::parse("", sql, types) + fe::bind("", "", {value}) + fe::execute("");
 }
 
+// An unnamed Parse, Describe of it, Bind with `value` for $1, Describe of the portal,
+// Execute and Sync, as node-postgres and psycopg 3 send a statement.
+std::string described(const std::string& sql, const std::string& value) {
+    return fe::parse("", sql) + fe::describe('S', "") + fe::bind("", "", {value}) +
+           fe::describe('P', "") + fe::execute("") + fe::sync();
+}
+
 std::string update(const std::string& value, const std::vector<std::uint32_t>& types = {}) {
     return unnamed(kUpdate, value, types) + fe::sync();
 }
@@ -173,10 +180,7 @@ TEST_CASE("an unnamed Parse whose comment differs each time") {
             std::string text = sql;
             for (std::size_t at; (at = text.find('#')) != std::string::npos;)
                 text.replace(at, 1, n);
-            steps.push_back({fe::parse("", text) + fe::describe('S', "") +
-                                 fe::bind("", "", {std::to_string(i + 2)}) + fe::describe('P', "") +
-                                 fe::execute("") + fe::sync(),
-                             1});
+            steps.push_back({described(text, std::to_string(i + 2)), 1});
         }
         return steps;
     };
@@ -215,10 +219,7 @@ TEST_CASE("an unnamed Parse with RETURNING") {
         std::string sql = "UPDATE reservation SET party = $1 WHERE id = 100001 RETURNING " + list;
         Steps steps;
         for (int i = 0; i < 4; ++i) {
-            steps.push_back({fe::parse("", sql) + fe::describe('S', "") +
-                                 fe::bind("", "", {std::to_string(i + 2)}) + fe::describe('P', "") +
-                                 fe::execute("") + fe::sync(),
-                             1});
+            steps.push_back({described(sql, std::to_string(i + 2)), 1});
         }
         return steps;
     };
