@@ -122,10 +122,10 @@ void StatementAnalyzer::analyze_query(const StatementNode& n, StatementAnalysis&
     // Everything that writes an audited table must be a site the rewrite handles: a DML
     // in a sub-select's WITH, say, is an error in PostgreSQL anyway, and refused here.
     int handled = static_cast<int>(a.in_ctes.size()) + (a.main ? 1 : 0);
-    std::string table;
-    if (!a.refused && a.unknown_tables.empty() && count_audited_writes(n.node, &table) != handled) {
-        refuse(a, sqlstate::kFeatureNotSupported,
-               "cannot audit this statement: it changes " + table +
+    HiddenWrite first;
+    if (!a.refused && a.unknown_tables.empty() && count_audited_writes(n.node, &first) != handled) {
+        refuse(a, first.sqlstate(),
+               "cannot audit this statement: it changes " + first.table +
                    " in a place pgrev cannot rewrite (only the statement itself and its "
                    "top-level WITH can)");
     }
@@ -134,10 +134,10 @@ void StatementAnalyzer::analyze_query(const StatementNode& n, StatementAnalysis&
 // Anything else that writes is refused: a write inside a statement pgrev does not rewrite
 // would have no revision.
 void StatementAnalyzer::refuse_hidden_writes(const StatementNode& n, StatementAnalysis& a) {
-    std::string table;
-    if (count_audited_writes(n.node, &table) > 0) {
-        refuse(a, sqlstate::kFeatureNotSupported,
-               "cannot audit this statement: it changes " + table +
+    HiddenWrite first;
+    if (count_audited_writes(n.node, &first) > 0) {
+        refuse(a, first.sqlstate(),
+               "cannot audit this statement: it changes " + first.table +
                    " in a place pgrev cannot rewrite");
     }
 }
@@ -167,7 +167,11 @@ bool StatementAnalyzer::refuse_history_change(const TableMatch& m, std::string_v
     return true;
 }
 
-int StatementAnalyzer::count_audited_writes(const Json& node, std::string* first) const {
+std::string_view StatementAnalyzer::HiddenWrite::sqlstate() const {
+    return history ? sqlstate::kInsufficientPrivilege : sqlstate::kFeatureNotSupported;
+}
+
+int StatementAnalyzer::count_audited_writes(const Json& node, HiddenWrite* first) const {
     int count = 0;
     for_each_node(node, [&](std::string_view kind, const Json& fields) {
         if (!is_dml(kind) && kind != "MergeStmt") return;
@@ -181,7 +185,7 @@ int StatementAnalyzer::count_audited_writes(const Json& node, std::string* first
                        forges_history(m, kind, fields);
         if (!audited && !history) return;
         if (count++ == 0 && first != nullptr) {
-            *first = table_name(m);
+            *first = {table_name(m), !audited};
         }
     });
     return count;

@@ -241,9 +241,15 @@ class StatementAnalyzer {
     }
     // "audited table s.t", "revision table s.t_rev", or a partition and its audited table.
     std::string table_name(const TableMatch& m) const;
-    // Writes to audited tables (and history changes of _rev tables) anywhere under `node`;
-    // `first` gets the first one's table, "schema.table".
-    int count_audited_writes(const Json& node, std::string* first = nullptr) const;
+    // The first write count_audited_writes found: its table (as table_name says it) and
+    // whether it writes history, which is refused as a privilege, wherever it hides.
+    struct HiddenWrite {
+        std::string table;
+        bool history = false;
+        std::string_view sqlstate() const;
+    };
+    // Writes to audited tables (and history changes of _rev tables) anywhere under `node`.
+    int count_audited_writes(const Json& node, HiddenWrite* first = nullptr) const;
     bool analyze_returning_columns(const Json& returning, DmlSite& site, StatementAnalysis& a);
     void expand_stars(const Json& returning, DmlSite& site) const;
     bool type_whole_row_refs(const Json& returning, DmlSite& site, StatementAnalysis& a);

@@ -14,6 +14,9 @@ namespace pgrev::audit {
 
 namespace {
 
+// Why a write of a _rev table is refused, where it hides in a statement pgrev does not rewrite.
+constexpr std::string_view kHistoryIsPgrevs = "revision history is written by pgrev alone";
+
 using Kind = TableMatch::Kind;
 
 // EXPLAIN (ANALYZE) and EXPLAIN ANALYZE run the statement; plain EXPLAIN does not.
@@ -65,11 +68,11 @@ void StatementAnalyzer::analyze_merge(const StatementNode& n, StatementAnalysis&
                            table_name(m)));
     }
     // Its WITH may hold a data-modifying statement, which pgrev does not rewrite here.
-    std::string table;
+    HiddenWrite first;
     if (auto with = n.fields.find("withClause");
-        with != n.fields.end() && count_audited_writes(*with, &table) > 0) {
-        refuse(a, sqlstate::kFeatureNotSupported,
-               "cannot audit this statement: it changes " + table +
+        with != n.fields.end() && count_audited_writes(*with, &first) > 0) {
+        refuse(a, first.sqlstate(),
+               "cannot audit this statement: it changes " + first.table +
                    " in the WITH of a MERGE, which pgrev cannot rewrite");
     }
 }
@@ -102,12 +105,11 @@ void StatementAnalyzer::analyze_copy(const StatementNode& n, StatementAnalysis& 
                                table_name(m)));
         }
     }
-    std::string table;
-    if (auto q = f.find("query"); q != f.end() && count_audited_writes(*q, &table) > 0) {
-        refuse(a, sqlstate::kFeatureNotSupported,
-               "cannot audit a change of " + table +
-                   " inside COPY (query) TO: its rows "
-                   "would have no revisions");
+    HiddenWrite first;
+    if (auto q = f.find("query"); q != f.end() && count_audited_writes(*q, &first) > 0) {
+        refuse(a, first.sqlstate(),
+               fmt::format("cannot audit a change of {} inside COPY (query) TO: {}", first.table,
+                           first.history ? kHistoryIsPgrevs : "its rows would have no revisions"));
     }
 }
 
@@ -233,14 +235,15 @@ void StatementAnalyzer::analyze_alter_table(const StatementNode& n, StatementAna
 }
 
 void StatementAnalyzer::analyze_explain(const StatementNode& n, StatementAnalysis& a) {
-    std::string table;
+    HiddenWrite first;
     if (explain_runs_statement(n.fields) &&
-        count_audited_writes(n.fields.at("query"), &table) > 0) {
-        refuse(a, sqlstate::kFeatureNotSupported,
-               "EXPLAIN ANALYZE of a change to " + table +
-                   " is refused: it would change "
-                   "rows without revisions (use EXPLAIN without ANALYZE, or run it directly on "
-                   "PostgreSQL)");
+        count_audited_writes(n.fields.at("query"), &first) > 0) {
+        refuse(a, first.sqlstate(),
+               fmt::format(
+                   "EXPLAIN ANALYZE of a change to {} is refused: {} (use EXPLAIN "
+                   "without ANALYZE, or run it directly on PostgreSQL)",
+                   first.table,
+                   first.history ? kHistoryIsPgrevs : "it would change rows without revisions"));
     }
 }
 

@@ -350,9 +350,20 @@ TEST_SUITE("audit") {
         check_refused("COPY rev_parent FROM STDIN", "42501",
                       "COPY FROM into public.rev_parent (a parent of revision table "
                       "public.reservation_rev)");
-        // Where the INSERT hides, it is refused too.
-        check_refused("EXPLAIN ANALYZE INSERT INTO reservation_rev (rev_id) VALUES (NULL)", "0A000",
-                      "reservation_rev");
+        // Where the INSERT hides, it is refused too, as the privilege it is (42501), like
+        // any write of history; a hidden write of an audited table stays 0A000.
+        for (const char* sql :
+             {"EXPLAIN ANALYZE INSERT INTO reservation_rev (rev_id) VALUES (NULL)",
+              "COPY (INSERT INTO reservation_rev (rev_id) VALUES (NULL) RETURNING 1) TO STDOUT",
+              "EXPLAIN ANALYZE DELETE FROM reservation_rev",
+              "CREATE TABLE bp_copy AS WITH x AS (UPDATE reservation_rev SET party = 1 "
+              "RETURNING 1) SELECT * FROM x"}) {
+            check_refused(sql, "42501", "revision table public.reservation_rev");
+        }
+        check_refused("EXPLAIN ANALYZE INSERT INTO reservation_rev (rev_id) VALUES (NULL)", "42501",
+                      "is refused: revision history is written by pgrev alone");
+        check_refused("EXPLAIN ANALYZE DELETE FROM reservation", "0A000",
+                      "audited table public.reservation");
         check_not_refused("EXPLAIN ANALYZE INSERT INTO reservation_rev (rev_id) VALUES (NULL)",
                           allow);
         // An inheritance parent keeps the rows inserted into it.

@@ -132,6 +132,18 @@ TEST_CASE("code, rules, DDL and forged revisions that would go around the audit 
         CHECK(snapshot(direct) == before);
     }
 
+    // A write of history hidden where pgrev does not rewrite is refused as a write of history.
+    for (const char* sql :
+         {"EXPLAIN ANALYZE INSERT INTO reservation_rev (rev_id) VALUES (gen_random_uuid())",
+          "COPY (DELETE FROM reservation_rev RETURNING 1) TO STDOUT"}) {
+        CAPTURE(sql);
+        Outcome o = simple(app, sql);
+        CHECK_MESSAGE(o.sqlstate == "42501", o.describe());
+        CHECK_MESSAGE(o.message.find("revision table public.reservation_rev") != std::string::npos,
+                      o.describe());
+        CHECK(snapshot(direct) == before);
+    }
+
     // A refused ATTACH links nothing: its table stays an ordinary one.
     CHECK(simple(app, "UPDATE bp_filled SET v = v").tag == "UPDATE 1");
 
