@@ -261,6 +261,7 @@ RewritePlan PlanTemplate::fill(std::string_view text, const StatementShape& shap
     if (model_.action == RewritePlan::Action::Forward) return plan;
     plan.original = std::string(text);
     plan.sql.reserve(generated_.size() + 2 * text.size());
+    plan.source_map.reserve(segments_.size());  // a piece per segment of the text at most
     // The parameterized form is made in the same walk, while no value forbids it.
     std::shared_ptr<ParameterizedPlan> form;
     std::vector<std::size_t> number_of;  // per slot, its $n; 0: none yet
@@ -269,6 +270,7 @@ RewritePlan PlanTemplate::fill(std::string_view text, const StatementShape& shap
         form->plan = model_;
         form->plan.original = plan.original;
         form->plan.sql.reserve(plan.sql.capacity());
+        form->plan.source_map.reserve(segments_.size());
         number_of.assign(shape.slots.size(), 0);
     }
     for (const Segment& s : segments_) {
