@@ -26,7 +26,26 @@ struct Sites {
     std::unordered_set<std::size_t> set_values;
     // Of those, the ones assigned to a column of an audited table: its type.
     std::unordered_map<std::size_t, ColumnType> set_columns;
+    // Location of each string constant that is a SET value of a whole column of an audited
+    // table of a type that takes strings as they are -> that type.
+    std::unordered_map<std::size_t, ColumnType> string_columns;
 };
+
+constexpr std::uint32_t kTextOid = 25;
+constexpr std::uint32_t kVarcharOid = 1043;
+constexpr std::uint32_t kBpcharOid = 1042;
+
+bool takes_string_parameters(ColumnType column) {
+    return column.oid == kTextOid || column.oid == kVarcharOid || column.oid == kBpcharOid;
+}
+
+// The location of `item` when it is a string constant ({"A_Const": {"sval": ...}}).
+std::optional<std::size_t> string_at(const Json& item) {
+    if (!item.is_object() || item.size() != 1) return std::nullopt;
+    auto it = item.find("A_Const");
+    if (it == item.end() || !it->contains("sval")) return std::nullopt;
+    return static_cast<std::size_t>(location_of(*it));
+}
 
 // A column of a type some number parameters may be assigned to: one whose type, without its
 // typmod, takes a 0.
@@ -121,6 +140,14 @@ Sites find_sites(const Json& tree, const CatalogSnapshot* catalog) {
                     if (rt == item.end()) continue;
                     auto val = rt->find("val");
                     if (val == rt->end()) continue;
+                    if (auto text_at = string_at(*val)) {
+                        if (parent_table == nullptr || rt->contains("indirection")) continue;
+                        const ColumnType* type = parent_table->column_type(rt->value("name", ""));
+                        if (type != nullptr && takes_string_parameters(*type)) {
+                            sites.string_columns.emplace(*text_at, *type);
+                        }
+                        continue;
+                    }
                     auto at = site_at(*val);
                     if (!at) continue;
                     sites.set_values.insert(*at);
@@ -176,9 +203,9 @@ bool at_most(std::string_view digits, std::string_view limit) {
 }  // namespace
 
 std::vector<ParameterSite> parameter_uses(std::string_view sql,
-                                          const std::vector<std::size_t>& number_offsets,
+                                          const std::vector<std::size_t>& offsets,
                                           const CatalogSnapshot* catalog) {
-    std::vector<ParameterSite> uses(number_offsets.size());
+    std::vector<ParameterSite> uses(offsets.size());
     ParseResult parsed = parse_sql(sql);
     if (!parsed.ok || parsed.statements.size() != 1) return uses;
     Sites sites = find_sites(*parsed.tree, catalog);
@@ -191,8 +218,14 @@ std::vector<ParameterSite> parameter_uses(std::string_view sql,
         auto it = sites.set_columns.find(at);
         return it == sites.set_columns.end() ? ColumnType{} : it->second;
     };
-    for (std::size_t i = 0; i < number_offsets.size(); ++i) {
-        std::size_t at = number_offsets[i];
+    for (std::size_t i = 0; i < offsets.size(); ++i) {
+        std::size_t at = offsets[i];
+        if (at < sql.size() && sql[at] == '\'') {
+            if (auto it = sites.string_columns.find(at); it != sites.string_columns.end()) {
+                uses[i] = {ParameterUse::String, it->second};
+            }
+            continue;
+        }
         if (auto it = constants.find(at); it != constants.end()) {
             if (it->second) uses[i] = {ParameterUse::Value, column_at(at)};
             continue;
@@ -301,6 +334,30 @@ bool parameters_plan_alike(std::string_view sql, const std::vector<std::uint32_t
         if (typed && sites.set_values.contains(at)) alike = false;
     });
     return alike;
+}
+
+std::optional<std::string> string_assignment_value(std::string_view token, ColumnType column) {
+    if (!takes_string_parameters(column)) return std::nullopt;
+    if (token.size() < 2 || token.front() != '\'' || token.back() != '\'') return std::nullopt;
+    std::string value;
+    std::string_view body = token.substr(1, token.size() - 2);
+    for (std::size_t i = 0; i < body.size(); ++i) {
+        char c = body[i];
+        if (c == '\\') return std::nullopt;
+        if (c == '\'') {
+            // Inside one literal a quote is doubled; a lone one ends it (a continuation).
+            if (i + 1 == body.size() || body[i + 1] != '\'') return std::nullopt;
+            ++i;
+        }
+        value += c;
+    }
+    // varchar(n) and char(n): typmod n + 4; -1 without a length.
+    constexpr int kVarHeader = 4;
+    if (column.oid != kTextOid && column.typmod >= kVarHeader &&
+        value.size() > static_cast<std::size_t>(column.typmod - kVarHeader)) {
+        return std::nullopt;
+    }
+    return value;
 }
 
 bool parses_with_parameters(std::string_view sql, std::size_t count) {

@@ -1,5 +1,6 @@
-// Which number literals of a rewritten statement pgrev may send as parameters of a prepared
-// statement of its own (plan_template.h, "kept Queries"), and with which type. The server
+// Which number literals (and string SET values, see parameter_uses) of a rewritten statement
+// pgrev may send as parameters of a prepared statement of its own (plan_template.h, "kept
+// Queries"), and with which type. The server
 // must read the parameter exactly as it would the literal, and a prepared statement may run
 // with a generic plan, where the parameters are not constants while planning:
 //   - the same type: PostgreSQL types an integer literal int4 when it fits, else int8 when it
@@ -27,6 +28,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -39,6 +42,7 @@ enum class ParameterUse : char {
     Value,    // a parameter holding the literal
     Negated,  // a parameter holding the literal, which a unary minus before it negates
     Dropped,  // a comment, left out (plan_template.h); parameter_uses never says so
+    String,   // a parameter holding a string literal's value (string_assignment_value)
 };
 
 struct ParameterSite {
@@ -48,11 +52,16 @@ struct ParameterSite {
     ColumnType column;
 };
 
-// For every offset in `number_offsets` (where a number token of `sql` begins, ascending): how
-// it may be sent. `sql` holds one statement; Text for all when it does not parse. `catalog`
-// gives the types of the audited tables' columns (none: SET values stay text).
+// For every offset in `offsets` (where a number token or a plain '...' string token of `sql`
+// begins, ascending): how it may be sent. `sql` holds one statement; Text for all when it does
+// not parse. `catalog` gives the types of the audited tables' columns (none: SET values stay
+// text). A string is a parameter only as a SET value of a whole column of an audited table
+// whose type reads any string as it is (text, varchar, char; see string_assignment_value),
+// where the literal, of type unknown, is coerced to the column's type exactly as a parameter
+// of unspecified type is: everywhere else (an operator's operand, a function's argument, a
+// WHERE) a parameter's type might be resolved otherwise than the literal's, and it stays text.
 std::vector<ParameterSite> parameter_uses(std::string_view sql,
-                                          const std::vector<std::size_t>& number_offsets,
+                                          const std::vector<std::size_t>& offsets,
                                           const CatalogSnapshot* catalog = nullptr);
 
 inline constexpr std::uint32_t kInt2Oid = 21;
@@ -73,6 +82,14 @@ std::uint32_t number_parameter_type(std::string_view token, bool negated);
 // may fail or read the value otherwise: false.
 bool assignment_cannot_fail(std::string_view token, bool negated, std::uint32_t type,
                             ColumnType column);
+
+// The value of the string literal `token` (a plain '...', quotes doubled inside) as a
+// parameter assigned to a column of type `column`, when that cannot fail and reads the same:
+// text, varchar or char, and no longer than the column's length (counted in bytes, which
+// are at least its characters in every encoding). nullopt when it must stay text: another
+// type, an E'...' or a string continued on the next line (one slot of the shape, more than
+// one token), or a backslash, which standard_conforming_strings off would read otherwise.
+std::optional<std::string> string_assignment_value(std::string_view token, ColumnType column);
 
 // A client's own statement with parameters (`types`: their OIDs, 0 or missing when not
 // given) would run the same kept by pgrev, with a generic plan, as in the client's unnamed

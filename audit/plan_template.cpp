@@ -37,12 +37,20 @@ void add_piece(std::vector<SourcePiece>& pieces, SourcePiece piece) {
 // parameter `number`, a new one when `number` is 0; false when the value must stay text.
 bool add_parameter(ParameterizedPlan& form, std::size_t& number, std::string_view value,
                    ParameterUse use, ColumnType column, std::size_t from) {
-    if (number == 0) {
+    // A bulk INSERT gains nothing from being kept, and Bind counts in 16 bits.
+    constexpr std::size_t kMaxParameters = 1000;
+    if (number == 0 && form.types.size() == kMaxParameters) return false;
+    if (number == 0 && use == ParameterUse::String) {
+        // Of unspecified type: the server gives it the column's, as it does the literal.
+        std::optional<std::string> text = string_assignment_value(value, column);
+        if (!text) return false;
+        form.types.push_back(0);
+        form.values.push_back(std::move(*text));
+        number = form.types.size();
+    } else if (number == 0) {
         bool negated = use == ParameterUse::Negated;
         std::uint32_t type = number_parameter_type(value, negated);
-        // A bulk INSERT gains nothing from being kept, and Bind counts in 16 bits.
-        constexpr std::size_t kMaxParameters = 1000;
-        if (type == 0 || form.types.size() == kMaxParameters) return false;
+        if (type == 0) return false;
         if (column.oid != 0 && !assignment_cannot_fail(value, negated, type, column)) {
             return false;
         }
@@ -147,14 +155,14 @@ void PlanTemplate::find_parameters(std::string_view text, const StatementShape& 
         plan.statements.size() != 1) {
         return;
     }
-    // Where each copy of a number slot begins in the rewritten text.
+    // Where each copy of a number or string slot begins in the rewritten text.
     std::vector<std::size_t> slot_of_copy;
     std::vector<std::size_t> offsets;
     std::size_t out = 0;
     for (const Segment& s : segments_) {
         if (s.kind == Segment::Kind::Slot) {
             const ShapeSlot& slot = shape.slots[s.slot];
-            if (slot.kind == ShapeSlot::Kind::Number) {
+            if (slot.kind == ShapeSlot::Kind::Number || slot.kind == ShapeSlot::Kind::String) {
                 slot_of_copy.push_back(s.slot);
                 offsets.push_back(out);
             }
@@ -197,7 +205,10 @@ void PlanTemplate::find_parameters(std::string_view text, const StatementShape& 
     std::size_t references = 0;
     for (std::size_t i = 0; i < sites.size(); ++i) {
         ParameterUse use = slot_uses_[slot_of_copy[i]];
-        references += use == ParameterUse::Value || use == ParameterUse::Negated ? 1 : 0;
+        references += use == ParameterUse::Value || use == ParameterUse::Negated ||
+                              use == ParameterUse::String
+                          ? 1
+                          : 0;
     }
     if (form && parses_with_parameters(form->plan.sql, references)) return;
     if (!drops) {

@@ -12,9 +12,9 @@
 //
 // A template of one rewritten statement whose result columns are the ones it names (no
 // RETURNING, or one without `*` and whole rows: RewritePlan::result_columns_named) also makes
-// the statement's parameterized form (RewritePlan::parameterized): its number literals as
-// parameters where the server reads a parameter as it would the literal
-// (literal_parameters.h), so that a session can keep it prepared however the values change
+// the statement's parameterized form (RewritePlan::parameterized): its number literals (and
+// strings set into text columns) as parameters where the server reads a parameter as it would the
+// literal (literal_parameters.h), so that a session can keep it prepared however the values change
 // (server/own_statements.h). The form leaves the client's comments out, each replaced by a
 // space: frameworks tag every request's SQL with a comment holding a trace id
 // (sqlcommenter, Rails query logs), which would make every text new, and a statement

@@ -162,6 +162,52 @@ TEST_SUITE("audit") {
         CHECK(parameter_uses("UPDATE t SET a = -17", {18}, c)[0].column.oid == kInt2Oid);
     }
 
+    TEST_CASE("literal parameters: a string SET value of a text column of an audited table") {
+        const CatalogSnapshot* c = &t_catalog();
+        std::string sql = "UPDATE t SET c = 'x', a = 'x' WHERE c = 'x'";
+        CHECK(uses_of(sql, "'x'", c) == std::vector<U>{U::String, U::Text, U::Text});
+        CHECK(parameter_uses(sql, offsets_of(sql, "'x'"), c)[0].column.oid == 25);
+        CHECK(uses_of("UPDATE public.t AS u SET c = '' WHERE a = 1", "''", c) ==
+              std::vector<U>{U::String});
+        // Where its type could be resolved otherwise, or the column is not known: text.
+        for (const char* other :
+             {"UPDATE t SET c = 'x' || c", "UPDATE t SET c = 'x'::text", "UPDATE t SET c[1] = 'x'",
+              "UPDATE t SET c = lower('x')", "UPDATE other.t SET c = 'x'",
+              "INSERT INTO t (c) VALUES ('x')", "SELECT 'x'",
+              "INSERT INTO t VALUES (1) ON CONFLICT (a) DO UPDATE SET c = 'x'"}) {
+            CAPTURE(other);
+            CHECK(uses_of(other, "'x'", c) == std::vector<U>{U::Text});
+        }
+        CHECK(uses_of("UPDATE t SET c = 'x'", "'x'") == std::vector<U>{U::Text});
+        // Numbers of the same text go on as before.
+        CHECK(uses_of("UPDATE t SET c = 'x', d = 5 WHERE a = 5", "5", c) ==
+              std::vector<U>{U::Value, U::Value});
+    }
+
+    TEST_CASE("literal parameters: a string's value, where its assignment cannot fail") {
+        ColumnType text{25, -1};
+        ColumnType varchar5{1043, 5 + 4};
+        ColumnType char3{1042, 3 + 4};
+        CHECK(string_assignment_value("'it''s'", text) == "it's");
+        CHECK(string_assignment_value("''", text) == "");
+        CHECK(string_assignment_value("'''x'''", text) == "'x'");
+        CHECK(string_assignment_value("'abcde'", varchar5) == "abcde");
+        CHECK_FALSE(string_assignment_value("'abcdef'", varchar5));
+        CHECK(string_assignment_value("'abc'", char3) == "abc");
+        CHECK_FALSE(string_assignment_value("'abcd'", char3));
+        // Bytes, not characters: "é" is two in UTF-8.
+        CHECK_FALSE(string_assignment_value("'abcdé'", varchar5));
+        CHECK(string_assignment_value("'abcdefgh é'", {1043, -1}) == "abcdefgh é");
+        // A backslash (standard_conforming_strings), a continuation, E'...': text.
+        CHECK_FALSE(string_assignment_value("'a\\b'", text));
+        CHECK_FALSE(string_assignment_value("'a'\n'b'", text));
+        CHECK_FALSE(string_assignment_value("E'a'", text));
+        // Types that may read a string otherwise: int4, name (truncates), a domain.
+        for (std::uint32_t other : {kInt4Oid, 19U, 16400U}) {
+            CHECK_FALSE(string_assignment_value("'a'", {other, -1}));
+        }
+    }
+
     TEST_CASE("literal parameters: an assignment that cannot fail for the value") {
         ColumnType int2{kInt2Oid, -1};
         CHECK(assignment_cannot_fail("32767", false, kInt4Oid, int2));

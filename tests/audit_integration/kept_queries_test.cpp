@@ -450,7 +450,7 @@ TEST_CASE("kept simple Queries and the session's statements") {
     }
     SUBCASE("strings that differ are other statements, comments are not") {
         Steps steps =
-            each("UPDATE reservation AS k9 SET name = 'Steve #', party = 4 WHERE id = 100001",
+            each("UPDATE reservation AS k9 SET party = 4 WHERE id = 100001 AND name <> 'Steve #'",
                  {"1", "2", "3"}) +
             each("UPDATE reservation AS k9 SET name = $q$Steve #$q$, party = 4 WHERE id = 100001",
                  {"1", "2", "3"}, "SELECT name FROM reservation WHERE id = 100001");
@@ -522,6 +522,63 @@ TEST_CASE("kept simple Queries with SET values, by the column's type") {
     // statement.
     CHECK(seen.kept.back() == std::vector<std::string>{"__pgrev_1|11"});
     CHECK(seen.types == std::vector<std::string>{"{integer,numeric,numeric,integer,integer}"});
+}
+
+// A string SET value of a text, varchar or char column is a parameter too (of unspecified
+// type: the server gives it the column's, as it gives the literal), where its coercion cannot
+// fail; longer values, other types, backslashes, E'...' and continued strings stay text.
+TEST_CASE("kept simple Queries with string SET values of text columns") {
+    if (skip_without_pgrev()) return;
+    PgConn direct = connect_direct();
+    const char* drop = "DROP TABLE IF EXISTS kq_strings, kq_strings_rev";
+    DirectCleanup cleanup(drop);
+    exec(direct, drop);
+    exec(direct,
+         "CREATE TABLE kq_strings (id int PRIMARY KEY, t text, v varchar(5), c char(3), "
+         "n name, d date)");
+    exec(direct, "INSERT INTO kq_strings VALUES (1, '', '', '', '', '2026-01-01')");
+    auto set = [](const std::string& t, const std::string& v, const std::string& c,
+                  const char* id) {
+        return q("UPDATE kq_strings SET t = " + t + ", v = " + v + ", c = " + c +
+                 ", n = 'name', d = '2026-12-01' WHERE id = " + id);
+    };
+    // More than 5 runs, so that the server may use a generic plan.
+    Steps steps = {set("'a'", "'abc'", "'x'", "1"), set("'it''s'", "'abcde'", "'xyz'", "1"),
+                   set("''", "''", "''", "1"), set("'été'", "'éé'", "'é'", "1"),
+                   set("'Guest 1'", "' a  '", "'a'", "1")};
+    for (const char* id : {"1", "2", "1", "2", "1", "2"})
+        steps.push_back(set("'Guest 2'", "'b'", "'b'", id));
+    // No row: values whose coercion fails while planning, whichever row it is.
+    steps = steps +
+            failing(
+                "UPDATE kq_strings SET t = 'a', v = 'abcdef', c = 'x', n = 'name', "
+                "d = '2026-12-01' WHERE id = 2") +
+            failing(
+                "UPDATE kq_strings SET t = 'a', v = 'a', c = 'abcd', n = 'name', "
+                "d = '2026-12-01' WHERE id = 2") +
+            failing(
+                "UPDATE kq_strings SET t = 'a', v = 'a', c = 'x', n = 'name', "
+                "d = '2026-13-01' WHERE id = 2") +
+            Steps{// Text: a backslash, a continued string, E'...'; then the kept one again.
+                  set("'a\\b'", "'b'", "'b'", "1"), set("'ab'\n'cd'", "'b'", "'b'", "1"),
+                  set("E'x\\ty'", "'b'", "'b'", "1"), set("'last'", "'b'", "'b'", "1"),
+                  q("SELECT t, v, c, n, d FROM kq_strings ORDER BY id")};
+    Seen plain = run(TestEnv::get().cluster().port(), {steps}, true, "kq_strings");
+    std::unique_ptr<PgrevProcess> pgrev =
+        TestEnv::get().start_pgrev(PgrevLimits{}, "{tables: [reservation, kq_strings]}");
+    Seen seen = run(pgrev->port(), {steps}, true, "kq_strings_rev");
+    compare(plain, seen);
+    CHECK(contains(plain.transcript, "value too long for type character varying(5)"));
+    CHECK(contains(plain.transcript, "value too long for type character(3)"));
+    CHECK(contains(plain.transcript, "date/time field value out of range"));
+    CHECK(seen.revisions == 4);  // since the last failure rolled the others back
+    // The 1st went as text; the 10 after it and the last were pgrev's statement. The values
+    // too long, the date (a string into a date column stays text: another statement), the
+    // backslash and the continued string (one slot of its shape, two tokens) went as text;
+    // E'...' is another shape.
+    CHECK(seen.kept.back() == std::vector<std::string>{"__pgrev_1|11"});
+    CHECK(seen.types == std::vector<std::string>{"{text,\"character varying\",character,integer}"});
+    CHECK(contains(seen.texts.at(0), "n = 'name', d = '2026-12-01'"));
 }
 
 // DDL through pgrev changes its catalog: the statement pgrev kept before it is not used after.
