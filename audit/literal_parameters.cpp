@@ -140,22 +140,19 @@ Sites find_sites(const Json& tree, const CatalogSnapshot* catalog) {
                     if (rt == item.end()) continue;
                     auto val = rt->find("val");
                     if (val == rt->end()) continue;
+                    // A whole column (not `col[1]` or `col.field`) of the audited table.
+                    const ColumnType* type = parent_table == nullptr || rt->contains("indirection")
+                                                 ? nullptr
+                                                 : parent_table->column_type(rt->value("name", ""));
                     if (auto text_at = string_at(*val)) {
-                        if (parent_table == nullptr || rt->contains("indirection")) continue;
-                        const ColumnType* type = parent_table->column_type(rt->value("name", ""));
                         if (type != nullptr && takes_string_parameters(*type)) {
                             sites.string_columns.emplace(*text_at, *type);
                         }
-                        continue;
-                    }
-                    auto at = site_at(*val);
-                    if (!at) continue;
-                    sites.set_values.insert(*at);
-                    // A whole column (not `col[1]` or `col.field`) of the audited table.
-                    if (parent_table == nullptr || rt->contains("indirection")) continue;
-                    const ColumnType* type = parent_table->column_type(rt->value("name", ""));
-                    if (type != nullptr && takes_number_parameters(*type)) {
-                        sites.set_columns.emplace(*at, *type);
+                    } else if (auto at = site_at(*val)) {
+                        sites.set_values.insert(*at);
+                        if (type != nullptr && takes_number_parameters(*type)) {
+                            sites.set_columns.emplace(*at, *type);
+                        }
                     }
                 }
             } else if (*key == "SortBy") {

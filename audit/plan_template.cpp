@@ -205,10 +205,7 @@ void PlanTemplate::find_parameters(std::string_view text, const StatementShape& 
     std::size_t references = 0;
     for (std::size_t i = 0; i < sites.size(); ++i) {
         ParameterUse use = slot_uses_[slot_of_copy[i]];
-        references += use == ParameterUse::Value || use == ParameterUse::Negated ||
-                              use == ParameterUse::String
-                          ? 1
-                          : 0;
+        references += use != ParameterUse::Text && use != ParameterUse::Dropped ? 1 : 0;
     }
     if (form && parses_with_parameters(form->plan.sql, references)) return;
     if (!drops) {

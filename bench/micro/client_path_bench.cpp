@@ -20,6 +20,9 @@
 #include <vector>
 
 #include "bench/micro/orm_statements.h"
+#include "protocol/backend_messages.h"
+#include "protocol/byte_reader.h"
+#include "protocol/frontend_messages.h"
 #include "tests/server/handler_harness.h"
 
 namespace {
@@ -33,7 +36,7 @@ enum class Variation { SameText, NewLiterals, NewShape };
 
 // What the server answers, piece by piece: pgrev sends a text as it is, rewritten, or as its
 // own prepared statement (a Parse the first time, then a Bind), so the answers are made for
-// the messages it sent (Server::answer), as PostgreSQL would make them.
+// the messages it sent (Path::answer), as PostgreSQL would make them.
 struct ServerAnswers {
     std::string description;  // to a Describe: a RowDescription, or NoData
     std::string rows;         // RETURNING's rows
@@ -101,13 +104,13 @@ Exchange make_exchange(Mode mode, Statement statement, bool audited, Variation v
     // revisions, or with RETURNING the SELECT of the rows; the client gets its own tag back.
     const std::string client_tag = update ? "UPDATE 1" : "INSERT 0 1";
     const std::string server_tag = !audited ? client_tag : update ? "INSERT 0 1" : "SELECT 1";
-    x.server = {update ? message('n', "") : rows_head, rows,
-                protocol::encode_command_complete(server_tag),
+    const std::string no_data = message(protocol::backend::kNoData, "");
+    x.server = {update ? no_data : rows_head, rows, protocol::encode_command_complete(server_tag),
                 protocol::encode_ready_for_query('I')};
     std::string head = rows_head;
     if (mode == Mode::Extended) {
-        head = message(protocol::backend::kParseComplete, "") + message('2', "") +
-               (update ? message('n', "") : rows_head);
+        head = protocol::encode_parse_complete() + message(protocol::backend::kBindComplete, "") +
+               (update ? no_data : rows_head);
     }
     x.to_client = head + rows + protocol::encode_command_complete(client_tag) + x.server.ready;
     if (mode == Mode::Query) {
@@ -188,27 +191,30 @@ struct Path {
                 char type = segment[at];
                 std::uint32_t length = protocol::read_u32_be(segment.data() + at + 1);
                 at += 1 + length;
+                namespace fe = protocol::frontend;
                 switch (type) {
-                    case 'Q':
-                        from_server += a.description[0] == 'T' ? a.description : "";
+                    case fe::kQuery:
+                        if (a.description[0] == protocol::backend::kRowDescription) {
+                            from_server += a.description;
+                        }
                         from_server += a.rows + a.complete + a.ready;
                         break;
-                    case 'P':
+                    case fe::kParse:
                         from_server += kParseComplete;
                         break;
-                    case 'B':
+                    case fe::kBind:
                         from_server += kBindComplete;
                         break;
-                    case 'C':
+                    case fe::kClose:
                         from_server += kCloseComplete;
                         break;
-                    case 'D':
+                    case fe::kDescribe:
                         from_server += a.description;
                         break;
-                    case 'E':
+                    case fe::kExecute:
                         from_server += a.rows + a.complete;
                         break;
-                    case 'S':
+                    case fe::kSync:
                         from_server += a.ready;
                         break;
                     default:
@@ -217,9 +223,9 @@ struct Path {
             }
         }
     }
-    static inline const std::string kParseComplete = message(protocol::backend::kParseComplete, "");
-    static inline const std::string kBindComplete = message('2', "");
-    static inline const std::string kCloseComplete = message('3', "");
+    static inline const std::string kParseComplete = protocol::encode_parse_complete();
+    static inline const std::string kBindComplete = message(protocol::backend::kBindComplete, "");
+    static inline const std::string kCloseComplete = message(protocol::backend::kCloseComplete, "");
     static std::string joined(const protocol::Output& out) {
         std::string s;
         for (const auto& segment : out.segments())
