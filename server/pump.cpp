@@ -85,6 +85,10 @@ void Pump::read_into_small() {
     // nothing more until bytes come. What arrives lands in the pump's own small buffer; the
     // pooled buffer is taken only then, and what else the socket holds (a bigger batch) is
     // read into it at once.
+    // The try-first recv cannot be skipped after a read shorter than its buffer (tried: a
+    // reactor op reporting such reads "exhausted"): the peer's end of stream may have come
+    // with the bytes, in the same edge-triggered event, and then no event follows; a session
+    // would hang on a server that sent its FATAL error and closed, or on a client gone.
     buffer_.release();
     read_keep_ = owner_;
     source_.async_read_some(
