@@ -17,19 +17,22 @@ std::size_t plan_bytes(const RewritePlan& plan) {
     return bytes;
 }
 
-std::string PlanCache::key(std::uint64_t generation, std::uint8_t variant, std::string_view sql) {
-    std::string k;
-    k.reserve(sql.size() + 9);
-    k.append(reinterpret_cast<const char*>(&generation), sizeof generation);
-    k.push_back(static_cast<char>(variant));
-    k.append(sql);
-    return k;
+void PlanCache::build_key(std::string& out, std::uint64_t generation, std::uint8_t variant,
+                          std::string_view sql) {
+    out.clear();
+    out.reserve(sql.size() + 9);
+    out.append(reinterpret_cast<const char*>(&generation), sizeof generation);
+    out.push_back(static_cast<char>(variant));
+    out.append(sql);
 }
 
 PlanPtr PlanCache::find(std::uint64_t catalog_generation, std::string_view sql,
                         std::uint8_t variant) {
-    std::string k = key(catalog_generation, variant, sql);
-    auto it = index_.find(k);
+    // Built in the cache's own buffer: a lookup allocates nothing once it has grown (up to
+    // 64 KiB: a bigger text's buffer is not kept).
+    build_key(lookup_key_, catalog_generation, variant, sql);
+    auto it = index_.find(std::string_view(lookup_key_));
+    if (lookup_key_.capacity() > 64 * 1024) std::string().swap(lookup_key_);
     if (it == index_.end()) {
         ++misses_;
         return nullptr;
@@ -48,7 +51,8 @@ void PlanCache::evict_last() {
 void PlanCache::insert(std::uint64_t catalog_generation, std::string_view sql, PlanPtr plan,
                        std::uint8_t variant) {
     if (capacity_ == 0 || !plan) return;
-    std::string k = key(catalog_generation, variant, sql);
+    std::string k;
+    build_key(k, catalog_generation, variant, sql);
     // The key twice (the list's string and the map's node), the plan, the nodes around them.
     std::size_t bytes = 2 * k.capacity() + plan_bytes(*plan) + 128;
     if (auto it = index_.find(k); it != index_.end()) {

@@ -42,7 +42,8 @@ class PlanCache {
     std::uint64_t misses() const { return misses_; }
 
   private:
-    static std::string key(std::uint64_t generation, std::uint8_t variant, std::string_view sql);
+    static void build_key(std::string& out, std::uint64_t generation, std::uint8_t variant,
+                          std::string_view sql);
     void evict_last();
 
     struct Entry {
@@ -57,6 +58,7 @@ class PlanCache {
     std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;
     std::uint64_t hits_ = 0;
     std::uint64_t misses_ = 0;
+    std::string lookup_key_;  // find's key, kept for its capacity
 };
 
 }  // namespace pgrev::audit

@@ -272,13 +272,20 @@ RewritePlan PlanTemplate::fill(std::string_view text, const StatementShape& shap
     plan.source_map.reserve(segments_.size());  // a piece per segment of the text at most
     // The parameterized form is made in the same walk, while no value forbids it.
     std::shared_ptr<ParameterizedPlan> form;
-    std::vector<std::size_t> number_of;  // per slot, its $n; 0: none yet
+    // Per slot, its $n (0: none yet); the thread's, so that a fill allocates only what it returns.
+    thread_local std::vector<std::size_t> number_of;
     if (!slot_uses_.empty()) {
         form = std::make_shared<ParameterizedPlan>();
         form->plan = model_;
         form->plan.original = plan.original;
         form->plan.sql.reserve(plan.sql.capacity());
         form->plan.source_map.reserve(segments_.size());
+        auto parameters = static_cast<std::size_t>(
+            std::count_if(slot_uses_.begin(), slot_uses_.end(), [](ParameterUse use) {
+                return use != ParameterUse::Text && use != ParameterUse::Dropped;
+            }));
+        form->types.reserve(parameters);
+        form->values.reserve(parameters);
         number_of.assign(shape.slots.size(), 0);
     }
     for (const Segment& s : segments_) {

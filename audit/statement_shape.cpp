@@ -1,5 +1,7 @@
 #include "audit/statement_shape.h"
 
+#include <algorithm>
+
 #include "audit/sql_lexer.h"
 
 namespace pgrev::audit {
@@ -41,6 +43,7 @@ StatementShape statement_shape(std::string_view text) {
     std::vector<Token> tokens = lex_sql_with_comments(text, complete);
     if (!complete) return shape;
     shape.key.reserve(text.size());
+    shape.slots.reserve(std::min<std::size_t>(tokens.size(), 16));  // most statements have fewer
     std::size_t pos = 0;
     for (const Token& t : tokens) {
         ShapeSlot::Kind kind{};
